@@ -1,0 +1,178 @@
+"""What this architecture reaches: a dataflow analysis through the layers.
+
+For every irrep at every layer it tracks whether it is alive (generically non-zero), which input irreps it
+depends on, and its rank: the dimension of the real span of its features at one generic input (closed
+under the Schur endomorphisms that linear layers apply). The rank is what tells one vector from two: a
+tensor product needs two independent copies for the antisymmetric part (the cross product), and a
+Fourier channel sees only as many copies as it has slots.
+
+The analysis is sound for errors: ranks and dependencies are over-approximated, never under, so an
+output is called unreachable only when no choice of weights can make it depend on the input. Every
+layer is also cut by the ideal bound, since every feature is an equivariant function of the input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..theory.group import Group
+from ..theory.irreps import Irrep
+from .design import Design, FieldType, Linear, Nonlinear
+
+
+@dataclass(frozen=True)
+class Info:
+    deps: frozenset  # names of the input irreps this irrep depends on
+    rank: int
+
+
+State = dict  # Irrep -> Info; an absent irrep is identically zero
+
+
+@dataclass
+class Flow:
+    states: list[State]  # after the input, then after each layer
+    mixing: list[dict] = field(default_factory=list)  # per nonlinear layer: output irrep -> source irreps
+
+    @property
+    def final(self) -> State:
+        return self.states[-1]
+
+
+class _Analysis:
+    def __init__(self, design: Design) -> None:
+        self.d, self.g = design, design.group
+        self.source = design.input.content()
+        self.ideal = self.g.reachable(self.source)
+        self._caps: dict[Irrep, int] = {}
+
+    def cap(self, c: Irrep) -> int:
+        if c not in self._caps:
+            self._caps[c] = min(c.dim, self.g.fixed_dim(self.source, c))
+        return self._caps[c]
+
+    def start(self) -> State:
+        return {i: Info(frozenset({i.name}), min(m * i.endo, self.cap(i))) for i, m in self.source.items()}
+
+    def linear(self, layer: Linear, s: State) -> State:
+        out: State = {}
+        for c, m in layer.out_type.content().items():
+            info = s.get(c)
+            if c == self.g.trivial:  # the bias keeps the trivial irrep alive with no dependency
+                out[c] = Info(info.deps if info else frozenset(), 1)
+            elif info is not None:
+                out[c] = Info(info.deps, min(info.rank, m * c.endo))
+        return out
+
+    def produce(self, made: dict[Irrep, frozenset], slots: Counter, channels: int) -> State:
+        """Keep what the ideal bound allows, with the largest rank the slots and the input can carry."""
+        return {
+            c: Info(deps, min(channels * slots[c] * c.endo, self.cap(c)))
+            for c, deps in made.items()
+            if slots[c] and self.ideal(c) and self.cap(c) > 0
+        }
+
+
+def _per_channel_source(s: State, channel: Counter) -> tuple[Counter, frozenset]:
+    """The content one channel can see: at most its own slots' worth of independent copies."""
+    src: Counter = Counter()
+    deps: frozenset = frozenset()
+    for c, slots in channel.items():
+        info = s.get(c)
+        if info is None:
+            continue
+        span = min(info.rank, slots * c.endo)
+        src[c] = math.ceil(span / c.endo)
+        deps |= info.deps
+    return src, deps
+
+
+def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+    src, deps = _per_channel_source(s, layer.channel)
+    if not src:
+        return {}, {}
+    reach = a.g.reachable(src)
+    made = {c: deps for c in layer.channel if reach(c)}
+    names = sorted(i.name for i in src)
+    return a.produce(made, layer.channel, layer.channels), {c.name: names for c in made}
+
+
+def _tensor_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+    src, _ = _per_channel_source(s, layer.channel)
+    made: dict[Irrep, frozenset] = {}
+    mixing: dict[str, set] = {}
+    for x in src:
+        for y in src:
+            for c in _pair_products(a.g, x, y, min(layer.channel[x], s[x].rank)):
+                made[c] = made.get(c, frozenset()) | s[x].deps | s[y].deps
+                mixing.setdefault(c.name, set()).update({x.name, y.name})
+    state = a.produce(made, layer.channel, layer.channels)
+    return state, {c.name: sorted(mixing[c.name]) for c in state}
+
+
+def _pair_products(g: Group, x: Irrep, y: Irrep, independent: int) -> list[Irrep]:
+    """Irreps in the products of slots holding x and y; ``independent`` slot vectors of x are in general
+    position (the slot count, capped by the rank)."""
+    if x != y:
+        return list(g.tensor(x, y))
+    # A single vector meets only itself: x (x) x keeps the symmetric square, the cross part needs two.
+    return list(g.tensor(x, x) if independent >= 2 else g.sym2(x))
+
+
+def _elementwise_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+    if layer.kind == "norm":
+        keep = layer.in_type.content()
+        return {c: s[c] for c in keep if c in s}, {c.name: [c.name] for c in keep if c in s}
+    # gated: sigmoid(gate) * field, gates being trivial slots; scalars pass through an ELU
+    triv = a.g.trivial
+    gate = s.get(triv)
+    out: State = {}
+    mixing: dict = {}
+    for c in layer.out_type.content():
+        info = s.get(c)
+        if info is None:
+            continue
+        deps = info.deps | (gate.deps if gate and c != triv else frozenset())
+        out[c] = Info(deps, info.rank)
+        mixing[c.name] = sorted({c.name} | ({triv.name} if gate and c != triv else set()))
+    return out, mixing
+
+
+_LAYERS: dict[str, Callable] = {
+    "fourier": _grid_layer, "quotient": _grid_layer, "pointwise": _grid_layer,
+    "tensor": _tensor_layer, "norm": _elementwise_layer, "gated": _elementwise_layer,
+}
+
+
+def analyse(design: Design) -> Flow:
+    a = _Analysis(design)
+    flow = Flow([a.start()])
+    for layer in design.layers:
+        if isinstance(layer, Linear):
+            flow.states.append(a.linear(layer, flow.final))
+        else:
+            state, mixing = _LAYERS[layer.kind](a, layer, flow.final)
+            flow.states.append(state)
+            flow.mixing.append(mixing)
+    return flow
+
+
+def influence(design: Design, flow: Flow) -> dict[str, list[str]]:
+    """Output irrep -> the input irreps it depends on, for this architecture."""
+    return {c.name: sorted(flow.final[c].deps) if c in flow.final else [] for c in _ordered(design.output)}
+
+
+def ideal_influence(design: Design) -> dict[str, list[str]]:
+    """Output irrep -> the input irreps some equivariant network could make it depend on.
+
+    A reachable output can depend on every input irrep: multiply it by (1 + |x_psi|^2)."""
+    reach = design.group.reachable(design.input.content())
+    names = sorted(i.name for i in design.input.content())
+    return {c.name: (names if reach(c) else []) for c in _ordered(design.output)}
+
+
+def _ordered(t: FieldType) -> list[Irrep]:
+    return sorted(t.content(), key=lambda i: (i.freq, repr(i.eid)))

@@ -1,0 +1,135 @@
+"""The resolved design: field types of every layer, as `check` reports them and `build` constructs them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..spec.model import Spec
+from ..theory.group import Group
+from ..theory.irreps import Irrep, content, dimension, format_content
+from ..theory.notation import Field
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """Fields in order, each with a multiplicity: the layout of a feature vector."""
+
+    entries: tuple[tuple[Field, int], ...]
+
+    def content(self) -> Counter:
+        return content((i, m) for f, m in self.entries for i in f.irreps)
+
+    @property
+    def dim(self) -> int:
+        return dimension(self.content())
+
+    @property
+    def n_fields(self) -> int:
+        return sum(m for _, m in self.entries)
+
+    def describe(self) -> str:
+        parts = [f"{m}x{f.name}" for f, m in self.entries]
+        return " + ".join(parts) if parts else "0"
+
+    def irreps_string(self) -> str:
+        return format_content(self.content())
+
+    @staticmethod
+    def of(*entries: tuple[Field, int]) -> "FieldType":
+        return FieldType(tuple((f, m) for f, m in entries if m))
+
+
+def irrep_field(irrep: Irrep) -> Field:
+    return Field(irrep.name, (irrep,))
+
+
+def rep_field(name: str, c: Counter) -> Field:
+    """One field holding a whole representation (a regular or quotient channel, a tensor-product field)."""
+    irreps = tuple(i for i in sorted(c, key=lambda i: (i.freq, repr(i.eid))) for _ in range(c[i]))
+    return Field(name, irreps)
+
+
+@dataclass(frozen=True)
+class SchurBlock:
+    irrep: Irrep
+    m_in: int
+    m_out: int
+
+    @property
+    def params(self) -> int:
+        return self.m_in * self.m_out * self.irrep.endo
+
+
+@dataclass(frozen=True)
+class Linear:
+    index: int  # position among the linear layers, 0-based
+    in_type: FieldType
+    out_type: FieldType
+    path: tuple  # spec path this layer is reported at (the nonlinearity it feeds, or "output")
+    trivial: Irrep  # biases are allowed on this irrep only
+
+    @property
+    def blocks(self) -> list[SchurBlock]:
+        cin, cout = self.in_type.content(), self.out_type.content()
+        order = sorted(set(cin) & set(cout), key=lambda i: (i.freq, repr(i.eid)))
+        return [SchurBlock(i, cin[i], cout[i]) for i in order]
+
+    @property
+    def bias(self) -> int:
+        return self.out_type.content()[self.trivial]
+
+    @property
+    def params(self) -> int:
+        return sum(b.params for b in self.blocks) + self.bias
+
+
+@dataclass(frozen=True)
+class Grid:
+    type: str
+    n: Optional[int]
+    points: int  # number of sample points per channel
+    coefficients: int  # Fourier coefficients per channel
+
+
+@dataclass(frozen=True)
+class Nonlinear:
+    index: int  # position in spec.hidden
+    kind: str  # fourier, quotient, norm, gated, tensor, pointwise
+    activation: str  # the spec's nonlinearity name
+    in_type: FieldType
+    out_type: FieldType
+    path: tuple
+    channels: int = 1
+    channel: Counter = field(default_factory=Counter)  # per-channel content (fourier, quotient, pointwise, tensor)
+    band_limit: Optional[int] = None
+    grid: Optional[Grid] = None
+    quotient: Optional[str] = None
+    scalars: int = 0  # gated: ELU'd trivial fields beside the gated ones
+    own_params: int = 0  # learnable parameters of the nonlinearity itself
+
+    @property
+    def params(self) -> int:
+        return self.own_params
+
+
+@dataclass(frozen=True)
+class Design:
+    group: Group
+    spec: Spec
+    input: FieldType
+    output: FieldType
+    layers: tuple  # Linear and Nonlinear, alternating, starting and ending with a Linear
+
+    @property
+    def linears(self) -> list[Linear]:
+        return [x for x in self.layers if isinstance(x, Linear)]
+
+    @property
+    def hidden(self) -> list[Nonlinear]:
+        return [x for x in self.layers if isinstance(x, Nonlinear)]
+
+    @property
+    def params(self) -> int:
+        return sum(x.params for x in self.layers)

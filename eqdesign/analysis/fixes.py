@@ -1,0 +1,76 @@
+"""Hints for unreachable outputs, found by trying changes and re-running the analysis.
+
+For an output that no network can produce, it tries adding one input irrep; for one this architecture
+misses, it tries the usual repairs (regular instead of quotient, two copies in a tensor-product field, a
+higher band-limit, an extra Fourier layer) and names the first that works.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Iterator
+
+from ..spec.load import LoadedSpec
+from ..spec.model import FourierLayer, PointwiseLayer, QuotientLayer, Spec, TensorProductLayer
+from ..theory.irreps import Irrep
+from .design import Design
+
+
+def nickname(design: Design, irrep: Irrep) -> str:
+    g = design.group
+    names = {g.trivial.name: "scalar"}
+    if g.vector is not None and len(g.vector.irreps) == 1:
+        names[g.vector.irreps[0].name] = "vector"
+    names.update(getattr(g, "nicknames", {}))
+    return f"{irrep.name} ({names[irrep.name]})" if irrep.name in names else irrep.name
+
+
+def needed_input(design: Design, c: Irrep) -> str:
+    g, src = design.group, design.input.content()
+    options: list[str] = []
+    for i in sorted(src, key=lambda x: (x.freq, repr(x.eid))):
+        if g.reachable(src + Counter({i: 1}))(c):
+            options.append(f"a {'second' if src[i] == 1 else 'further'} {nickname(design, i)}")
+    for i in g.irreps(max(c.freq, 1)):
+        if i not in src and g.reachable(src + Counter({i: 1}))(c):
+            options.append(f"a {nickname(design, i)} input")
+    if not options:
+        return "no single extra input irrep makes it reachable; remove it from the output"
+    return "impossible for any architecture; it would need " + " or ".join(options[:3])
+
+
+def suggest_fix(loaded: LoadedSpec, design: Design, c: Irrep) -> str:
+    from .dataflow import analyse
+    from .resolve import resolve
+
+    for spec, advice in _candidates(design, c):
+        res = resolve(replace(loaded, spec=spec))
+        if res.design is not None and not res.findings:
+            info = analyse(res.design).final.get(c)
+            if info is not None and info.deps:
+                return "not reached by this architecture; " + advice
+    return "not reached by this architecture; add a layer that mixes irreps (fourier_elu or tensor_product) before the output"
+
+
+def _with_layer(spec: Spec, i: int, layer) -> Spec:
+    hidden = list(spec.hidden)
+    hidden[i] = layer
+    return spec.model_copy(update={"hidden": hidden})
+
+
+def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
+    spec = design.spec
+    for i, layer in enumerate(spec.hidden):
+        if isinstance(layer, QuotientLayer):
+            fourier = FourierLayer(nonlinearity="fourier_elu", channels=layer.channels, band_limit=max(layer.band_limit, c.freq))
+            yield _with_layer(spec, i, fourier), f"use fourier_elu (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs"
+        if isinstance(layer, TensorProductLayer):
+            doubled = layer.model_copy(update={"field": f"{layer.field} + {layer.field}"})
+            yield _with_layer(spec, i, doubled), f"put two copies in the tensor_product field of hidden[{i}] (field: '{doubled.field}'): a single copy only meets itself"
+        if isinstance(layer, (FourierLayer, QuotientLayer)) and layer.band_limit is not None and layer.band_limit < c.freq:
+            yield _with_layer(spec, i, layer.model_copy(update={"band_limit": c.freq})), f"raise band_limit of hidden[{i}] to {c.freq}"
+    top = max([c.freq, 1] + [i.freq for i in design.input.content()])
+    extra = PointwiseLayer(nonlinearity="elu", channels=8) if design.group.finite else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=top)
+    text = "{nonlinearity: elu, channels: 8}" if design.group.finite else f"{{nonlinearity: fourier_elu, band_limit: {top}, channels: 8}}"
+    yield spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}), f"add a mixing layer such as {text}; linear, norm and gated layers never mix irreps"

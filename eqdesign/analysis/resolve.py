@@ -1,0 +1,175 @@
+"""Spec -> Design: the group, every field type, and the linear layers between them.
+
+Problems that stop the analysis (unknown group or irrep) come back as spec findings; problems with a
+layer that still has a well-defined type (a quotient the group lacks, say) come back beside the design.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..findings import Finding, make
+from ..spec.load import LoadedSpec
+from ..spec.model import FourierLayer, GatedLayer, GroupSpec, NormLayer, PointwiseLayer, QuotientLayer, TensorProductLayer
+from ..theory.group import Group
+from ..theory.irreps import dimension
+from ..theory.notation import NotationError, parse
+from ..theory.registry import KINDS, make_group, parse_group_string
+from .design import Design, FieldType, Grid, Linear, Nonlinear, irrep_field, rep_field
+
+_TARGET_OVERSAMPLING = 2  # default grids get about twice as many points as Fourier coefficients
+
+
+@dataclass
+class Resolution:
+    design: Design | None
+    findings: list[Finding] = field(default_factory=list)
+
+
+class _Stop(Exception):
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+
+
+def resolve(loaded: LoadedSpec) -> Resolution:
+    out = Resolution(None)
+    try:
+        group = _group(loaded)
+        r = _Resolver(loaded, group, out.findings)
+        out.design = r.design()
+    except _Stop as stop:
+        out.findings.insert(0, stop.finding)
+    return out
+
+
+def _group(loaded: LoadedSpec) -> Group:
+    g = loaded.spec.group
+    parsed = (g.name, g.n) if isinstance(g, GroupSpec) else parse_group_string(g)
+    where = loaded.at(("group",))
+    if parsed is None:
+        hint = "valid: " + ", ".join(KINDS) + " (cyclic and dihedral take n: {name: cyclic, n: 8} or 'c8')"
+        raise _Stop(make("unknown-group", f"unknown group {g!r}", where, hint))
+    name, n = parsed
+    if KINDS[name].needs_n and not n:
+        raise _Stop(make("unknown-group", f"group {name!r} needs its order n", where, f"write {{name: {name}, n: 8}}"))
+    return make_group(name, n)
+
+
+class _Resolver:
+    def __init__(self, loaded: LoadedSpec, group: Group, findings: list[Finding]) -> None:
+        self.loaded, self.g, self.findings = loaded, group, findings
+
+    def irreps(self, path: tuple) -> FieldType:
+        text = _get(self.loaded.spec, path)
+        result = parse(self.g, text)
+        if isinstance(result, NotationError):
+            where = self.loaded.at(path, offset=result.offset)
+            raise _Stop(make("unknown-irrep", f"{result.message} in {text!r}", where, result.hint))
+        return FieldType.of(*((t.field, t.mult) for t in result))
+
+    def design(self) -> Design:
+        spec = self.loaded.spec
+        inp, outp = self.irreps(("input",)), self.irreps(("output",))
+        layers: list = []
+        current = inp
+        for i, layer in enumerate(spec.hidden):
+            nl = self.nonlinear(i, layer)
+            layers.append(Linear(len(layers) // 2, current, nl.in_type, ("hidden", i), self.g.trivial))
+            layers.append(nl)
+            current = nl.out_type
+        layers.append(Linear(len(layers) // 2, current, outp, ("output",), self.g.trivial))
+        return Design(self.g, spec, inp, outp, tuple(layers))
+
+    def nonlinear(self, i: int, layer) -> Nonlinear:
+        builder = {
+            FourierLayer: self.fourier, QuotientLayer: self.quotient, NormLayer: self.norm,
+            GatedLayer: self.gated, TensorProductLayer: self.tensor, PointwiseLayer: self.pointwise,
+        }[type(layer)]
+        return builder(i, layer, ("hidden", i))
+
+    def _channels(self, i: int, layer, path: tuple, kind: str, channel: Counter, name: str, **extra) -> Nonlinear:
+        t = FieldType.of((rep_field(name, channel), layer.channels)) if channel else FieldType.of()
+        return Nonlinear(i, kind, layer.nonlinearity, t, t, path, layer.channels, channel, **extra)
+
+    def fourier(self, i: int, layer: FourierLayer, path: tuple) -> Nonlinear:
+        L = layer.band_limit
+        if L is None and not self.g.finite:
+            raise _Stop(make("schema", f"{layer.nonlinearity} on {self.g.label} needs a band_limit", self.loaded.at(path), "add 'band_limit: 2', say"))
+        channel = self.g.regular(L)
+        grid = self._grid(path, layer.grid, self.g.grid_types(), channel, L)
+        label = "regular" if L is None else f"regular(L={L})"
+        return self._channels(i, layer, path, "fourier", channel, label, band_limit=L, grid=grid)
+
+    def quotient(self, i: int, layer: QuotientLayer, path: tuple) -> Nonlinear:
+        quotients = self.g.quotients()
+        name = layer.quotient or next(iter(quotients), None)
+        if name not in quotients:
+            have = ", ".join(quotients) or "none"
+            hint = "use fourier_elu (the regular representation) instead" if not quotients else f"use quotient: {next(iter(quotients))}"
+            self.findings.append(make("invalid-nonlinearity", f"{self.g.label} has no {name or 'quotient'} representation here (available: {have})", self.loaded.at(path), hint))
+            return self._channels(i, layer, path, "quotient", Counter(), "none", band_limit=layer.band_limit)
+        channel = self.g.quotient(name, layer.band_limit)
+        grid = self._grid(path, layer.grid, self.g.quotient_grid_types(name), channel, layer.band_limit)
+        return self._channels(i, layer, path, "quotient", channel, f"{name}(L={layer.band_limit})", band_limit=layer.band_limit, grid=grid, quotient=name)
+
+    def _grid(self, path: tuple, spec_grid, types: dict, channel: Counter, L) -> Grid | None:
+        coeffs = dimension(channel)
+        if self.g.finite:
+            return Grid("elements", None, self.g.order, coeffs)
+        if not types:
+            self.findings.append(make("invalid-nonlinearity", f"Fourier layers on {self.g.label} are not supported yet", self.loaded.at(path), "use norm, gated or tensor_product layers on this group"))
+            return None
+        if spec_grid is None:
+            kind = "thomson_cube" if "thomson_cube" in types else "regular"
+            return Grid(kind, *_default_n(types[kind], coeffs, L or 1), coeffs)
+        if spec_grid.type not in types:
+            raise _Stop(make("schema", f"unknown grid type {spec_grid.type!r} for {self.g.label}", self.loaded.at(path + ("grid", "type")), "valid: " + ", ".join(types)))
+        return Grid(spec_grid.type, spec_grid.n, types[spec_grid.type](spec_grid.n or 1), coeffs)
+
+    def norm(self, i: int, layer: NormLayer, path: tuple) -> Nonlinear:
+        t = self.irreps(path + ("fields",))
+        own = 0 if layer.nonlinearity == "norm_squash" else t.n_fields
+        return Nonlinear(i, "norm", layer.nonlinearity, t, t, path, own_params=own)
+
+    def gated(self, i: int, layer: GatedLayer, path: tuple) -> Nonlinear:
+        gated = self.irreps(path + ("fields",))
+        triv = irrep_field(self.g.trivial)
+        gates = gated.n_fields
+        t_in = FieldType.of((triv, layer.scalars), (triv, gates), *gated.entries)
+        t_out = FieldType.of((triv, layer.scalars), *gated.entries)
+        return Nonlinear(i, "gated", "gated", t_in, t_out, path, scalars=layer.scalars, own_params=gates)
+
+    def tensor(self, i: int, layer: TensorProductLayer, path: tuple) -> Nonlinear:
+        f = self.irreps(path + ("field",))
+        channel = f.content()
+        square: Counter = Counter()
+        for a, ma in channel.items():
+            for b, mb in channel.items():
+                for c, mc in self.g.tensor(a, b).items():
+                    square[c] += ma * mb * mc
+        per_channel = sum(square[c] * m * c.endo for c, m in channel.items())
+        t = FieldType.of((rep_field(f.describe(), channel), layer.channels))
+        return Nonlinear(i, "tensor", "tensor_product", t, t, path, layer.channels, channel, own_params=layer.channels * per_channel)
+
+    def pointwise(self, i: int, layer: PointwiseLayer, path: tuple) -> Nonlinear:
+        if self.g.finite:
+            return self._channels(i, layer, path, "pointwise", self.g.regular(None), "regular", grid=Grid("elements", None, self.g.order, self.g.order))
+        return self._channels(i, layer, path, "pointwise", Counter({self.g.trivial: 1}), self.g.trivial.name)
+
+
+def _default_n(points, coeffs: int, L: int) -> tuple[int, int]:
+    """Smallest n giving about twice as many points as coefficients (a multiple of lcm(1..L) for circles)."""
+    step = math.lcm(*range(1, L + 1)) if points(1) <= 2 else 1
+    n = step
+    while points(n) < _TARGET_OVERSAMPLING * coeffs:
+        n += step
+    return n, points(n)
+
+
+def _get(spec, path: tuple):
+    node = spec
+    for part in path:
+        node = node[part] if isinstance(part, int) else getattr(node, part)
+    return node

@@ -1,0 +1,162 @@
+"""Analysis rules. Each returns findings for one design and never raises; its docstring documents it."""
+
+from __future__ import annotations
+
+import re
+
+from ..findings import Finding, Severity, make, rule
+from ..spec.load import LoadedSpec
+from ..theory.irreps import format_content
+from .dataflow import Flow
+from .design import Design, Linear
+from .fixes import needed_input, suggest_fix
+
+
+@rule("EQ101", "dropped-irrep", Severity.WARNING)
+def dropped_irrep(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """A linear layer's input holds an irrep its output lacks. By Schur's lemma no weight can carry it
+    across, and escnn skips such blocks without a word, so that information is lost at this layer."""
+    out = []
+    for layer in design.linears:
+        cout = layer.out_type.content()
+        lost = {i: m for i, m in layer.in_type.content().items() if i not in cout}
+        if lost:
+            where = _describe_linear(layer)
+            out.append(make("dropped-irrep", f"linear layer {layer.index} ({where}) drops {format_content(lost)}",
+                            loaded.at(layer.path), "add these irreps to the layer after it if they should reach the output"))
+    return out
+
+
+@rule("EQ102", "grid-too-small", Severity.ERROR)
+def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """A Fourier layer samples fewer grid points than its band-limited representation has coefficients,
+    so the inverse Fourier transform cannot be undone and the layer cannot be built."""
+    return [
+        make("grid-too-small", f"{layer.activation} samples {layer.grid.points} points for {layer.grid.coefficients} Fourier coefficients per channel",
+             loaded.at(layer.path + (("grid",) if layer.grid.n else ())), f"use at least {layer.grid.coefficients} points, about twice that for a well-conditioned grid")
+        for layer in design.hidden
+        if layer.grid and not design.group.finite and layer.grid.points < layer.grid.coefficients
+    ]
+
+
+@rule("EQ103", "grid-ill-conditioned", Severity.WARNING)
+def grid_ill_conditioned(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """A Fourier grid with fewer than 1.5 points per coefficient. Such grids tend to have badly
+    conditioned sampling matrices (escnn's thomson_cube N=4 at L=3: condition number about 4e7), which
+    inflate outputs and equivariance errors."""
+    return [
+        make("grid-ill-conditioned", f"{layer.activation} has only {layer.grid.points / layer.grid.coefficients:.2f} grid points per Fourier coefficient",
+             loaded.at(layer.path), f"use about {2 * layer.grid.coefficients} points")
+        for layer in design.hidden
+        if layer.grid and not design.group.finite and layer.grid.coefficients <= layer.grid.points < 1.5 * layer.grid.coefficients
+    ]
+
+
+@rule("EQ104", "invalid-nonlinearity", Severity.ERROR)
+def _invalid_nonlinearity() -> None:
+    """A nonlinearity that is not equivariant or cannot be built for this group and field type, for
+    example a quotient layer on a group without that quotient, or a Fourier layer on a group eqdesign
+    cannot sample yet."""
+
+
+@rule("EQ105", "empty-linear", Severity.ERROR)
+def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """A linear layer whose input and output share no irrep: it has no equivariant weights at all, its
+    output is identically zero, and escnn cannot even evaluate it."""
+    return [
+        make("empty-linear", f"linear layer {layer.index} ({_describe_linear(layer)}) has no equivariant weights: "
+             f"{layer.in_type.irreps_string()} and {layer.out_type.irreps_string()} share no irrep",
+             loaded.at(layer.path), "make the two sides share at least one irrep")
+        for layer in design.linears if not layer.blocks
+    ]
+
+
+@rule("EQ201", "unreachable-output", Severity.ERROR)
+def unreachable_output(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """An output irrep does not depend on the input at all: it is identically zero, or a constant bias.
+    The message says whether no equivariant network could produce it from this input (and which input
+    would be needed), or only this architecture cannot (and what would fix it)."""
+    out = []
+    ideal = design.group.reachable(design.input.content())
+    for c in _outputs(design):
+        info = flow.final.get(c)
+        if (info and info.deps) or _band_limited(design, c):
+            continue
+        what = "a constant (the bias)" if info else "identically zero"
+        if not ideal(c):
+            reason = f"no equivariant map of {design.input.irreps_string()} can produce {c.name}"
+            hint = needed_input(design, c)
+        else:
+            reason = f"{c.name} is reachable from the input, but not through this architecture"
+            hint = suggest_fix(loaded, design, c)
+        out.append(make("unreachable-output", f"output {c.name} is {what}: {reason}", _output_at(loaded, c.name), hint))
+    return out
+
+
+@rule("EQ202", "unused-input", Severity.WARNING)
+def unused_input(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """An input irrep influences no output: the network ignores it."""
+    used = set().union(*(info.deps for c, info in flow.final.items() if c in design.output.content()))
+    return [
+        make("unused-input", f"input {i.name} influences no output", loaded.at(("input",)),
+             "remove it from the input, or add a layer that mixes it in (fourier_elu, tensor_product)")
+        for i in _ordered(design.input.content()) if i.name not in used
+    ]
+
+
+@rule("EQ203", "decoupled", Severity.WARNING)
+def decoupled(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """The network splits into independent paths, one per irrep: every output depends only on the same
+    irrep of the input. Linear, norm and gated layers never let different irreps interact."""
+    outs = {c: flow.final[c].deps for c in _outputs(design) if c in flow.final and flow.final[c].deps}
+    kinds = {i.name for i in design.input.content()} | {c.name for c in design.output.content()}
+    mixes = any(set(src) - {out} for layer in flow.mixing for out, src in layer.items())
+    if mixes or not outs or len(kinds) < 2 or any(deps - {c.name} for c, deps in outs.items()):
+        return []
+    paths = ", ".join(f"{c.name} <- {c.name}" for c in outs)
+    return [make("decoupled", f"the network splits into independent irrep paths ({paths})", loaded.at(("hidden",) if design.spec.hidden else ("output",)),
+                 "add a fourier_elu or tensor_product layer so that irreps can interact")]
+
+
+@rule("EQ204", "band-limit", Severity.ERROR)
+def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """An output irrep has a higher frequency than every hidden layer can carry, so it cannot be reached
+    although some equivariant network could produce it."""
+    return [
+        make("band-limit", f"output {c.name} has frequency {c.freq}, above every hidden band-limit (max {_max_band_limit(design)})",
+             _output_at(loaded, c.name), f"raise a hidden band_limit to at least {c.freq}")
+        for c in _outputs(design) if _band_limited(design, c)
+    ]
+
+
+def _band_limited(design: Design, c) -> bool:
+    top = _max_band_limit(design)
+    carried = any(c in layer.out_type.content() for layer in design.hidden)
+    return top is not None and c.freq > top and not carried and design.group.reachable(design.input.content())(c)
+
+
+def _max_band_limit(design: Design) -> int | None:
+    limits = [layer.band_limit for layer in design.hidden if layer.band_limit is not None]
+    return max(limits) if limits else None
+
+
+def _describe_linear(layer: Linear) -> str:
+    return "into the output" if layer.path == ("output",) else f"into hidden[{layer.path[1]}]"
+
+
+def _outputs(design: Design) -> list:
+    return _ordered(design.output.content())
+
+
+def _ordered(c) -> list:
+    return sorted(c, key=lambda i: (i.freq, repr(i.eid)))
+
+
+def _output_at(loaded: LoadedSpec, name: str):
+    """Point at the term naming this irrep in the output string, or at the string."""
+    match = re.search(rf"(?:^|\+|[xX*])\s*({re.escape(name)})\s*(?:\+|$)", loaded.spec.output)
+    return loaded.at(("output",), offset=match.start(1) if match else 0)
+
+
+DESIGN_RULES = [dropped_irrep, grid_too_small, grid_ill_conditioned, empty_linear]
+FLOW_RULES = [unreachable_output, band_limit, unused_input, decoupled]

@@ -1,0 +1,95 @@
+"""Findings are values: rules return them and never raise.
+
+Every rule has a stable id (``EQ...``) and name; its docstring is its user documentation, printed by
+``eqdesign rules``. Ids are never reused or renumbered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    spec_path: str  # e.g. "hidden[0].band_limit"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    name: str
+    severity: Severity
+    doc: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    rule: str
+    severity: Severity
+    message: str
+    location: Location
+    hint: str = ""
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, name: str, severity: Severity) -> Callable[[Callable], Callable]:
+    """Register a rule; the decorated function's docstring documents it."""
+
+    def register(fn: Callable) -> Callable:
+        RULES[name] = Rule(rule_id, name, severity, (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+def make(name: str, message: str, location: Location, hint: str = "") -> Finding:
+    r = RULES[name]
+    return Finding(r.rule_id, r.name, r.severity, message, location, hint)
+
+
+# -- spec-loading rules: they stop the analysis of the file (exit code 2) -------------------------------
+
+
+@rule("EQ001", "yaml-syntax", Severity.ERROR)
+def _yaml_syntax() -> None:
+    """The file is not valid YAML, or is not a mapping at the top level."""
+
+
+@rule("EQ002", "duplicate-key", Severity.ERROR)
+def _duplicate_key() -> None:
+    """A mapping repeats a key. YAML loaders usually keep the last value silently; eqdesign refuses."""
+
+
+@rule("EQ003", "schema", Severity.ERROR)
+def _schema() -> None:
+    """A key is unknown or missing, or a value has the wrong type or range (spec language version 1)."""
+
+
+@rule("EQ004", "unknown-group", Severity.ERROR)
+def _unknown_group() -> None:
+    """The ``group`` names no supported group (see ``eqdesign groups``)."""
+
+
+@rule("EQ005", "unknown-irrep", Severity.ERROR)
+def _unknown_irrep() -> None:
+    """An irreps string names something that is not an irrep of the group, nor ``vector`` or ``scalar``."""
+
+
+SPEC_RULES = frozenset({"yaml-syntax", "duplicate-key", "schema", "unknown-group", "unknown-irrep"})

@@ -1,0 +1,116 @@
+"""The spec language, version 1, as pydantic models. Unknown keys are errors everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP_NAMES = Literal[
+    "so2", "o2", "so3", "o3", "cyclic", "dihedral", "ico", "octa", "full_ico", "full_octa", "cylinder", "full_cylinder"
+]
+Count = Annotated[int, Field(ge=1, le=4096)]
+BandLimit = Annotated[int, Field(ge=0, le=12)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupSpec(_Strict):
+    name: GROUP_NAMES
+    n: Optional[Annotated[int, Field(ge=1, le=512)]] = None
+
+
+class Grid(_Strict):
+    """Sample points of a Fourier layer. ``n`` means what escnn's grid of that type takes."""
+
+    type: str
+    n: Optional[Annotated[int, Field(ge=1, le=100000)]] = None
+
+
+class FourierLayer(_Strict):
+    """Pointwise nonlinearity on C copies of the band-limited regular representation (IFT, act, FT)."""
+
+    nonlinearity: Literal["fourier_elu", "fourier_relu"]
+    channels: Count
+    band_limit: Optional[BandLimit] = None  # finite groups: None means the whole regular representation
+    grid: Optional[Grid] = None
+
+
+class QuotientLayer(_Strict):
+    """Pointwise nonlinearity on C copies of a band-limited quotient representation (sphere, circle)."""
+
+    nonlinearity: Literal["quotient_fourier_elu", "quotient_fourier_relu"]
+    channels: Count
+    band_limit: BandLimit
+    quotient: Optional[Literal["sphere", "circle"]] = None
+    grid: Optional[Grid] = None
+
+
+class NormLayer(_Strict):
+    """Each field is rescaled by a function of its norm (one learnable bias per field)."""
+
+    nonlinearity: Literal["norm_relu", "norm_sigmoid", "norm_squash"]
+    fields: str
+
+
+class GatedLayer(_Strict):
+    """Each gated field is multiplied by sigmoid(gate); one gate scalar per field is added for you.
+    ``scalars`` extra trivial fields pass through an ELU beside them."""
+
+    nonlinearity: Literal["gated"]
+    fields: str
+    scalars: Annotated[int, Field(ge=0, le=4096)] = 0
+
+
+class TensorProductLayer(_Strict):
+    """Each channel's field is multiplied by itself (x ⊗ x) and projected back onto the field."""
+
+    nonlinearity: Literal["tensor_product"]
+    channels: Count
+    field: str
+
+
+class PointwiseLayer(_Strict):
+    """Elementwise activation on regular fields (finite groups) or on trivial fields (any group)."""
+
+    nonlinearity: Literal["elu", "relu"]
+    channels: Count
+
+
+Layer = Annotated[
+    Union[FourierLayer, QuotientLayer, NormLayer, GatedLayer, TensorProductLayer, PointwiseLayer],
+    Field(discriminator="nonlinearity"),
+]
+NONLINEARITIES = (
+    "fourier_elu", "fourier_relu", "quotient_fourier_elu", "quotient_fourier_relu",
+    "norm_relu", "norm_sigmoid", "norm_squash", "gated", "tensor_product", "elu", "relu",
+)
+
+
+class Tests(_Strict):
+    """How ``eqdesign build`` tests equivariance."""
+
+    tolerance: Annotated[float, Field(gt=0, le=10)] = 0.05
+    samples: Annotated[int, Field(ge=1, le=10000)] = 32
+    dtype: Literal["float64", "float32"] = "float64"
+    seed: int = 0
+    scales: list[Annotated[float, Field(gt=0)]] = [0.1, 1.0, 10.0]
+
+
+class Spec(_Strict):
+    version: Literal[1] = 1
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
+    description: Optional[str] = None
+    group: Union[str, GroupSpec]
+    input: str
+    output: str
+    hidden: list[Layer] = []
+    tests: Tests = Tests()
+
+
+def all_keys() -> set[str]:
+    """Every key the spec language knows, for "did you mean" hints."""
+    models = (Spec, GroupSpec, Grid, FourierLayer, QuotientLayer, NormLayer, GatedLayer, TensorProductLayer, PointwiseLayer, Tests)
+    return {name for m in models for name in m.model_fields}

@@ -1,0 +1,185 @@
+"""The group interface of the theory layer, and everything that follows from characters alone.
+
+Each group supplies its irreps, their characters on a quadrature of class functions, and the power map
+g -> g^j. Tensor products, symmetric and antisymmetric squares and symmetric powers are then computed here
+once for every group, by character inner products.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .irreps import Irrep, content
+
+Points = Any  # a group-specific description of quadrature points (arrays, or tuples of arrays)
+
+
+@dataclass(frozen=True)
+class Quadrature:
+    """Points and weights such that sum(w * f(p)) is the Haar average of class functions up to some degree."""
+
+    points: Points
+    weights: np.ndarray
+
+
+@dataclass(frozen=True)
+class NamedRep:
+    """A named representation such as ``vector``: its irrep content and the basis its coordinates use."""
+
+    name: str
+    irreps: tuple[Irrep, ...]
+    basis: str
+
+    @property
+    def dim(self) -> int:
+        return sum(i.dim for i in self.irreps)
+
+
+@dataclass(frozen=True)
+class Quotient:
+    """A homogeneous space G/K usable by quotient Fourier nonlinearities."""
+
+    name: str  # "sphere" or "circle"
+    escnn_subgroup: Any  # the subgroup id escnn expects
+    fixed: Callable[[Irrep], int]  # dim of the K-fixed space of an irrep
+
+
+class Group(ABC):
+    key: str  # stable machine name, e.g. "so3" or "cyclic8"
+    label: str  # human name, e.g. "SO(3)" or "C8"
+    finite: bool = False
+    order: int | None = None
+    escnn_factory: str = ""  # name of the escnn.group factory
+    escnn_args: tuple = ()
+
+    # -- irreps -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def irreps(self, max_freq: int | None = None) -> list[Irrep]:
+        """Irreps with frequency <= max_freq (all irreps of a finite group when None)."""
+
+    @abstractmethod
+    def irrep_by_name(self, name: str) -> Irrep | None:
+        """The irrep with this canonical name (or accepted alias), else None."""
+
+    def example_names(self) -> list[str]:
+        return [i.name for i in self.irreps(3)]
+
+    @property
+    def trivial(self) -> Irrep:
+        return self.irreps(0)[0]
+
+    @property
+    @abstractmethod
+    def vector(self) -> NamedRep | None:
+        """The standard representation in natural coordinates, when the group has one."""
+
+    # -- characters -------------------------------------------------------------------------------------
+    @abstractmethod
+    def quadrature(self, degree: int) -> Quadrature:
+        """Exact for class functions whose frequencies are all <= degree."""
+
+    @abstractmethod
+    def character(self, irrep: Irrep, points: Points) -> np.ndarray: ...
+
+    @abstractmethod
+    def power(self, points: Points, j: int) -> Points: ...
+
+    # -- representations used by the spec ---------------------------------------------------------------
+    def regular(self, band_limit: int | None) -> Counter:
+        """The (band-limited) regular representation: each irrep dim/e times, as escnn builds it."""
+        return content((i, i.dim // i.endo) for i in self.irreps(band_limit))
+
+    def quotients(self) -> dict[str, Quotient]:
+        return {}
+
+    def quotient(self, name: str, band_limit: int) -> Counter:
+        q = self.quotients()[name]
+        return content((i, q.fixed(i) // i.endo) for i in self.irreps(band_limit))
+
+    def grid_types(self) -> dict[str, Callable[[int | None], int]]:
+        """Grid type -> number of points for a given ``n``; finite groups use all their elements."""
+        return {}
+
+    def quotient_grid_types(self, name: str) -> dict[str, Callable[[int | None], int]]:
+        return {}
+
+    # -- ideal reachability -----------------------------------------------------------------------------
+    @abstractmethod
+    def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
+        """Predicate: can some equivariant map of an input with this content produce a non-zero irrep?"""
+
+    def fixed_dim(self, source: Mapping[Irrep, int], c: Irrep) -> int:
+        """An upper bound on dim c^H, H the generic stabilizer of ``source``: how many independent real
+        directions of c the features at one generic input can span. Groups refine it where it is known."""
+        return c.dim if self.reachable(source)(c) else 0
+
+    # -- derived from characters ------------------------------------------------------------------------
+    def _chars(self, irrep: Irrep, q: Quadrature) -> np.ndarray:
+        return self.character(irrep, q.points)
+
+    def _candidates(self, max_freq: int) -> list[Irrep]:
+        # Frequencies add under tensor products only for the continuous groups.
+        return self.irreps(None if self.finite else max_freq)
+
+    def decompose(self, chi: Callable[[Quadrature], np.ndarray], max_freq: int) -> Counter:
+        """Irrep content of the representation whose character chi takes a quadrature."""
+        q = self.quadrature(2 * max_freq + 2)
+        values = chi(q)
+        out: Counter = Counter()
+        for irrep in self._candidates(max_freq):
+            inner = float(np.real(np.sum(q.weights * values * self._chars(irrep, q))))
+            mult = inner / irrep.endo
+            if round(mult) != 0:
+                out[irrep] = int(round(mult))
+        return out
+
+    def tensor(self, a: Irrep, b: Irrep) -> Counter:
+        """Clebsch-Gordan series of a x b."""
+        return self.decompose(lambda q: self._chars(a, q) * self._chars(b, q), a.freq + b.freq)
+
+    def _square(self, a: Irrep, sign: int) -> Counter:
+        def chi(q: Quadrature) -> np.ndarray:
+            x = self._chars(a, q)
+            return (x * x + sign * self.character(a, self.power(q.points, 2))) / 2
+
+        return self.decompose(chi, 2 * a.freq)
+
+    def sym2(self, a: Irrep) -> Counter:
+        """Symmetric square: what a field multiplied by itself can hold."""
+        return self._square(a, +1)
+
+    def alt2(self, a: Irrep) -> Counter:
+        """Antisymmetric square: what needs two independent copies (the cross product, for example)."""
+        return self._square(a, -1)
+
+    def sym_power_chars(self, source: Mapping[Irrep, int], k: int, q: Quadrature) -> list[np.ndarray]:
+        """chi of Sym^0..Sym^k of ``source`` on the quadrature, by the power-sum (Newton) recursion."""
+        psums = [None] + [
+            sum(m * self.character(i, self.power(q.points, j)) for i, m in source.items()) for j in range(1, k + 1)
+        ]
+        chis = [np.ones_like(q.weights, dtype=float)]
+        for n in range(1, k + 1):
+            chis.append(sum(psums[j] * chis[n - j] for j in range(1, n + 1)) / n)
+        return chis
+
+    def sym_power(self, source: Mapping[Irrep, int], k: int, max_freq: int) -> Counter:
+        top = max((i.freq for i in source), default=0) * k + max_freq
+        q = self.quadrature(top + 2)
+        chi = self.sym_power_chars(source, k, q)[k]
+        out: Counter = Counter()
+        for irrep in self._candidates(max_freq):
+            mult = float(np.sum(q.weights * chi * self._chars(irrep, q))) / irrep.endo
+            if round(mult):
+                out[irrep] = int(round(mult))
+        return out
+
+    def describe_names(self, names: Sequence[str]) -> str:
+        return ", ".join(names)
+
+    def __repr__(self) -> str:
+        return f"<{self.label}>"

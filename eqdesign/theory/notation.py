@@ -1,0 +1,85 @@
+"""The irreps notation of specs: ``"2x0e + 1x1o"``, ``"1x vector + 1x 0"``, ``"1 + 1 + 2"``.
+
+A term is ``[MULT x] NAME``; terms are joined by ``+``. NAME is an irrep's canonical name, ``vector`` (the
+group's standard representation in natural coordinates) or ``scalar`` (the trivial irrep).
+Parsing never raises: it returns terms or a NotationError that says which column of the string is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .group import Group, NamedRep
+from .irreps import Irrep
+
+_TERM = re.compile(r"^\s*(?:(\d+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+)\s*$")
+ALIASES = ("scalar", "vector")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a field type: an irrep, or a named representation such as ``vector``."""
+
+    name: str
+    irreps: tuple[Irrep, ...]
+    basis: str = ""
+
+    @property
+    def dim(self) -> int:
+        return sum(i.dim for i in self.irreps)
+
+
+@dataclass(frozen=True)
+class Term:
+    mult: int
+    field: Field
+
+
+@dataclass(frozen=True)
+class NotationError:
+    message: str
+    offset: int  # column offset of the bad token inside the string
+    hint: str
+
+
+def _field_for(group: Group, name: str) -> Field | None:
+    if name == "scalar":
+        return Field(group.trivial.name, (group.trivial,))
+    if name == "vector":
+        rep: NamedRep | None = group.vector
+        return Field("vector", rep.irreps, rep.basis) if rep else None
+    irrep = group.irrep_by_name(name)
+    return Field(irrep.name, (irrep,)) if irrep else None
+
+
+def unknown_name_hint(group: Group, name: str) -> str:
+    valid = group.example_names() + [a for a in ALIASES if a != "vector" or group.vector]
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    more = ", ..." if not group.finite else ""
+    return f"{guess}valid irreps of {group.label}: {', '.join(valid)}{more}"
+
+
+def parse(group: Group, text: str) -> list[Term] | NotationError:
+    """Parse an irreps string against a group."""
+    if not text.strip():
+        return NotationError("empty irreps string", 0, "write terms like '2x0 + 1xvector'")
+    terms: list[Term] = []
+    offset = 0
+    for chunk in text.split("+"):
+        lead = len(chunk) - len(chunk.lstrip())
+        match = _TERM.match(chunk)
+        if not match:
+            return NotationError(f"cannot read {chunk.strip()!r} as MULTxIRREP", offset + lead, "write terms like '2x0 + 1xvector', joined by '+'")
+        mult, name = int(match.group(1) or 1), match.group(2)
+        field = _field_for(group, name)
+        if field is None:
+            col = offset + chunk.index(name, lead)
+            return NotationError(f"{name!r} is not an irrep of {group.label}", col, unknown_name_hint(group, name))
+        if mult == 0:
+            return NotationError(f"multiplicity 0 in {chunk.strip()!r}", offset + lead, "drop the term or use a positive multiplicity")
+        terms.append(Term(mult, field))
+        offset += len(chunk) + 1
+    return terms

@@ -1,0 +1,119 @@
+"""Groups of the form C2 x G, as escnn builds them: full_ico, full_octa (C2 = inversion) and the cylinder
+groups (C2 = the mirror z -> -z, with SO(2) or O(2) acting on xy).
+
+escnn ids are ((c2 id,), inner id, 0). Names append the C2 sign to the inner name: ``g``/``u`` for the
+inversion of the full polyhedral groups (as chemists write A1g, T1u), ``e``/``o`` for the cylinder mirror.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .circle import O2, SO2, CircleLaw, circle_reachable
+from .finite import FiniteGroup, Ico, Octa
+from .group import Group, NamedRep, Quadrature
+from .irreps import Irrep
+
+
+class C2Product(Group):
+    suffixes = ("e", "o")
+
+    def __init__(self, inner: Group, key: str, label: str, factory: str, args: tuple = ()):
+        self.inner, self.key, self.label = inner, key, label
+        self.escnn_factory, self.escnn_args = factory, args
+        self.finite = inner.finite
+        self.order = 2 * inner.order if inner.order else None
+
+    def _wrap(self, j: int, inner: Irrep) -> Irrep:
+        return Irrep(self.key, ((j,), inner.eid, 0), inner.name + self.suffixes[j], inner.dim, inner.kind, inner.freq)
+
+    def _unwrap(self, irrep: Irrep) -> tuple[int, Irrep]:
+        (j,), eid, _ = irrep.eid
+        inner = next(i for i in self.inner.irreps(irrep.freq) if i.eid == eid)
+        return j, inner
+
+    def irreps(self, max_freq: int | None = None) -> list[Irrep]:
+        return [self._wrap(j, i) for i in self.inner.irreps(max_freq) for j in (0, 1)]
+
+    def irrep_by_name(self, name: str) -> Irrep | None:
+        if not name or name[-1] not in self.suffixes:
+            return None
+        inner = self.inner.irrep_by_name(name[:-1])
+        return self._wrap(self.suffixes.index(name[-1]), inner) if inner else None
+
+    def example_names(self) -> list[str]:
+        return [self._wrap(j, i).name for i in self.inner.irreps(2) for j in (0, 1)]
+
+    @property
+    def vector(self) -> NamedRep | None:
+        inner = self.inner.vector
+        if inner is None:
+            return None
+        if inner.basis == "xyz":  # inversion flips all three coordinates
+            return NamedRep("vector", tuple(self._wrap(1, i) for i in inner.irreps), "xyz")
+        # cylinder: the inner group turns xy, the mirror flips z
+        return NamedRep("vector", tuple(self._wrap(0, i) for i in inner.irreps) + (self._wrap(1, self.inner.trivial),), "xyz")
+
+    def quadrature(self, degree: int) -> Quadrature:
+        q = self.inner.quadrature(degree)
+        n = len(q.weights)
+        eps = np.repeat([0, 1], n)
+        pts = _tile(q.points)
+        return Quadrature((eps, pts), np.concatenate([q.weights, q.weights]) / 2)
+
+    def character(self, irrep: Irrep, points) -> np.ndarray:
+        eps, pts = points
+        j, inner = self._unwrap(irrep)
+        return np.where(eps > 0, (-1.0) ** j, 1.0) * self.inner.character(inner, pts)
+
+    def power(self, points, j: int):
+        eps, pts = points
+        return (eps if j % 2 else np.zeros_like(eps), self.inner.power(pts, j))
+
+    def grid_types(self) -> dict:
+        return {}
+
+    def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
+        if self.finite:
+            return FiniteGroup.reachable(self, source)  # type: ignore[arg-type]
+        return circle_reachable(source, self._law, self._cosets())
+
+    @property
+    def _quadrature(self) -> Quadrature:
+        return self.quadrature(0)
+
+    def _law(self, irrep: Irrep) -> CircleLaw:
+        j, inner = self._unwrap(irrep)
+        base = self.inner.law(inner) if isinstance(self.inner, O2) else CircleLaw(inner.freq)
+        return CircleLaw(base.freq, base.det, (-1) ** j)
+
+    def _cosets(self) -> list[tuple[int, int]]:
+        return [(0, 1), (1, 0), (1, 1)] if isinstance(self.inner, O2) else [(0, 1)]
+
+
+class FullPolyhedral(C2Product):
+    suffixes = ("g", "u")
+
+
+def _tile(points):
+    if isinstance(points, tuple):
+        return tuple(np.concatenate([p, p]) for p in points)
+    return np.concatenate([points, points])
+
+
+def full_ico() -> Group:
+    return FullPolyhedral(Ico(), "full_ico", "Full icosahedral (Ih)", "full_ico_group")
+
+
+def full_octa() -> Group:
+    return FullPolyhedral(Octa(), "full_octa", "Full octahedral (Oh)", "full_octa_group")
+
+
+def cylinder(max_freq: int = 4) -> Group:
+    return C2Product(SO2(), "cylinder", "Cylinder SO(2) x C2", "cylinder_group", (max_freq,))
+
+
+def full_cylinder(max_freq: int = 4) -> Group:
+    return C2Product(O2(), "full_cylinder", "Full cylinder O(2) x C2", "full_cylinder_group", (max_freq,))

@@ -1,0 +1,222 @@
+"""SO(3) and O(3).
+
+Characters depend on the rotation angle only, so the Haar average of a class function is an average over
+the angle with Weyl's density (1 - cos t) / (2 pi); a uniform grid of M angles integrates it exactly for
+trigonometric degree below M.
+
+Ideal reachability uses the generic stabilizer H of the input, which is known in closed form:
+
+* SO(3): H is SO(3) for scalars only, SO(2) for exactly one vector (l = 1), the Klein group D2 for exactly
+  one l = 2 field (it fixes every l except 1), and trivial otherwise (l >= 3 fields, or two fields of
+  degree >= 1).
+* O(3) = SO(3) x {1, inversion}: H contains an element (R, inversion) iff some rotation R fixes every
+  even field and negates every odd one. That happens with no odd field at all (R = 1: only even outputs),
+  with exactly one polar vector (R a half-turn about a perpendicular axis: natural parity l -> (-1)^l),
+  and with exactly two polar vectors and no other non-scalar field (R the half-turn about their normal:
+  everything but the pseudoscalar). A pseudoscalar input, or a generic odd field of degree >= 2, rules
+  it out, and then H is a group of rotations.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .group import Group, NamedRep, Quadrature, Quotient
+from .irreps import Irrep
+
+_SO3_GRIDS = {
+    "thomson": lambda n: n,
+    "thomson_cube": lambda n: 24 * n,
+    "ico": lambda n: 60,
+    "cube": lambda n: 24,
+    "tetra": lambda n: 12,
+    "rand": lambda n: n,
+}
+_SPHERE_GRIDS = {
+    "thomson": lambda n: n,
+    "thomson_cube": lambda n: 24 * n,
+    "ico": lambda n: 30,
+    "cube": lambda n: 6,
+    "fibonacci": lambda n: n,
+    "rand": lambda n: n,
+}
+
+
+def _doubled(grids: dict) -> dict:
+    return {k: (lambda n, f=f: 2 * f(n)) for k, f in grids.items()}
+
+
+def _angle_quadrature(degree: int) -> tuple[np.ndarray, np.ndarray]:
+    m = degree + 3
+    theta = 2 * np.pi * np.arange(m) / m
+    return theta, (1 - np.cos(theta)) / m
+
+
+def _chi_l(l: int, theta: np.ndarray) -> np.ndarray:
+    return 1 + sum(2 * np.cos(m * theta) for m in range(1, l + 1))
+
+
+def _so3_stabilizer(degrees: Mapping[int, int]) -> str:
+    """Generic stabilizer type in SO(3) of a representation with ``degrees[l]`` copies of degree l."""
+    nonscalar = {l: m for l, m in degrees.items() if l > 0 and m > 0}
+    total = sum(nonscalar.values())
+    if total == 0:
+        return "SO3"
+    if total == 1 and 1 in nonscalar:
+        return "SO2"
+    if total == 1 and 2 in nonscalar:
+        return "D2"
+    return "trivial"
+
+
+def _so3_fixed_dim(stab: str, l: int) -> int:
+    """dim of the H-fixed subspace of degree l: one line for SO(2), the D2 character average for D2."""
+    if stab == "SO3":
+        return 1 if l == 0 else 0
+    if stab == "SO2":
+        return 1
+    if stab == "D2":
+        return (2 * l + 1 + 3 * (-1) ** l) // 4
+    return 2 * l + 1
+
+
+def _so3_fixed(stab: str, l: int) -> bool:
+    return _so3_fixed_dim(stab, l) > 0
+
+
+def _degrees(source: Mapping[Irrep, int]) -> dict[int, int]:
+    degrees: dict[int, int] = {}
+    for irrep, m in source.items():
+        if m > 0:
+            degrees[irrep.freq] = degrees.get(irrep.freq, 0) + m
+    return degrees
+
+
+class SO3(Group):
+    key = "so3"
+    label = "SO(3)"
+    escnn_factory = "so3_group"
+
+    def irreps(self, max_freq: int | None = None) -> list[Irrep]:
+        top = 4 if max_freq is None else max_freq
+        return [self._irrep(l) for l in range(top + 1)]
+
+    def _irrep(self, l: int) -> Irrep:
+        return Irrep("so3", (l,), str(l), 2 * l + 1, "R", l)
+
+    def irrep_by_name(self, name: str) -> Irrep | None:
+        return self._irrep(int(name)) if name.isdigit() else None
+
+    @property
+    def vector(self) -> NamedRep:
+        return NamedRep("vector", (self._irrep(1),), "xyz")
+
+    def quadrature(self, degree: int) -> Quadrature:
+        return Quadrature(*_angle_quadrature(degree))
+
+    def character(self, irrep: Irrep, points: np.ndarray) -> np.ndarray:
+        return _chi_l(irrep.freq, points)
+
+    def power(self, points: np.ndarray, j: int) -> np.ndarray:
+        return j * points
+
+    def quotients(self) -> dict[str, Quotient]:
+        return {"sphere": Quotient("sphere", (False, -1), lambda i: 1)}
+
+    def grid_types(self) -> dict:
+        return dict(_SO3_GRIDS)
+
+    def quotient_grid_types(self, name: str) -> dict:
+        return dict(_SPHERE_GRIDS)
+
+    def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
+        stab = _so3_stabilizer(_degrees(source))
+        return lambda c: _so3_fixed(stab, c.freq)
+
+    def fixed_dim(self, source: Mapping[Irrep, int], c: Irrep) -> int:
+        return _so3_fixed_dim(_so3_stabilizer(_degrees(source)), c.freq)
+
+
+def _parity_name(j: int, l: int) -> str:
+    return f"{l}{'o' if j else 'e'}"
+
+
+class O3(Group):
+    """O(3) irreps (j, l): inversion acts as (-1)^j. Named e3nn-style: 1o is the polar vector."""
+
+    key = "o3"
+    label = "O(3)"
+    escnn_factory = "o3_group"
+    nicknames = {"0o": "pseudoscalar", "1e": "pseudovector", "1o": "polar vector"}
+
+    def irreps(self, max_freq: int | None = None) -> list[Irrep]:
+        top = 4 if max_freq is None else max_freq
+        return [self._irrep(j, l) for l in range(top + 1) for j in (0, 1)]
+
+    def _irrep(self, j: int, l: int) -> Irrep:
+        return Irrep("o3", (j, l), _parity_name(j, l), 2 * l + 1, "R", l)
+
+    def irrep_by_name(self, name: str) -> Irrep | None:
+        if len(name) >= 2 and name[:-1].isdigit() and name[-1] in "eo":
+            return self._irrep(1 if name[-1] == "o" else 0, int(name[:-1]))
+        return None
+
+    def example_names(self) -> list[str]:
+        return ["0e", "0o", "1o", "1e", "2e", "2o"]
+
+    @property
+    def vector(self) -> NamedRep:
+        return NamedRep("vector", (self._irrep(1, 1),), "xyz")
+
+    def quadrature(self, degree: int) -> Quadrature:
+        theta, w = _angle_quadrature(degree)
+        inv = np.concatenate([np.zeros_like(theta), np.ones_like(theta)])
+        return Quadrature((inv, np.concatenate([theta, theta])), np.concatenate([w, w]) / 2)
+
+    def character(self, irrep: Irrep, points) -> np.ndarray:
+        inv, theta = points
+        j, l = irrep.eid
+        return np.where(inv > 0, (-1.0) ** j, 1.0) * _chi_l(l, theta)
+
+    def power(self, points, j: int):
+        inv, theta = points
+        return (inv if j % 2 else np.zeros_like(inv), j * theta)
+
+    def quotients(self) -> dict[str, Quotient]:
+        # O(3)/O(2) (escnn's "cone" subgroup): one copy of each natural-parity harmonic 0e, 1o, 2e, ...
+        return {"sphere": Quotient("sphere", ("cone", -1), lambda i: 1 if i.eid[0] == i.eid[1] % 2 else 0)}
+
+    def grid_types(self) -> dict:
+        return _doubled(_SO3_GRIDS)
+
+    def quotient_grid_types(self, name: str) -> dict:
+        return _doubled(_SPHERE_GRIDS)
+
+    def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
+        present = {i.eid: m for i, m in source.items() if m > 0}
+        stab = _so3_stabilizer(_degrees(source))
+        parity = _inversion_rule(present)
+        return lambda c: _so3_fixed(stab, c.eid[1]) and parity(*c.eid)
+
+    def fixed_dim(self, source: Mapping[Irrep, int], c: Irrep) -> int:
+        # The rotation part bounds it; the inversion elements can only shrink it further.
+        if not self.reachable(source)(c):
+            return 0
+        return _so3_fixed_dim(_so3_stabilizer(_degrees(source)), c.freq)
+
+
+def _inversion_rule(present: Mapping[tuple[int, int], int]) -> Callable[[int, int], bool]:
+    """Which parities survive the (rotation x inversion) elements of the generic stabilizer."""
+    odd = {l: m for (j, l), m in present.items() if j == 1}
+    even_nonscalar = sum(m for (j, l), m in present.items() if j == 0 and l > 0)
+    if 0 in odd:  # a pseudoscalar input: no element with inversion fixes it
+        return lambda j, l: True
+    if not odd:
+        return lambda j, l: j == 0
+    if set(odd) == {1} and even_nonscalar == 0 and odd[1] == 1:
+        return lambda j, l: j == l % 2
+    if set(odd) == {1} and even_nonscalar == 0 and odd[1] == 2:
+        return lambda j, l: not (l == 0 and j == 1)
+    return lambda j, l: True
