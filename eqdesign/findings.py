@@ -6,6 +6,7 @@ Every rule has a stable id (``EQ...``) and name; its docstring is its user docum
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
@@ -53,7 +54,7 @@ def rule(rule_id: str, name: str, severity: Severity) -> Callable[[Callable], Ca
     """Register a rule; the decorated function's docstring documents it."""
 
     def register(fn: Callable) -> Callable:
-        RULES[name] = Rule(rule_id, name, severity, (fn.__doc__ or "").strip())
+        RULES[name] = Rule(rule_id, name, severity, " ".join(inspect.cleandoc(fn.__doc__ or "").split()))
         return fn
 
     return register

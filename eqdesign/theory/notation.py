@@ -70,13 +70,15 @@ def parse(group: Group, text: str) -> list[Term] | NotationError:
     offset = 0
     for chunk in text.split("+"):
         lead = len(chunk) - len(chunk.lstrip())
+        if not chunk.strip():
+            return NotationError("empty term between '+' signs", offset + lead, "remove the extra '+'")
         match = _TERM.match(chunk)
         if not match:
             return NotationError(f"cannot read {chunk.strip()!r} as MULTxIRREP", offset + lead, "write terms like '2x0 + 1xvector', joined by '+'")
         mult, name = int(match.group(1) or 1), match.group(2)
         field = _field_for(group, name)
         if field is None:
-            col = offset + chunk.index(name, lead)
+            col = offset + match.start(2)
             return NotationError(f"{name!r} is not an irrep of {group.label}", col, unknown_name_hint(group, name))
         if mult == 0:
             return NotationError(f"multiplicity 0 in {chunk.strip()!r}", offset + lead, "drop the term or use a positive multiplicity")

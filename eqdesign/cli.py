@@ -1,0 +1,130 @@
+"""The command line. Each command parses its options, calls one core function, hands the result to a
+reporter and exits with the result's code.
+
+Exit codes: 0 clean; 1 error findings (or warnings under --strict), or a failed build/verify;
+2 usage or spec-loading problem; 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .analysis.pipeline import EXIT_INTERNAL, EXIT_SPEC
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Design, check, build and export equivariant MLPs. Exit codes: 0 ok, 1 findings, 2 usage/spec error, 3 internal error.",
+)
+
+
+class Format(str, Enum):
+    human = "human"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"eqdesign {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
+    """eqdesign: equivariant MLP design from YAML specs."""
+
+
+@app.command()
+def check(
+    paths: List[str] = typer.Argument(..., help="Spec files, directories or globs."),
+    format: Format = typer.Option(Format.human, "--format", "-f", help="Report format."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
+) -> None:
+    """Resolve field types and Schur blocks, analyse reachability, and report findings."""
+    from .analysis.pipeline import check_paths
+    from .report import reporter
+
+    result = check_paths(paths, strict=strict)
+    reporter(format.value, sys.stdout).check(result)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def groups(
+    group: Optional[str] = typer.Argument(None, help="A group such as so3, o3, c8, d6, ico."),
+    n: Optional[int] = typer.Option(None, "--n", help="Order for cyclic/dihedral."),
+    max_freq: int = typer.Option(4, "--max-freq", help="Highest frequency listed for continuous groups."),
+    format: Format = typer.Option(Format.human, "--format", "-f"),
+) -> None:
+    """List the supported groups, or the irreps of one group."""
+    from .report import reporter
+    from .theory.catalog import describe_group, group_list, lookup_group
+
+    out = reporter(format.value, sys.stdout)
+    if group is None:
+        rows = group_list()
+        _emit(out, format, rows, "Groups", ["name", "description"])
+        raise typer.Exit(0)
+    found = lookup_group(group, n)
+    if isinstance(found, str):
+        typer.echo(f"error: {found}", err=True)
+        raise typer.Exit(EXIT_SPEC)
+    info = describe_group(found, max_freq)
+    if format is Format.json:
+        out.data(info)
+    else:
+        out.table(f"Irreps of {info['label']}", ["name", "escnn id", "dim", "type", "frequency"],
+                  [[i["name"], i["escnn_id"], i["dim"], i["type"], i["frequency"]] for i in info["irreps"]])
+        out.text(f"vector (standard representation): {info['vector'] or 'none'}")
+        out.text(f"quotients: {', '.join(info['quotients']) or 'none'}")
+    raise typer.Exit(0)
+
+
+@app.command()
+def rules(format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
+    """List every rule with its id, severity and documentation."""
+    from .analysis import rules as _  # noqa: F401  (registers the analysis rules)
+    from .findings import RULES
+    from .report import reporter
+
+    rows = [{"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "doc": r.doc} for r in sorted(RULES.values(), key=lambda r: r.rule_id)]
+    _emit(reporter(format.value, sys.stdout), format, rows, "Rules", ["rule_id", "rule", "severity", "doc"])
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors: yaml-language-server)."""
+    import json
+
+    from .spec.model import Spec
+
+    typer.echo(json.dumps(Spec.model_json_schema(), indent=2))
+
+
+def _emit(out, format: Format, rows: list[dict], title: str, columns: list[str]) -> None:
+    if format is Format.json:
+        out.data(rows)
+    else:
+        out.table(title, columns, [[row[c] for c in columns] for row in rows])
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as err:  # noqa: BLE001 - never show a traceback unless asked to
+        if os.environ.get("EQDESIGN_DEBUG"):
+            raise
+        print(f"eqdesign: internal error: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1 for details)", file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Human-readable reports with rich tables: field types, Schur blocks, mixing, influence, findings."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..analysis.design import Design, Linear
+from ..analysis.pipeline import CheckResult, SpecResult, internal_finding
+from ..findings import Finding, Severity
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+class HumanReporter:
+    def __init__(self, out: TextIO) -> None:
+        # Pipes and CI logs get a fixed, roomy width; terminals use their own.
+        width = None if out.isatty() else 120
+        self.console = Console(file=out, highlight=False, width=width)
+
+    # -- check ------------------------------------------------------------------------------------------
+    def check(self, result: CheckResult) -> None:
+        for problem in result.usage_errors:
+            self.console.print(Text(f"error: {problem}", style="bold red"))
+        for spec in result.specs:
+            self.spec(spec, result.strict)
+        self.summary(result)
+
+    def spec(self, s: SpecResult, strict: bool) -> None:
+        c = self.console
+        title = f"{s.file}"
+        if s.design is not None:
+            title += f"  ·  {s.design.spec.name}  ·  {s.design.group.label}  ·  {s.design.params:,} parameters"
+        c.rule(Text(title, style="bold"), align="left")
+        if s.design is not None:
+            for title, table in _tables(s):
+                c.print(Text(title, style="bold"))
+                c.print(table)
+        for f in s.findings + ([internal_finding(s)] if s.internal_error else []):
+            self.finding(f)
+        code = s.exit_code(strict)
+        verdict = {0: ("ok", "bold green"), 1: ("fails the check", "bold red"), 2: ("spec error", "bold red"), 3: ("internal error", "bold red")}[code]
+        c.print(Text(f"{s.file}: {verdict[0]} ({s.errors} errors, {s.warnings} warnings)", style=verdict[1]))
+        c.print()
+
+    def finding(self, f: Finding) -> None:
+        line = Text(f"{f.location}: ")
+        line.append(f"{f.severity.value} ", style=_STYLE[f.severity])
+        line.append(f"[{f.rule_id} {f.rule}] ", style="dim")
+        line.append(f.message)
+        self.console.print(line, soft_wrap=True)
+        if f.hint:
+            self.console.print(Text(f"    hint: {f.hint}", style="dim"), soft_wrap=True)
+
+    def summary(self, result: CheckResult) -> None:
+        n = len(result.specs)
+        errors = sum(s.errors for s in result.specs)
+        warnings = sum(s.warnings for s in result.specs)
+        clean = sum(s.exit_code(result.strict) == 0 for s in result.specs)
+        style = "bold green" if result.exit_code == 0 else "bold red"
+        self.console.print(Text(f"{n} spec(s): {clean} ok, {errors} errors, {warnings} warnings (exit {result.exit_code})", style=style))
+
+    # -- other commands ---------------------------------------------------------------------------------
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.console.print(Text(title, style="bold"))
+        t = Table()
+        for col in columns:
+            t.add_column(col)
+        for row in rows:
+            t.add_row(*(str(x) for x in row))
+        self.console.print(t)
+
+    def text(self, text: str) -> None:
+        self.console.print(text)
+
+
+def _tables(s: SpecResult) -> list[tuple[str, Table]]:
+    out = [("Field types", _field_types(s.design))]
+    out += [(f"Schur blocks of linear {x.index} ({x.in_type.dim} -> {x.out_type.dim})", _schur_table(x)) for x in s.design.linears]
+    if s.design.hidden:
+        out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(s)))
+    out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s)))
+    return out
+
+
+def _field_types(design: Design) -> Table:
+    t = Table()
+    for col in ("layer", "kind", "fields", "irreps", "dim", "params"):
+        t.add_column(col, justify="right" if col in ("dim", "params") else "left")
+    t.add_row("input", "", design.input.describe(), design.input.irreps_string(), str(design.input.dim), "")
+    for layer in design.layers:
+        if isinstance(layer, Linear):
+            t.add_row(f"linear {layer.index}", "linear", "", "", "", f"{layer.params:,}")
+        else:
+            kind = layer.activation + (f" L={layer.band_limit}" if layer.band_limit is not None else "")
+            if layer.grid is not None:
+                kind += f", {layer.grid.points} pts"
+            t.add_row(f"hidden[{layer.index}]", kind, layer.out_type.describe(), layer.out_type.irreps_string(), str(layer.out_type.dim), f"{layer.params:,}")
+    t.add_row("output", "", design.output.describe(), design.output.irreps_string(), str(design.output.dim), "")
+    return t
+
+
+def _schur_table(layer: Linear) -> Table:
+    t = Table()
+    for col in ("irrep", "type", "m_in", "m_out", "per block", "params"):
+        t.add_column(col, justify="left" if col in ("irrep", "type") else "right")
+    for b in layer.blocks:
+        t.add_row(b.irrep.name, b.irrep.type_name, str(b.m_in), str(b.m_out), str(b.irrep.endo), f"{b.params:,}")
+    if layer.bias:
+        t.add_row("bias", "trivial", "", str(layer.bias), "1", f"{layer.bias:,}")
+    t.add_row(Text("total", style="bold"), "", "", "", "", Text(f"{layer.params:,}", style="bold"))
+    return t
+
+
+def _mixing_table(s: SpecResult) -> Table:
+    t = Table()
+    t.add_column("layer")
+    t.add_column("couples")
+    for layer, couples in zip(s.design.hidden, s.flow.mixing):
+        text = ", ".join(f"{c} <- {'+'.join(src)}" for c, src in couples.items()) or "nothing alive"
+        t.add_row(f"hidden[{layer.index}] {layer.activation}", text)
+    return t
+
+
+def _influence_table(s: SpecResult) -> Table:
+    inputs = sorted({i.name for i in s.design.input.content()})
+    t = Table()
+    t.add_column("output")
+    for name in inputs:
+        t.add_column(name, justify="center")
+    real, ideal = s.influence, s.ideal_influence
+    for out in real:
+        t.add_row(out, *("●" if i in real[out] else ("○" if i in ideal[out] else "·") for i in inputs))
+    return t
