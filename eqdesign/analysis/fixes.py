@@ -32,7 +32,8 @@ def needed_input(design: Design, c: Irrep) -> str:
     for i in sorted(src, key=lambda x: (x.freq, repr(x.eid))):
         if g.reachable(src + Counter({i: 1}))(c):
             options.append(f"a {'second' if src[i] == 1 else 'further'} {nickname(design, i)}")
-    for i in g.irreps(max(c.freq, 1)):
+    top = max([c.freq, 1] + [i.freq for i in src])
+    for i in g.irreps(None if g.finite else c.freq + top):
         if i not in src and g.reachable(src + Counter({i: 1}))(c):
             options.append(f"a {nickname(design, i)} input")
     if not options:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..findings import Finding, make
 from ..spec.load import LoadedSpec
-from ..spec.model import FourierLayer, GatedLayer, GroupSpec, NormLayer, PointwiseLayer, QuotientLayer, TensorProductLayer
+from ..spec.model import MAX_ORDER, FourierLayer, GatedLayer, GroupSpec, NormLayer, PointwiseLayer, QuotientLayer, TensorProductLayer
 from ..theory.group import Group
 from ..theory.irreps import dimension
 from ..theory.notation import NotationError, parse
@@ -52,8 +52,10 @@ def _group(loaded: LoadedSpec) -> Group:
         hint = "valid: " + ", ".join(KINDS) + " (cyclic and dihedral take n: {name: cyclic, n: 8} or 'c8')"
         raise _Stop(make("unknown-group", f"unknown group {g!r}", where, hint))
     name, n = parsed
-    if KINDS[name].needs_n and not n:
+    if KINDS[name].needs_n and n is None:
         raise _Stop(make("unknown-group", f"group {name!r} needs its order n", where, f"write {{name: {name}, n: 8}}"))
+    if KINDS[name].needs_n and not 1 <= n <= MAX_ORDER:
+        raise _Stop(make("unknown-group", f"{name} order n = {n} is out of range", where, f"use 1 <= n <= {MAX_ORDER}"))
     return make_group(name, n)
 
 

@@ -22,16 +22,16 @@ class LoadedSpec:
     smap: SourceMap
     text: str
 
-    def at(self, path: tuple, *, key: bool = False, offset: int = 0) -> Location:
-        """Location of a value (or of its key) in the file; ``offset`` moves inside a one-line string."""
+    def at(self, path: tuple, *, key: bool = False, offset: int | None = None) -> Location:
+        """Location of a value (or of its key); ``offset`` points at a character inside a one-line string."""
         line, col = self.smap.key(path) if key else self.smap.value(path)
-        return Location(self.file, line, col + offset + _quote_shift(self.text, line, col, offset), spec_path(path))
+        if offset is not None:
+            col += offset + _quote_shift(self.text, line, col)
+        return Location(self.file, line, col, spec_path(path))
 
 
-def _quote_shift(text: str, line: int, col: int, offset: int) -> int:
+def _quote_shift(text: str, line: int, col: int) -> int:
     # Offsets inside a string count from its first character, after any opening quote.
-    if not offset:
-        return 0
     lines = text.splitlines()
     row = lines[line - 1] if 0 < line <= len(lines) else ""
     return 1 if row[col - 1: col] in ("'", '"') else 0
@@ -55,7 +55,8 @@ def load_spec(file: str | Path) -> LoadedSpec | list[Finding]:
         return [make(parsed.rule, parsed.message, Location(name, parsed.line, parsed.column, spec_path(parsed.path)), parsed.hint)]
     data, smap = parsed
     if not isinstance(data, dict):
-        return [make("yaml-syntax", "a spec must be a mapping of keys to values", Location(name, 1, 1, ""), "start from a spec in specs/")]
+        line, col = smap.value(())
+        return [make("yaml-syntax", "a spec must be a mapping of keys to values", Location(name, line, col, ""), "start from a spec in specs/")]
     try:
         spec = Spec.model_validate(data)
     except ValidationError as err:
@@ -136,7 +137,8 @@ def _describe(e: dict, path: tuple) -> tuple[str, str, bool]:
 def _hint_for(kind: str, e: dict) -> str:
     ctx = e.get("ctx") or {}
     if kind == "literal_error":
-        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        expected = str(ctx.get("expected", ""))
+        allowed = re.findall(r"'([^']*)'", expected) or [expected]
         close = difflib.get_close_matches(str(e.get("input")), allowed, n=1, cutoff=0.5)
         guess = f"did you mean {close[0]!r}? " if close else ""
         return f"{guess}expected one of: {', '.join(allowed)}"
@@ -144,6 +146,10 @@ def _hint_for(kind: str, e: dict) -> str:
         return "use a value in the allowed range"
     if "int" in kind:
         return "use a whole number"
+    if kind == "string_pattern_mismatch":
+        return "use letters, digits, '_', '.' and '-', starting with a letter or digit"
     if "string" in kind:
         return "use a quoted string"
+    if kind in ("bool_type", "float_type"):
+        return "use a number"
     return "see the spec language in the README"

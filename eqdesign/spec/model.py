@@ -9,17 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 GROUP_NAMES = Literal[
     "so2", "o2", "so3", "o3", "cyclic", "dihedral", "ico", "octa", "full_ico", "full_octa", "cylinder", "full_cylinder"
 ]
+MAX_ORDER = 512  # largest n for cyclic and dihedral groups
 Count = Annotated[int, Field(ge=1, le=4096)]
 BandLimit = Annotated[int, Field(ge=0, le=12)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class GroupSpec(_Strict):
     name: GROUP_NAMES
-    n: Optional[Annotated[int, Field(ge=1, le=512)]] = None
+    n: Optional[Annotated[int, Field(ge=1, le=MAX_ORDER)]] = None
 
 
 class Grid(_Strict):

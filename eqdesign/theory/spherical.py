@@ -201,10 +201,15 @@ class O3(Group):
         return lambda c: _so3_fixed(stab, c.eid[1]) and parity(*c.eid)
 
     def fixed_dim(self, source: Mapping[Irrep, int], c: Irrep) -> int:
-        # The rotation part bounds it; the inversion elements can only shrink it further.
         if not self.reachable(source)(c):
             return 0
-        return _so3_fixed_dim(_so3_stabilizer(_degrees(source)), c.freq)
+        j, l = c.eid
+        if _two_polar_vectors({i.eid: m for i, m in source.items() if m > 0}):
+            # H = {1, mirror through the vectors' plane}: the mirror acts on (j, l) as (-1)^(j + m) on the
+            # harmonic of order m about the normal, so the fixed directions are the m = j (mod 2).
+            return sum(1 for m in range(-l, l + 1) if (m - j) % 2 == 0)
+        # Otherwise the rotation part of H bounds it; inversion elements can only shrink it further.
+        return _so3_fixed_dim(_so3_stabilizer(_degrees(source)), l)
 
 
 def _inversion_rule(present: Mapping[tuple[int, int], int]) -> Callable[[int, int], bool]:
@@ -217,6 +222,12 @@ def _inversion_rule(present: Mapping[tuple[int, int], int]) -> Callable[[int, in
         return lambda j, l: j == 0
     if set(odd) == {1} and even_nonscalar == 0 and odd[1] == 1:
         return lambda j, l: j == l % 2
-    if set(odd) == {1} and even_nonscalar == 0 and odd[1] == 2:
+    if _two_polar_vectors(present):
         return lambda j, l: not (l == 0 and j == 1)
     return lambda j, l: True
+
+
+def _two_polar_vectors(present: Mapping[tuple[int, int], int]) -> bool:
+    """Exactly two polar vectors and no other field but even scalars."""
+    others = {eid: m for eid, m in present.items() if eid not in ((1, 1), (0, 0))}
+    return present.get((1, 1), 0) == 2 and not others
