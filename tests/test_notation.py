@@ -20,7 +20,8 @@ from eqdesign.theory.registry import make_group
         ("dihedral", 6, "0- + 3 + 3-", "1x0- + 1x3 + 1x3-", 3),
         ("octa", None, "T1 + 2xE", "1xT1 + 2xE", 7),
         ("full_ico", None, "vector + Ag", "1xAg + 1xT1u", 4),
-        ("cylinder", None, "vector", "1x0o + 1x1e", 3),
+        ("cylinder", None, "vector", "1x0o + 1x1o", 3),
+        ("full_cylinder", None, "vector", "1x0-o + 1x1o", 3),
     ],
 )
 def test_parse_resolves_irreps_and_aliases(group, n, text, expected, dim):

@@ -168,7 +168,8 @@ class Octa(ClassTableGroup):
 
 
 class Ico(ClassTableGroup):
-    """The rotation group of the icosahedron (A5). escnn ids: (0,) A, (1,) T1 (xyz), (3,) T2, (4,) G, (2,) H."""
+    """The rotation group of the icosahedron (A5). escnn ids: (0,) A, (1,) T1 (xyz), (2,) H, (3,) T2, (4,) G.
+    Frequencies follow escnn's band-limits, which take the ids (0,)..(L,)."""
 
     key, label, escnn_factory = "ico", "Icosahedral", "ico_group"
     # classes: identity, 12 fifth-turns (72 deg), 12 two-fifth-turns (144 deg), 20 third-turns, 15 half-turns
@@ -183,6 +184,6 @@ class Ico(ClassTableGroup):
         ((0,), "A", 1, 0, [1, 1, 1, 1, 1]),
         ((1,), "T1", 3, 1, [3, _PHI, 1 - _PHI, 0, -1]),
         ((2,), "H", 5, 2, [5, 0, 0, -1, 1]),
-        ((4,), "G", 4, 3, [4, -1, -1, 1, 0]),
+        ((4,), "G", 4, 4, [4, -1, -1, 1, 0]),
         ((3,), "T2", 3, 3, [3, 1 - _PHI, _PHI, 0, -1]),
     ]

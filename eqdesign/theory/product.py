@@ -1,8 +1,9 @@
-"""Groups of the form C2 x G, as escnn builds them: full_ico, full_octa (C2 = inversion) and the cylinder
-groups (C2 = the mirror z -> -z, with SO(2) or O(2) acting on xy).
+"""Groups of the form C2 x G, as escnn builds them: full_ico, full_octa and the cylinder groups. In all
+of them the C2 factor is the inversion x -> -x of R^3, as in escnn's gspaces; in the full cylinder, O(2)'s
+reflection is escnn's half-turn about a horizontal axis.
 
-escnn ids are ((c2 id,), inner id, 0). Names append the C2 sign to the inner name: ``g``/``u`` for the
-inversion of the full polyhedral groups (as chemists write A1g, T1u), ``e``/``o`` for the cylinder mirror.
+escnn ids are ((c2 id,), inner id, 0). Names append the inversion sign to the inner name: ``g``/``u`` for
+the full polyhedral groups (as chemists write A1g, T1u), ``e``/``o`` for the cylinders (as for O(3)).
 """
 
 from __future__ import annotations
@@ -53,8 +54,13 @@ class C2Product(Group):
             return None
         if inner.basis == "xyz":  # inversion flips all three coordinates
             return NamedRep("vector", tuple(self._wrap(1, i) for i in inner.irreps), "xyz")
-        # cylinder: the inner group turns xy, the mirror flips z
-        return NamedRep("vector", tuple(self._wrap(0, i) for i in inner.irreps) + (self._wrap(1, self.inner.trivial),), "xyz")
+        # cylinders: xy turns with the inner group, z is fixed by rotations (flipped by O(2)'s half-turn),
+        # and the inversion flips all three
+        return NamedRep("vector", tuple(self._wrap(1, i) for i in inner.irreps) + (self._wrap(1, self._z_irrep()),), "xyz")
+
+    def _z_irrep(self) -> Irrep:
+        # O(2)'s reflection is a half-turn about a horizontal axis in escnn's full cylinder: it flips z
+        return self.inner.irrep_by_name("0-") if isinstance(self.inner, O2) else self.inner.trivial
 
     def quadrature(self, degree: int) -> Quadrature:
         q = self.inner.quadrature(degree)

@@ -33,8 +33,8 @@ KINDS: dict[str, GroupKind] = {
         GroupKind("octa", "rotations of the octahedron (24)", Octa),
         GroupKind("full_ico", "icosahedron with inversion (120)", full_ico),
         GroupKind("full_octa", "octahedron with inversion (48)", full_octa),
-        GroupKind("cylinder", "SO(2) about z and the mirror z -> -z", cylinder),
-        GroupKind("full_cylinder", "O(2) about z and the mirror z -> -z", full_cylinder),
+        GroupKind("cylinder", "SO(2) about z, times the inversion", cylinder),
+        GroupKind("full_cylinder", "O(2) about z (reflection = half-turn about x), times the inversion", full_cylinder),
     ]
 }
 

@@ -1,0 +1,101 @@
+"""Lower an escnn model to plain torch modules (eqdesign.export.modules, eqdesign.export.blocks).
+
+The compiled model computes the same function with the same parameters; linear layers run per Schur
+block. It never imports escnn, so it scripts, exports and loads where escnn is not installed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from escnn import nn as enn
+
+from ..build import escnn_model as em
+from .blocks import BlockLinear, compile_linear, irrep_layout
+from .modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
+
+_NORM_ACT = {"norm_relu": "relu", "norm_sigmoid": "sigmoid", "norm_squash": "squash"}
+
+
+def _act(design_layer) -> str:
+    return "relu" if design_layer.activation.endswith("relu") and not design_layer.activation.startswith("norm") else "elu"
+
+
+def _t(a, dtype: torch.dtype) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a), dtype=dtype).clone()
+
+
+def _bias_only(m: em.BiasOnly, dtype: torch.dtype) -> BlockLinear:
+    _, q_out, irreps = irrep_layout(m.out_type)
+    G = m.out_type.fibergroup
+    pos = [s for i, s, _ in irreps if G.irrep(*i).is_trivial()]
+    bias = _t(m.bias, dtype) if m.bias is not None else torch.zeros(0, dtype=dtype)
+    return BlockLinear(None, None if q_out is None else _t(q_out, dtype), [], torch.zeros(0, dtype=torch.long),
+                       torch.tensor(pos, dtype=torch.long), bias, m.out_type.size)
+
+
+def _fourier(m, layer, dtype: torch.dtype) -> FourierAct:
+    return FourierAct(_t(m.A, dtype), _t(m.Ainv, dtype), len(m.in_type), _act(layer))
+
+
+def _norm(m: enn.NormNonLinearity, layer, dtype: torch.dtype) -> NormAct:
+    groups, start = [], 0
+    for s in m._order:
+        ix = getattr(m, f"indices_{s}")
+        idx = torch.arange(int(ix[0]), int(ix[1])) if m._contiguous[s] else ix.detach().cpu().long()
+        src = idx.reshape(-1, s)
+        groups.append(FieldGroup(src, src, start))
+        start += m._nfields[s]
+    log_bias = _t(m.log_bias.reshape(-1), dtype) if m.log_bias is not None else torch.zeros(0, dtype=dtype)
+    return NormAct(groups, log_bias, _NORM_ACT[layer.activation], m.log_bias is not None)
+
+
+def _gated(m: em.GatedBlock, layer, dtype: torch.dtype) -> GatedAct:
+    return GatedAct(m.split, m.gated.n_gates, m.gated.coord_gate.detach().cpu().long(), _t(m.gated.bias.reshape(-1), dtype))
+
+
+def _tensor(m: em.FixedTensorProduct, layer, dtype: torch.dtype) -> TensorProductAct:
+    n = m.weights.numel()
+    d_in = m.in_type.representations[0].size
+    d_out = m.out_type.representations[0].size
+    with torch.no_grad():
+        eye = torch.eye(n, dtype=m.weights.dtype, device=m.weights.device)
+        basis = torch.stack([m.basisexpansion(eye[k]).reshape(m.out_type.size, d_in * d_in) for k in range(n)])
+    return TensorProductAct(_t(basis, dtype), _t(m.weights, dtype), len(m.in_type), d_in, d_out)
+
+
+def _pointwise(m, layer, dtype: torch.dtype) -> Pointwise:
+    return Pointwise(_act(layer))
+
+
+_LOWER: list[tuple[type, Callable]] = [
+    (em.GatedBlock, _gated),
+    (em.FixedTensorProduct, _tensor),
+    (em.FiniteFourierPointwise, _fourier),
+    (enn.NormNonLinearity, _norm),
+    (em.Elementwise, _pointwise),
+    (enn.ELU, _pointwise),
+    (enn.ReLU, _pointwise),
+]
+
+
+def lower(module, layer, dtype: torch.dtype) -> torch.nn.Module:
+    if isinstance(module, enn.Linear):
+        return compile_linear(module, dtype)
+    if isinstance(module, em.BiasOnly):
+        return _bias_only(module, dtype)
+    if isinstance(module, em.ZeroMap):
+        return Zero(module.out_type.size)
+    if hasattr(module, "A") and hasattr(module, "Ainv"):  # escnn FourierELU / QuotientFourierELU
+        return _fourier(module, layer, dtype)
+    for cls, fn in _LOWER:
+        if isinstance(module, cls):
+            return fn(module, layer, dtype)
+    raise TypeError(f"no plain-torch lowering for {type(module).__name__}")
+
+
+def compile_model(model: em.EscnnModel, dtype: torch.dtype = torch.float32) -> CompiledModel:
+    layers = [lower(b.module, b.layer, dtype) for b in model.built]
+    return CompiledModel(layers, model.in_type.size, model.out_type.size)

@@ -1,0 +1,148 @@
+"""Plain-torch nonlinearities matching escnn's, written so that TorchScript and torch.export accept them.
+
+None of these import escnn: a compiled model needs torch alone.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _activate(x: torch.Tensor, name: str) -> torch.Tensor:
+    if name == "relu":
+        return F.relu(x)
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "squash":
+        return x / (1.0 + x)
+    if name == "softplus":
+        return F.softplus(x)
+    return F.elu(x)
+
+
+class FourierAct(nn.Module):
+    """C channels: coefficients -> samples on a grid (A) -> activation -> coefficients (Ainv)."""
+
+    def __init__(self, a: torch.Tensor, a_inv: torch.Tensor, channels: int, act: str) -> None:
+        super().__init__()
+        self.register_buffer("a_t", a.t().contiguous())  # (D, N)
+        self.register_buffer("a_inv_t", a_inv.t().contiguous())  # (N, D)
+        self.channels, self.act = channels, act
+        self.d = a.shape[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        samples = torch.matmul(x.view(b, self.channels, self.d), self.a_t)
+        return torch.matmul(_activate(samples, self.act), self.a_inv_t).reshape(b, self.channels * self.d)
+
+
+class Pointwise(nn.Module):
+    """An elementwise activation on every coordinate (trivial fields, or regular fields in element basis)."""
+
+    def __init__(self, act: str) -> None:
+        super().__init__()
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _activate(x, self.act)
+
+
+class FieldGroup(nn.Module):
+    """n fields of one size: where they are read (src) and written (dst), as (n * size,) indices."""
+
+    def __init__(self, src: torch.Tensor, dst: torch.Tensor, start: int) -> None:
+        super().__init__()
+        self.n, self.size, self.start = int(src.shape[0]), int(src.shape[1]), start
+        self.register_buffer("src", src.reshape(-1))
+        self.register_buffer("dst", dst.reshape(-1))
+
+
+class NormAct(nn.Module):
+    """Each field x -> x * f(|x| - bias) / |x|, fields grouped by size. ``bias = exp(log_bias)``; each
+    group's biases start at its ``start``."""
+
+    def __init__(self, groups: List[FieldGroup], log_bias: torch.Tensor, act: str, use_bias: bool) -> None:
+        super().__init__()
+        self.groups = nn.ModuleList(groups)
+        self.log_bias = nn.Parameter(log_bias.clone())
+        self.act, self.use_bias = act, use_bias
+        self.eps = 1e-10
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        out = torch.zeros_like(x)
+        for group in self.groups:
+            fields = x.index_select(1, group.src).view(b, group.n, group.size)
+            norms = torch.linalg.vector_norm(fields, dim=2, keepdim=True)
+            if self.use_bias:
+                bias = torch.exp(self.log_bias[group.start:group.start + group.n]).view(1, -1, 1)
+                new = _activate(norms - bias, self.act)
+            else:
+                new = _activate(norms, self.act)
+            scale = new / torch.clamp(norms, min=self.eps)
+            scale = torch.where(norms <= self.eps, torch.zeros_like(scale), scale)
+            out = out.index_copy(1, group.dst, (fields * scale).reshape(b, -1))
+        return out
+
+
+class GatedAct(nn.Module):
+    """[scalars, gates, gated fields] -> [ELU(scalars), fields * sigmoid(gate - bias)]; ``gate_of`` names
+    the gate of every gated coordinate (escnn pairs gates with fields by size, smallest size first)."""
+
+    def __init__(self, n_scalars: int, n_gates: int, gate_of: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.n_scalars, self.n_gates = n_scalars, n_gates
+        self.register_buffer("gate_of", gate_of)
+        self.bias = nn.Parameter(bias.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, g = self.n_scalars, self.n_gates
+        gates = torch.sigmoid(x[:, s:s + g] - self.bias.unsqueeze(0))
+        gated = x[:, s + g:] * gates.index_select(1, self.gate_of)
+        return torch.cat([F.elu(x[:, :s]), gated], dim=1)
+
+
+class Zero(nn.Module):
+    """The zero map (a tensor product whose square holds none of the field's irreps)."""
+
+    def __init__(self, out_dim: int) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(x.shape[0], self.out_dim)
+
+
+class TensorProductAct(nn.Module):
+    """Per channel: x (x) x projected back onto the field by an equivariant map sum_k w_k B_k."""
+
+    def __init__(self, basis: torch.Tensor, weights: torch.Tensor, channels: int, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.register_buffer("basis", basis)  # (K, C * d_out, d_in * d_in)
+        self.weight = nn.Parameter(weights.clone())
+        self.channels, self.d_in, self.d_out = channels, d_in, d_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        matrix = torch.einsum("k,koi->oi", self.weight, self.basis).view(self.channels, self.d_out, self.d_in * self.d_in)
+        v = x.view(b, self.channels, self.d_in)
+        square = (v.unsqueeze(3) * v.unsqueeze(2)).reshape(b, self.channels, self.d_in * self.d_in)
+        return torch.einsum("coi,bci->bco", matrix, square).reshape(b, self.channels * self.d_out)
+
+
+class CompiledModel(nn.Module):
+    """(batch, input_dim) -> (batch, output_dim); fields in the spec's order."""
+
+    def __init__(self, layers: List[nn.Module], input_dim: int, output_dim: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.input_dim, self.output_dim = input_dim, output_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
