@@ -56,6 +56,43 @@ def check(
 
 
 @app.command()
+def build(
+    specs: List[str] = typer.Argument(..., help="Spec files to build."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: beside the spec)."),
+    format: Format = typer.Option(Format.human, "--format", "-f", help="Report format (json goes to stdout)."),
+    influence: bool = typer.Option(True, "--influence/--no-influence", help="Measure influence from Jacobians."),
+) -> None:
+    """Check, build with escnn, compile to plain torch, test equivariance, and export (only if all pass)."""
+    from .analysis.pipeline import expand_paths
+    from .export.console import StepProgress, build_reporter
+
+    files, problems = expand_paths(specs)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    code = EXIT_SPEC if problems else 0
+    report = build_reporter(format.value, sys.stdout)
+    for path in files:
+        with StepProgress(path) as progress:
+            from .export.pipeline import build_spec
+
+            result = build_spec(path, out, progress, influence=influence)
+        report(result)
+        code = max(code, result.exit_code)
+    raise typer.Exit(code)
+
+
+@app.command()
+def verify(
+    models: List[str] = typer.Argument(..., help="NAME.pt files written by eqdesign build."),
+    format: Format = typer.Option(Format.human, "--format", "-f"),
+) -> None:
+    """Re-verify the equivariance of saved models with torch alone, from their own extra files."""
+    from .export.console import verify_paths
+
+    raise typer.Exit(verify_paths(models, format.value, sys.stdout))
+
+
+@app.command()
 def groups(
     group: Optional[str] = typer.Argument(None, help="A group such as so3, o3, c8, d6, ico."),
     n: Optional[int] = typer.Option(None, "--n", help="Order for cyclic/dihedral."),

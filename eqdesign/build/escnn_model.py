@@ -524,8 +524,12 @@ class EscnnModel(torch.nn.Module):
         return np.asarray(self.out_type.representation(g))
 
     @torch.no_grad()
-    def reinitialize(self, seed: int, bias_scale: float = 1.0) -> "EscnnModel":
-        """Generic random parameters: every weight and every bias redrawn (escnn starts biases at zero)."""
+    def reinitialize(self, seed: int, bias_scale: float = 1.0, norm_log_bias: tuple[float, float] = (-2.0, 1.0)) -> "EscnnModel":
+        """Generic random parameters: every weight and every bias redrawn (escnn starts biases at zero).
+
+        Weights follow escnn's generalized He initialisation, biases N(0, bias_scale^2). Norm nonlinearities
+        get log-biases N(mean, std^2) from ``norm_log_bias``: thresholds well below the field norms, so that
+        small but genuine signals (a cubic invariant, say) are not cut off everywhere."""
         gen = torch.Generator().manual_seed(seed)
 
         def randn(p: torch.Tensor) -> torch.Tensor:
@@ -545,7 +549,8 @@ class EscnnModel(torch.nn.Module):
                 m.bias.copy_(randn(m.bias))
             elif isinstance(m, enn.NormNonLinearity):
                 if m.log_bias is not None:
-                    m.log_bias.copy_(0.5 * randn(m.log_bias))
+                    mean, std = norm_log_bias
+                    m.log_bias.copy_(mean + std * randn(m.log_bias))
         self.train(self.training)
         return self
 

@@ -30,6 +30,10 @@ DEFAULT_SCALES = (0.3, 1.0, 3.0)
 #: (or constant) has a Jacobian of rounding noise (~1e-16) that must not count as a dependence. With escnn's
 #: He-initialised weights and unit biases, genuine Jacobians are many orders of magnitude above the floor.
 ABSOLUTE_FLOOR = 1e-9
+#: per parameter draw (cycled), the mean log-bias of norm nonlinearities: thresholds from about 0.4 down to
+#: 0.002, so that small genuine signals pass a norm-ReLU in some draw (a cubic invariant out of a Fourier
+#: layer can be ~1e-2 where the default threshold ~1 would cut it off for every input)
+NORM_LOG_BIAS_MEANS = (-1.0, -3.0, -6.0)
 
 
 @dataclass
@@ -138,8 +142,8 @@ def raw_magnitudes(
     blocks: dict[tuple[str, str], list[float]] = {(c, psi): [] for c in out_b for psi in in_b}
     totals: list[float] = []
     gen = torch.Generator().manual_seed(input_seed)
-    for seed in seeds:
-        model.reinitialize(seed)
+    for i, seed in enumerate(seeds):
+        model.reinitialize(seed, norm_log_bias=(NORM_LOG_BIAS_MEANS[i % len(NORM_LOG_BIAS_MEANS)], 1.0))
         for scale in scales:
             x = scale * torch.randn(samples, model.in_type.size, generator=gen, dtype=torch.float64).to(dtype)
             with torch.enable_grad():

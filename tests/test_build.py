@@ -1,0 +1,119 @@
+"""`eqdesign build` and `eqdesign verify` end to end, with real escnn, TorchScript and torch.export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.escnn
+
+SPECS = sorted(p for p in (ROOT / "specs").glob("*.yaml"))
+
+# Loads the artifacts where escnn cannot be imported, and prints the outputs for inputs it is given.
+_RELOAD = r"""
+import json, sys
+sys.modules["escnn"] = None  # any import of escnn now fails
+import torch
+pt, pt2, x = sys.argv[1], sys.argv[2], torch.tensor(json.loads(sys.argv[3]))
+extra = {"layout.json": "", "provenance.json": "", "spec.yaml": "", "report.json": "", "representations.json": ""}
+scripted = torch.jit.load(pt, _extra_files=extra)
+exported = torch.export.load(pt2).module()
+layout = json.loads(extra["layout.json"])
+assert extra["spec.yaml"] and json.loads(extra["provenance.json"])["spec_sha256"]
+assert json.loads(extra["representations.json"])["input"]
+batch = torch.cat([x, x[:1]])  # another batch size: the exported batch dimension is dynamic
+print(json.dumps({"script": scripted(x).tolist(), "export": exported(batch)[: len(x)].tolist(), "layout": layout}))
+"""
+
+
+def _escnn_outputs(spec: Path, x):
+    """The escnn model with the weights the build used (same seed), in float64."""
+    import torch
+
+    from eqdesign.analysis.pipeline import check_file
+    from eqdesign.build.escnn_model import build_escnn
+
+    design = check_file(spec).design
+    model = build_escnn(design, torch.float64, seed=design.spec.tests.seed).reinitialize(design.spec.tests.seed).eval()
+    with torch.no_grad():
+        return model(x.double()).float()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_build_writes_artifacts_that_reload_without_escnn(spec: Path, tmp_path: Path):
+    import torch
+
+    proc = run_cli("build", str(spec), "-o", str(tmp_path), "--format", "json")
+    report = json.loads(proc.stdout)  # stdout holds the report alone: no escnn banners
+    assert proc.returncode == 0, report["build"]["failures"]
+    name = report["spec"]["name"]
+    assert report["build"]["influence"]["measured"] == report["spec"]["influence"]
+    x = torch.randn(5, report["spec"]["input"]["dim"], generator=torch.Generator().manual_seed(3))
+    reload = subprocess.run([sys.executable, "-c", _RELOAD, str(tmp_path / f"{name}.pt"), str(tmp_path / f"{name}.pt2"), json.dumps(x.tolist())],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert reload.returncode == 0, reload.stderr
+    loaded = json.loads(reload.stdout)
+    ref = _escnn_outputs(spec, x)
+    for key in ("script", "export"):
+        out = torch.tensor(loaded[key])
+        assert float((out - ref).norm() / ref.norm().clamp_min(1e-12)) < 1e-5, key
+    assert loaded["layout"]["output"][-1]["slice"][1] == report["spec"]["output"]["dim"]
+    verify = run_cli("verify", str(tmp_path / f"{name}.pt"))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert (tmp_path / f"{name}.md").read_text().startswith(f"# {name}")
+
+
+TIGHT = """\
+name: too-tight
+group: so3
+input: "1x vector"
+output: "1x vector + 1x 0"
+hidden:
+  - {nonlinearity: fourier_elu, band_limit: 2, channels: 2, grid: {type: thomson_cube, n: 2}}
+tests: {tolerance: 1.0e-6, samples: 4}
+"""
+
+
+def test_too_tight_tolerance_fails_and_keeps_the_older_artifact(write_spec, tmp_path: Path):
+    spec = write_spec(TIGHT)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "too-tight.pt").write_text("an older, good artifact")
+    proc = run_cli("build", str(spec), "-o", str(out))
+    assert proc.returncode == 1
+    assert "equivariance error" in proc.stdout and "finer grid" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["too-tight.pt"]
+    assert (out / "too-tight.pt").read_text() == "an older, good artifact"
+
+
+def test_build_refuses_a_spec_that_fails_check(tmp_path: Path):
+    proc = run_cli("build", str(ROOT / "tests" / "acceptance" / "acc02-so3-norm-cannot-create-vectors.yaml"), "-o", str(tmp_path))
+    assert proc.returncode == 1 and "fix them first" in proc.stdout
+    assert not list(tmp_path.iterdir())
+    bad = run_cli("build", str(ROOT / "tests" / "acceptance" / "acc15-typo-key.yaml"), "-o", str(tmp_path))
+    assert bad.returncode == 2 and not list(tmp_path.iterdir())
+
+
+def test_verify_fails_when_the_saved_representations_do_not_match(tmp_path: Path):
+    import torch
+
+    spec = ROOT / "tests" / "acceptance" / "acc12-so3-gated-scalar-gates-vector.yaml"
+    assert run_cli("build", str(spec), "-o", str(tmp_path), "--no-influence").returncode == 0
+    path = tmp_path / "acc12-so3-gated-scalar-gates-vector.pt"
+    extra = {"representations.json": "", "report.json": ""}
+    module = torch.jit.load(str(path), _extra_files=extra)
+    reps = json.loads(extra["representations.json"])
+    reps["output"] = [[[-v for v in row] for row in m] for m in reps["output"]]  # claim the output flips sign
+    extra["representations.json"] = json.dumps(reps)
+    torch.jit.save(module, str(path), _extra_files=extra)
+    proc = run_cli("verify", str(path), "--format", "json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)[0]["ok"] is False
+    assert run_cli("verify", str(tmp_path / "missing.pt")).returncode == 2
