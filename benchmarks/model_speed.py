@@ -34,7 +34,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -137,9 +136,13 @@ def make_models(spec: str, torch):
     from eqdesign.build.escnn_model import build_escnn
     from eqdesign.export.compile import compile_model
 
-    res = check_file(REPO / spec if not Path(spec).is_absolute() else spec)
+    path = REPO / spec if not Path(spec).is_absolute() else Path(spec)
+    if not path.is_file():
+        raise BenchError(f"{spec}: no such spec file ({path})")
+    res = check_file(path)
     if res.design is None:
-        raise BenchError(f"{spec}: no design ({res.internal_error or 'spec has errors'})")
+        why = res.internal_error or "; ".join(f"{f.rule}: {f.message}" for f in res.findings[:3]) or "spec has errors"
+        raise BenchError(f"{spec}: no design ({why})")
     design = res.design
     esc_eval = build_escnn(design, dtype=torch.float32, seed=0)
     esc_eval.eval()
@@ -271,7 +274,7 @@ def _layer_detail(cm) -> str:
         q = ("q_in " if cm.has_q_in else "") + ("q_out " if cm.has_q_out else "")
         return f"{len(cm.blocks)} irrep blocks [d x (e*m_in->m_out)]: {' '.join(blocks)}" + (f"; {q.strip()} dense" if q else "")
     if name == "FourierAct":
-        return f"{cm.channels} channels x {cm.d} coeffs, {cm.a_t.shape[1]} grid points"
+        return f"{cm.channels} channels x {cm.d} coeffs, {cm.a.shape[0]} grid points"
     return ""
 
 
@@ -299,7 +302,7 @@ def _escnn_cache_info() -> str:
         return f"unknown ({exc})"
     files = [p for p in path.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files)
-    return f"{path} ({len(files)} files, {size / 2**20:.0f} MiB)"
+    return f"{path} ({len(files)} files, {size / 2**20:.1f} MiB apparent size)"
 
 
 # -- main ---------------------------------------------------------------------------------------------------
@@ -475,7 +478,8 @@ def main() -> int:
     try:
         run(args)
     except Exception as exc:  # noqa: BLE001
-        traceback.print_exc()
+        if not isinstance(exc, BenchError):
+            traceback.print_exc()
         print(f"\nmodel_speed: CRASHED: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(f"  total runtime {time.perf_counter() - t0:.0f} s")

@@ -136,9 +136,17 @@ hidden:
   - {nonlinearity: tensor_product, channels: 1, field: "T1u + T1g"}
   - {nonlinearity: elu, channels: 1}
 """,
+    "full-octa-exact": """
+group: full_octa
+input: "1x vector + 1x A1g"
+output: "1x A1g + 1x T1u + 1x T2g + 1x Eg"
+hidden:
+  - {nonlinearity: gated, fields: "1x T1u + 1x T2u", scalars: 1}
+  - {nonlinearity: elu, channels: 1}
+""",
     "cylinder-mix": """
 group: cylinder
-input: "1x vector + 1x0e"
+input: "1x1e + 1x0o + 1x0e"
 output: "1x0e + 1x0o + 1x2e + 1x1e"
 hidden:
   - {nonlinearity: elu, channels: 2}
@@ -148,7 +156,7 @@ hidden:
 """,
     "cylinder-exact": """
 group: cylinder
-input: "1x vector + 1x1e"
+input: "2x1e + 1x0o"
 output: "1x0e + 1x1e + 1x0o + 1x2e"
 hidden:
   - {nonlinearity: gated, fields: "2x1e + 1x0o", scalars: 1}
@@ -157,7 +165,7 @@ hidden:
 """,
     "full-cylinder-mix": """
 group: full_cylinder
-input: "1x vector"
+input: "1x1e + 1x0o"
 output: "1x0e + 1x0o + 1x2e"
 hidden:
   - {nonlinearity: gated, fields: "1x1e + 1x0o + 1x0-e", scalars: 1}
@@ -168,7 +176,7 @@ hidden:
 
 #: designs without Fourier layers sampled on a grid of a continuous group: escnn models of these are exactly
 #: equivariant (finite groups' Fourier layers sample every group element)
-EXACT = ["so3-exact", "o3-exact", "c8-exact", "d6-mix", "ico-mix", "full-octa-mix", "cylinder-exact"]
+EXACT = ["so3-exact", "o3-exact", "c8-exact", "d6-mix", "ico-mix", "full-octa-exact", "cylinder-exact"]
 
 NONLINEARITIES = {
     "fourier_elu", "fourier_relu", "quotient_fourier_elu", "quotient_fourier_relu", "norm_relu", "norm_sigmoid",

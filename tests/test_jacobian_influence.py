@@ -197,7 +197,7 @@ hidden:
     "cylinder-gated": """
 name: cylinder-gated
 group: cylinder
-input: "1x vector + 1x0e"
+input: "1x1e + 1x0o + 1x0e"
 output: "1x0e + 1x1e + 1x0o + 1x2e"
 hidden:
   - {nonlinearity: gated, fields: "2x1e + 1x0o", scalars: 1}

@@ -230,7 +230,8 @@ def _euler_sampling(module, G, group: Group, m: int) -> tuple[np.ndarray, np.nda
     Ra = np.stack([rho(el(a, 0, 0)) for a in ang])  # (m, d, d)
     Rb = np.stack([rho(el(0, b, 0)) for b in beta])
     vc = np.stack([rho(el(0, 0, c)) @ kernel for c in ang])  # (m, d)
-    rows = np.einsum("aij,bjk,ck->abci", Ra, Rb, vc).reshape(-1, kernel.size)
+    inner = np.einsum("bjk,ck->bcj", Rb, vc)  # (m, m, d)
+    rows = np.einsum("aij,bcj->abci", Ra, inner).reshape(-1, kernel.size)
     weights = np.broadcast_to(w[None, :, None], (m, m, m)).reshape(-1) / (2 * m * m)
     if group.key == "o3":
         inv = rho(el(0, 0, 0, 1))
@@ -565,6 +566,8 @@ class _HaarAverage:
     def __init__(self, model: "EscnnModel"):
         self.G, self.group = model.G, model.design.group
         self._freq: dict = {}
+        self._mats: dict = {}  # (representation, grid key) -> stacked matrices
+        self._grids: dict = {}
 
     def freq(self, rep) -> int:
         top = 0
@@ -578,44 +581,60 @@ class _HaarAverage:
     def __call__(self, rep_out, rep_in, B: np.ndarray) -> np.ndarray:
         """B: (k, out, in) -> its projection onto the intertwiners."""
         if self.group.finite:
-            return self._average(list(self.G.elements), None, rep_out, rep_in, B)
+            return self._average(("all",), None, rep_out, rep_in, B)
         m = self.freq(rep_out) + self.freq(rep_in) + 1
-        key = self.group.key
-        if key in ("so3", "o3"):
-            return self._euler(m, rep_out, rep_in, B)
-        return self._average(self._circle_subgroup(max(m, 2)), None, rep_out, rep_in, B)
+        if self.group.key in ("so3", "o3"):
+            x, w = np.polynomial.legendre.leggauss(m)
+            B = self._average(("gamma", m), None, rep_out, rep_in, B)
+            B = self._average(("beta", m), w / 2, rep_out, rep_in, B)
+            B = self._average(("alpha", m), None, rep_out, rep_in, B)
+            if self.group.key == "o3":
+                B = self._average(("inversion",), None, rep_out, rep_in, B)
+            return B
+        return self._average(("circle", max(m, 2)), None, rep_out, rep_in, B)
 
-    @staticmethod
-    def _average(elements, weights, rep_out, rep_in, B):
-        Ro = np.stack([np.asarray(rep_out(g), dtype=float) for g in elements])
-        Ri = np.stack([np.asarray(rep_in(g), dtype=float) for g in elements])
-        w = np.full(len(elements), 1.0 / len(elements)) if weights is None else weights
-        return np.einsum("g,goa,kab,gib->koi", w, Ro, B, Ri)
+    def _average(self, grid: tuple, weights, rep_out, rep_in, B):
+        Ro, Ri = self._matrices(rep_out, grid), self._matrices(rep_in, grid)
+        w = np.full(len(Ro), 1.0 / len(Ro)) if weights is None else weights
+        return np.einsum("g,goa,kab,gib->koi", w, Ro, B, Ri, optimize=True)
 
-    def _circle_subgroup(self, m: int) -> list:
+    def _matrices(self, rep, grid: tuple) -> np.ndarray:
+        key = (id(rep), rep.name, grid)
+        if key not in self._mats:
+            self._mats[key] = np.stack([np.asarray(rep(g), dtype=float) for g in self._elements(grid)])
+        return self._mats[key]
+
+    def _elements(self, grid: tuple) -> list:
+        if grid not in self._grids:
+            self._grids[grid] = self._make_elements(grid)
+        return self._grids[grid]
+
+    def _make_elements(self, grid: tuple) -> list:
         G, key = self.G, self.group.key
-        if key in ("so2", "o2"):
-            return G.grid(N=m, type="regular")
-        # cylinder groups: C2 (the mirror) x SO(2) or O(2)
-        inner = G.G2.grid(N=m, type="regular")
-        return [G.pair_elements(a, b) for a in G.G1.elements for b in inner]
-
-    def _euler(self, m: int, rep_out, rep_in, B):
-        x, w = np.polynomial.legendre.leggauss(m)
-        beta = np.arccos(x)
-        ang = 2 * np.pi * np.arange(m) / m
-        o3 = self.group.key == "o3"
+        kind = grid[0]
+        if kind == "all":
+            return list(G.elements)
+        if kind == "circle":
+            m = grid[1]
+            if key in ("so2", "o2"):
+                return G.grid(N=m, type="regular")
+            # cylinder groups: C2 x SO(2) or O(2)
+            return [G.pair_elements(a, b) for a in G.G1.elements for b in G.G2.grid(N=m, type="regular")]
+        o3 = key == "o3"
 
         def el(a: float, b: float, c: float, inv: int = 0):
             rot = (float(a), float(b), float(c))
-            return self.G.element((inv, rot) if o3 else rot, "zyz")
+            return G.element((inv, rot) if o3 else rot, "zyz")
 
-        B = self._average([el(0, 0, c) for c in ang], None, rep_out, rep_in, B)
-        B = self._average([el(0, b, 0) for b in beta], w / 2, rep_out, rep_in, B)
-        B = self._average([el(a, 0, 0) for a in ang], None, rep_out, rep_in, B)
-        if o3:
-            B = self._average([el(0, 0, 0, 0), el(0, 0, 0, 1)], None, rep_out, rep_in, B)
-        return B
+        if kind == "inversion":
+            return [el(0, 0, 0, 0), el(0, 0, 0, 1)]
+        m = grid[1]
+        ang = 2 * np.pi * np.arange(m) / m
+        if kind == "beta":
+            return [el(0, float(b), 0) for b in np.arccos(np.polynomial.legendre.leggauss(m)[0])]
+        if kind == "gamma":
+            return [el(0, 0, a) for a in ang]
+        return [el(a, 0, 0) for a in ang]
 
 
 def _escnn_freq(group: Group, eid: tuple) -> int:

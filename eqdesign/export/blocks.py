@@ -22,13 +22,22 @@ from torch import nn
 class IrrepBlock(nn.Module):
     """The Schur block of one irrep type: copies_in -> copies_out, with End(psi) basis ``endo``."""
 
-    def __init__(self, in_index: torch.Tensor, coeffs: torch.Tensor, endo: torch.Tensor) -> None:
+    def __init__(self, in_index: torch.Tensor, out_index: torch.Tensor, coeffs: torch.Tensor, endo: torch.Tensor) -> None:
         super().__init__()
         e, m_out, m_in = coeffs.shape
         self.e, self.m_in, self.m_out, self.d = e, m_in, m_out, endo.shape[-1]
         self.register_buffer("in_index", in_index)  # (d * m_in,) positions, component-major
+        self.register_buffer("out_index", out_index)  # (d * m_out,) positions, component-major
         self.register_buffer("endo", endo)  # (e, d, d)
         self.weight = nn.Parameter(coeffs.permute(0, 2, 1).reshape(e * m_in, m_out).clone())
+
+    def dense(self, w: torch.Tensor) -> torch.Tensor:
+        """Write this block into the irrep-basis matrix w (out, in): entry (a, j; b, i) = sum_k c_kji E_k[a, b]."""
+        c = self.weight.view(self.e, self.m_in, self.m_out)
+        block = torch.einsum("kio,kab->aobi", c, self.endo).reshape(self.d * self.m_out, self.d * self.m_in)
+        rows = self.out_index.unsqueeze(1).expand(-1, self.d * self.m_in)
+        cols = self.in_index.unsqueeze(0).expand(self.d * self.m_out, -1)
+        return w.index_put((rows, cols), block)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
@@ -40,9 +49,16 @@ class IrrepBlock(nn.Module):
 
 
 class BlockLinear(nn.Module):
+    """An equivariant linear layer whose only parameters are Schur coefficients.
+
+    ``per_block`` runs it block by block (fewer multiply-adds when the layer has many irreps); otherwise it
+    assembles the dense matrix from the coefficients on every call (a cost independent of the batch) and
+    runs one GEMM, which is faster when the blocks are too small to keep a CPU busy."""
+
     def __init__(self, q_in: Optional[torch.Tensor], q_out: Optional[torch.Tensor], blocks: list[IrrepBlock],
-                 out_index: torch.Tensor, bias_index: torch.Tensor, bias: torch.Tensor, out_dim: int) -> None:
+                 out_index: torch.Tensor, bias_index: torch.Tensor, bias: torch.Tensor, out_dim: int, per_block: bool = True) -> None:
         super().__init__()
+        self.per_block = per_block
         self.has_q_in, self.has_q_out = q_in is not None, q_out is not None
         self.register_buffer("q_in", q_in if q_in is not None else torch.zeros(0))
         self.register_buffer("q_out", q_out if q_out is not None else torch.zeros(0))
@@ -52,7 +68,23 @@ class BlockLinear(nn.Module):
         self.bias = nn.Parameter(bias.clone())
         self.out_dim = out_dim
 
+    def dense(self, in_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, b) with y = x @ W.T + b in the fields' own bases."""
+        w = self.bias.new_zeros(self.out_dim, in_dim)
+        for block in self.blocks:
+            w = block.dense(w)
+        b = self.bias.new_zeros(self.out_dim).index_add(0, self.bias_index, self.bias)
+        if self.has_q_in:
+            w = torch.matmul(w, self.q_in.t())
+        if self.has_q_out:
+            w = torch.matmul(self.q_out.t(), w)
+            b = torch.matmul(b, self.q_out)
+        return w, b
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.per_block:
+            w, b = self.dense(x.shape[1])
+            return torch.nn.functional.linear(x, w, b)
         if self.has_q_in:
             x = torch.matmul(x, self.q_in)
         parts = [block(x) for block in self.blocks]
@@ -118,14 +150,22 @@ def compile_linear(linear, dtype: torch.dtype) -> BlockLinear:
         coeffs = _schur_coefficients(w_irr, ins, outs, endo)
         d = ins[0][1]
         in_index = torch.tensor([s + k for k in range(d) for s, _ in ins], dtype=torch.long)
-        blocks.append(IrrepBlock(in_index, torch.tensor(coeffs, dtype=dtype), torch.tensor(endo, dtype=dtype)))
-        out_positions += [s + k for k in range(d) for s, _ in outs]
+        out_index = [s + k for k in range(d) for s, _ in outs]
+        blocks.append(IrrepBlock(in_index, torch.tensor(out_index, dtype=torch.long), torch.tensor(coeffs, dtype=dtype), torch.tensor(endo, dtype=dtype)))
+        out_positions += out_index
     trivial = group.trivial_representation.id
     bias_pos = [s for i, s, _ in irr_out if i == trivial]
+    block_work = sum(b.d * b.m_in * b.m_out * b.e for b in blocks)
     return BlockLinear(
         _tensor(qin_r, dtype), _tensor(qout_r, dtype), blocks, torch.tensor(out_positions, dtype=torch.long),
         torch.tensor(bias_pos, dtype=torch.long), torch.tensor(b_irr[bias_pos], dtype=dtype), linear.out_type.size,
+        per_block=block_work * PER_BLOCK_ADVANTAGE < w.size,
     )
+
+
+#: run per block only when it saves at least this factor of multiply-adds over one dense GEMM: gathering
+#: and scattering small blocks costs more than the arithmetic it saves on a CPU
+PER_BLOCK_ADVANTAGE = 8
 
 
 def _tensor(a: Optional[np.ndarray], dtype: torch.dtype) -> Optional[torch.Tensor]:

@@ -29,15 +29,15 @@ class FourierAct(nn.Module):
 
     def __init__(self, a: torch.Tensor, a_inv: torch.Tensor, channels: int, act: str) -> None:
         super().__init__()
-        self.register_buffer("a_t", a.t().contiguous())  # (D, N)
-        self.register_buffer("a_inv_t", a_inv.t().contiguous())  # (N, D)
+        self.register_buffer("a", a.contiguous())  # (N, D): coefficients -> samples
+        self.register_buffer("a_inv", a_inv.contiguous())  # (D, N): samples -> coefficients
         self.channels, self.act = channels, act
         self.d = a.shape[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        samples = torch.matmul(x.view(b, self.channels, self.d), self.a_t)
-        return torch.matmul(_activate(samples, self.act), self.a_inv_t).reshape(b, self.channels * self.d)
+        samples = F.linear(x.view(b, self.channels, self.d), self.a)
+        return F.linear(_activate(samples, self.act), self.a_inv).reshape(b, self.channels * self.d)
 
 
 class Pointwise(nn.Module):
