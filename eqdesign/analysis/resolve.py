@@ -19,7 +19,10 @@ from ..theory.notation import NotationError, parse
 from ..theory.registry import KINDS, make_group, parse_group_string
 from .design import Design, FieldType, Grid, Linear, Nonlinear, irrep_field, rep_field
 
-_TARGET_OVERSAMPLING = 2  # default grids get about twice as many points as Fourier coefficients
+# Default grids: about twice as many points as Fourier coefficients on the sphere and SO(3) (Thomson grids
+# are costly to optimise), and six times as many on circles, where points are free and aliasing of the
+# activation's higher harmonics is what limits equivariance.
+_OVERSAMPLING_3D, _OVERSAMPLING_CIRCLE = 2, 6
 
 
 @dataclass
@@ -162,10 +165,13 @@ class _Resolver:
 
 
 def _default_n(points, coeffs: int, L: int) -> tuple[int, int]:
-    """Smallest n giving about twice as many points as coefficients (a multiple of lcm(1..L) for circles)."""
-    step = math.lcm(*range(1, L + 1)) if points(1) <= 2 else 1
+    """Smallest n with enough points per coefficient (a multiple of lcm(1..L) on circles, so that the
+    selection rules of every frequency hold exactly on the grid)."""
+    circle = points(1) <= 2
+    step = math.lcm(*range(1, L + 1)) if circle else 1
+    target = (_OVERSAMPLING_CIRCLE if circle else _OVERSAMPLING_3D) * coeffs
     n = step
-    while points(n) < _TARGET_OVERSAMPLING * coeffs:
+    while points(n) < target:
         n += step
     return n, points(n)
 

@@ -5,7 +5,11 @@ resolved :class:`~eqdesign.analysis.design.Design` lays them out, so parameter c
 compared one to one. Workarounds for escnn 1.0.11 (see ESCNN-NOTES.md):
 
 * modules are constructed under the float32 default dtype (``Linear`` cannot be built under float64) and
-  converted afterwards; buffers this module computes itself are kept in float64;
+  converted afterwards. escnn samples bases, changes of basis and Fourier transforms in float32 (about
+  1e-8); for float64 models every basis is projected onto the exact intertwiners by a Haar average
+  (:func:`exact_bases`) and the Fourier transforms are recomputed in float64, so exact layers are exact;
+* escnn caches sampled bases process-wide, so converting one model's dtype would convert every other
+  model's: each build uses a private cache;
 * ``TensorProductModule.forward`` uses ``.view`` on a non-contiguous tensor: fixed in a subclass;
 * ``GatedNonLinearity1.forward`` allocates a float32 output: a subclass computes the same thing in the
   input's dtype;
@@ -21,10 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -116,7 +119,8 @@ def standard_representation(G) -> Any:
         return None
     try:
         rep = G.standard_representation
-        return rep() if callable(rep) else rep
+        # a Representation is callable too (on group elements): call only the method form
+        return rep if isinstance(rep, egroup.Representation) else rep()
     except (NotImplementedError, AttributeError, TypeError):
         return None
 
@@ -125,12 +129,25 @@ def field_representation(G, f: Field):
     """The escnn representation of one field: an irrep, the standard representation, or a direct sum."""
     eids = [tuple(i.eid) for i in f.irreps]
     if f.name == "vector":
-        std = standard_representation(G)
+        std = standard_representation(G) or _product_vector(G, eids)
         if std is not None and sorted(map(repr, std.irreps)) == sorted(map(repr, eids)):
             return std
     if len(eids) == 1:
         return G.irrep(*eids[0])
     return egroup.directsum([G.irrep(*e) for e in eids])
+
+
+def _product_vector(G, eids: list) -> Any:
+    """full_ico/full_octa (C2 x polyhedral): the vector in xyz coordinates, i.e. the irrep (-1) x T1 in the
+    basis of the polyhedral group's standard representation (escnn has no standard representation here)."""
+    inner_group = getattr(G, "G2", None)
+    inner = standard_representation(inner_group) if inner_group is not None else None
+    if inner is None or len(eids) != 1 or len(inner.irreps) != 1 or tuple(eids[0][1]) != tuple(inner.irreps[0]):
+        return None
+    name = "eqdesign_vector"
+    if name in G.representations:
+        return G.representations[name]
+    return egroup.change_basis(G.irrep(*eids[0]), inner.change_of_basis, name)
 
 
 def escnn_type(gspace, t: FieldType):

@@ -47,9 +47,12 @@ class Block:
 
     @property
     def shrink(self) -> Optional[float]:
+        """How many times smaller the block is on the finer grid (None without refinement)."""
         if self.rel_refined is None:
             return None
-        return self.rel / self.rel_refined if self.rel_refined > 0 else float("inf")
+        if self.rel_refined > 0:
+            return self.rel / self.rel_refined
+        return float("inf") if self.rel > 0 else 1.0
 
 
 @dataclass
@@ -210,7 +213,7 @@ def measure_influence(
             b.genuine = r > threshold
         else:
             rf = refined[(c, psi)]
-            b.genuine = max(r, rf) > threshold and rf > threshold and rf * shrink > r
+            b.genuine = rf > threshold and rf * shrink > r
         blocks.append(b)
     influence: dict[str, list[str]] = {}
     out_names = [i.name for i in sorted(design.output.content(), key=lambda i: (i.freq, repr(i.eid)))]

@@ -9,6 +9,7 @@ import hashlib
 import json
 import platform
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -83,7 +84,9 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     if result.failures:
         result.exit_code = EXIT_FINDINGS
         return
-    _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, model, c32, elements, report))
+    with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
+        warnings.simplefilter("ignore")
+        _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, model, c32, elements, report))
 
 
 def _agreement(model, compiled32, seed: int) -> float:

@@ -121,5 +121,7 @@ def _failure(report: EquivarianceReport, r: ProbeResult, elements: list, design:
 def _fix_hint(design: Design, r: ProbeResult) -> str:
     if r.exact:
         return "an exact layer should never fail: please report this"
-    return ("try a finer grid (more points, e.g. grid: {type: thomson, n: 400} or a larger n), the quotient variant "
-            "(quotient_fourier_elu), a lower band_limit, or a looser tests.tolerance if the error is acceptable")
+    grids = [x.grid for x in design.hidden if x.grid is not None and x.kind in ("fourier", "quotient")]
+    finer = ", ".join(f"grid: {{type: {g.type}, n: {2 * (g.n or g.points)}}}" for g in grids[:1])
+    return (f"try a finer grid ({finer or 'more points'}), the quotient variant (quotient_fourier_elu), a lower "
+            "band_limit, smaller inputs, or a looser tests.tolerance if this error is acceptable")
