@@ -41,6 +41,7 @@ def _escnn_outputs(spec: Path, x):
 
     design = check_file(spec).design
     model = build_escnn(design, torch.float64, seed=design.spec.tests.seed).reinitialize(design.spec.tests.seed).eval()
+    assert model.params() == design.params  # the Schur counts `check` reports are escnn's parameters
     with torch.no_grad():
         return model(x.double()).float()
 
