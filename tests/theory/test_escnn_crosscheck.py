@@ -43,20 +43,7 @@ FULL = os.environ.get("EQDESIGN_ESCNN_FULL", "") not in ("", "0")
 MAX_FREQ = 4  # continuous groups: irreps up to this frequency
 ESCNN_FREQ = 2 * MAX_FREQ  # irreps escnn must instantiate so that a x b decomposes for freq(a), freq(b) <= 4
 
-GROUPS = [
-    ("so2", None),
-    ("o2", None),
-    ("so3", None),
-    ("o3", None),
-    *[("cyclic", n) for n in (2, 3, 5, 8)],
-    *[("dihedral", n) for n in (2, 3, 5, 6)],
-    ("ico", None),
-    ("octa", None),
-    ("full_ico", None),
-    ("full_octa", None),
-    ("cylinder", None),
-    ("full_cylinder", None),
-]
+from groups_under_test import GROUPS  # noqa: E402
 PRODUCTS = {"full_ico", "full_octa", "cylinder", "full_cylinder"}
 
 

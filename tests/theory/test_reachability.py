@@ -21,20 +21,7 @@ import pytest
 from eqdesign.theory.irreps import dimension
 from eqdesign.theory.registry import make_group
 
-GROUPS = [
-    ("so2", None),
-    ("o2", None),
-    ("so3", None),
-    ("o3", None),
-    *[("cyclic", n) for n in (2, 3, 5, 8)],
-    *[("dihedral", n) for n in (2, 3, 5, 6)],
-    ("ico", None),
-    ("octa", None),
-    ("full_ico", None),
-    ("full_octa", None),
-    ("cylinder", None),
-    ("full_cylinder", None),
-]
+from groups_under_test import GROUPS  # noqa: E402
 
 
 def _gid(p):
