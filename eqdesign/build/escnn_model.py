@@ -717,8 +717,10 @@ class _Builder:
         freqs = [i.freq for i in design_irreps(design)]
         top = max(freqs, default=1)
         if any(nl.kind == "tensor" for nl in design.hidden):
-            top *= 2
-        self.G = escnn_group(self.g, top + 1)
+            # escnn's intertwiner basis from the square (frequency 2f) to the field (f) multiplies those
+            # irreps again: groups that only know their instantiated irreps (the cylinders) need up to 3f
+            top *= 3
+        self.G = escnn_group(self.g, top + 2)
         self.gspace = gspaces.no_base_space(self.G)
         self.notes: list[str] = []
 
