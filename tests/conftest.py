@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run `python -m eqdesign ...` in a fresh process, as a user would."""
-    return subprocess.run([sys.executable, "-m", "eqdesign", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run([sys.executable, "-m", "eqdesign", *args], capture_output=True, text=True, cwd=cwd, timeout=1200)
 
 
 @pytest.fixture
