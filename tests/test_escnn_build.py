@@ -424,11 +424,6 @@ def test_models_do_not_share_bases_across_dtypes(design_dir):
 # -- grids -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the design counts O(3) sphere grids doubled (48 points for thomson_cube n=1), "
-    "escnn's O3.sphere_grid samples 24 (O(3)/O(2) is the sphere itself); see build notes",
-)
 def test_grid_points_match_design(design_dir):
     paths = _case_paths(design_dir) + [p for p in _acceptance_files() if _buildable(_result(p))]
     notes = [f"{p.stem}: {n}" for p in paths for n in _model(p).notes if "grid points" in n]

@@ -192,7 +192,8 @@ class O3(Group):
         return _doubled(_SO3_GRIDS)
 
     def quotient_grid_types(self, name: str) -> dict:
-        return _doubled(_SPHERE_GRIDS)
+        # O(3)/O(2) is the sphere itself: escnn's O3.sphere_grid samples as many points as SO(3)'s
+        return dict(_SPHERE_GRIDS)
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         present = {i.eid: m for i, m in source.items() if m > 0}
