@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -177,9 +177,6 @@ class Group(ABC):
             if round(mult):
                 out[irrep] = int(round(mult))
         return out
-
-    def describe_names(self, names: Sequence[str]) -> str:
-        return ", ".join(names)
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
