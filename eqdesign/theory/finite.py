@@ -38,7 +38,7 @@ class FiniteGroup(Group):
         return self._quadrature
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
-        q = self._quadrature
+        q = self.quadrature(0)
         dim_v = sum(i.dim * m for i, m in source.items())
         chi_v = sum((m * self.character(i, q.points) for i, m in source.items()), np.zeros_like(q.weights))
         kernel = np.abs(chi_v - dim_v) < 1e-9

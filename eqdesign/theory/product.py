@@ -86,10 +86,6 @@ class C2Product(Group):
             return FiniteGroup.reachable(self, source)  # type: ignore[arg-type]
         return circle_reachable(source, self._law, self._cosets())
 
-    @property
-    def _quadrature(self) -> Quadrature:
-        return self.quadrature(0)
-
     def _law(self, irrep: Irrep) -> CircleLaw:
         j, inner = self._unwrap(irrep)
         base = self.inner.law(inner) if isinstance(self.inner, O2) else CircleLaw(inner.freq)
