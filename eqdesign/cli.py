@@ -1,8 +1,8 @@
 """The command line. Each command parses its options, calls one core function, hands the result to a
 reporter and exits with the result's code.
 
-Exit codes: 0 clean; 1 error findings (or warnings under --strict), or a failed build/verify;
-2 usage or spec-loading problem; 3 internal error.
+Exit codes (eqdesign.exitcodes): 0 clean; 1 error findings (or warnings under --strict), or a failed
+build/verify; 2 usage or spec-loading problem; 3 internal error.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .analysis.pipeline import EXIT_INTERNAL, EXIT_SPEC
+from .exitcodes import ExitCode
 
 app = typer.Typer(
     add_completion=False,
@@ -47,7 +47,7 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
 ) -> None:
     """Resolve field types and Schur blocks, analyse reachability, and report findings."""
-    from .analysis.pipeline import check_paths
+    from .commands.check import check_paths
     from .report import reporter
 
     result = check_paths(paths, strict=strict)
@@ -57,28 +57,19 @@ def check(
 
 @app.command()
 def build(
-    specs: List[str] = typer.Argument(..., help="Spec files to build."),
+    specs: List[str] = typer.Argument(..., help="Spec files, directories or globs to build."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: beside the spec)."),
     format: Format = typer.Option(Format.human, "--format", "-f", help="Report format (json goes to stdout)."),
     influence: bool = typer.Option(True, "--influence/--no-influence", help="Measure influence from Jacobians."),
 ) -> None:
     """Check, build with escnn, compile to plain torch, test equivariance, and export (only if all pass)."""
-    from .analysis.pipeline import expand_paths
-    from .export.console import StepProgress, build_reporter
+    from .commands.build import build_specs
+    from .report import reporter
+    from .report.progress import StepProgress
 
-    files, problems = expand_paths(specs)
-    for problem in problems:
-        typer.echo(f"error: {problem}", err=True)
-    code = EXIT_SPEC if problems else 0
-    report = build_reporter(format.value, sys.stdout)
-    for path in files:
-        with StepProgress(path) as progress:
-            from .export.pipeline import build_spec
-
-            result = build_spec(path, out, progress, influence=influence)
-        report(result)
-        code = max(code, result.exit_code)
-    raise typer.Exit(code)
+    batch = build_specs(specs, out, StepProgress, influence=influence)
+    reporter(format.value, sys.stdout).build(batch)
+    raise typer.Exit(batch.exit_code)
 
 
 @app.command()
@@ -86,10 +77,15 @@ def verify(
     models: List[str] = typer.Argument(..., help="NAME.pt files written by eqdesign build."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
-    """Re-verify the equivariance of saved models with torch alone, from their own extra files."""
-    from .export.console import verify_paths
+    """Re-verify the equivariance of saved models with torch alone, from their own extra files.
 
-    raise typer.Exit(verify_paths(models, format.value, sys.stdout))
+    Loading a TorchScript file runs code stored in it: verify only files you trust, or inside a sandbox."""
+    from .commands.verify import verify_paths
+    from .report import reporter
+
+    batch = verify_paths(models)
+    reporter(format.value, sys.stdout).verify(batch)
+    raise typer.Exit(batch.exit_code)
 
 
 @app.command()
@@ -110,8 +106,10 @@ def groups(
         raise typer.Exit(0)
     found = lookup_group(group, n)
     if isinstance(found, str):
+        if format is Format.json:
+            out.error(found, ExitCode.SPEC)
         typer.echo(f"error: {found}", err=True)
-        raise typer.Exit(EXIT_SPEC)
+        raise typer.Exit(ExitCode.SPEC)
     info = describe_group(found, max_freq)
     if format is Format.json:
         out.data(info)
@@ -126,7 +124,7 @@ def groups(
 @app.command()
 def rules(format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
     """List every rule with its id, severity and documentation."""
-    from .analysis import rules as _  # noqa: F401  (registers the analysis rules)
+    from .analysis import rules as _  # noqa: F401  (the checker-backed rules register on import)
     from .findings import RULES
     from .report import reporter
 
@@ -160,7 +158,7 @@ def main() -> None:
         if os.environ.get("EQDESIGN_DEBUG"):
             raise
         print(f"eqdesign: internal error: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1 for details)", file=sys.stderr)
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(ExitCode.INTERNAL)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,14 @@ def make(name: str, message: str, location: Location, hint: str = "") -> Finding
     return Finding(r.rule_id, r.name, r.severity, message, location, hint)
 
 
-# -- spec-loading rules: they stop the analysis of the file (exit code 2) -------------------------------
+# -- rules emitted while reading and resolving a spec: declared here, since no checker function of
+# analysis/rules.py stands for them; the checker-backed rules declare themselves with @rule beside their code.
+
+
+@rule("EQ000", "internal-error", Severity.ERROR)
+def _internal_error() -> None:
+    """eqdesign itself failed on this spec (a defect, not a problem with the spec). The spec's other results
+    are still reported; rerun with EQDESIGN_DEBUG=1 to see the traceback, and please report it."""
 
 
 @rule("EQ001", "yaml-syntax", Severity.ERROR)
@@ -91,6 +98,13 @@ def _unknown_group() -> None:
 @rule("EQ005", "unknown-irrep", Severity.ERROR)
 def _unknown_irrep() -> None:
     """An irreps string names something that is not an irrep of the group, nor ``vector`` or ``scalar``."""
+
+
+@rule("EQ104", "invalid-nonlinearity", Severity.ERROR)
+def _invalid_nonlinearity() -> None:
+    """A nonlinearity that is not equivariant or cannot be built for this group and field type, for
+    example a quotient layer on a group without that quotient, or a Fourier layer on a group eqdesign
+    cannot sample yet."""
 
 
 SPEC_RULES = frozenset({"yaml-syntax", "duplicate-key", "schema", "unknown-group", "unknown-irrep"})

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from eqdesign.analysis.pipeline import check_file
+from eqdesign.commands.check import check_file
 from eqdesign.findings import SPEC_RULES, Severity
 
 HERE = Path(__file__).resolve().parent

@@ -32,42 +32,55 @@ print(json.dumps({"script": scripted(x).tolist(), "export": exported(batch)[: le
 """
 
 
-def _escnn_outputs(spec: Path, x):
-    """The escnn model with the weights the build used (same seed), in float64."""
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory) -> dict:
+    """Every gallery spec built by ONE `eqdesign build` process (as a user would run it on a folder), and every
+    artifact reloaded by one process where escnn cannot be imported: name -> (report, reloaded outputs, x)."""
     import torch
 
-    from eqdesign.analysis.pipeline import check_file
-    from eqdesign.build.escnn_model import build_escnn
-
-    design = check_file(spec).design
-    model = build_escnn(design, torch.float64, seed=design.spec.tests.seed).reinitialize(design.spec.tests.seed).eval()
-    assert model.params() == design.params  # the Schur counts `check` reports are escnn's parameters
-    with torch.no_grad():
-        return model(x.double()).float()
+    out = tmp_path_factory.mktemp("gallery")
+    proc = run_cli("build", *map(str, SPECS), "-o", str(out), "--format", "json")
+    batch = json.loads(proc.stdout)  # stdout holds the report alone: no escnn banners
+    reports = {Path(r["spec"]["file"]).stem: r for r in batch["builds"]}
+    result = {}
+    for stem, report in reports.items():
+        if not report["build"]["ok"]:
+            result[stem] = (report, None, None)
+            continue
+        name = report["spec"]["name"]
+        x = torch.randn(5, report["spec"]["input"]["dim"], generator=torch.Generator().manual_seed(3))
+        reload = subprocess.run([sys.executable, "-c", _RELOAD, str(out / f"{name}.pt"), str(out / f"{name}.pt2"), json.dumps(x.tolist())],
+                                capture_output=True, text=True, cwd=out)
+        assert reload.returncode == 0, reload.stderr
+        result[stem] = (report, json.loads(reload.stdout), x)
+    result["__out__"] = out
+    result["__exit__"] = proc.returncode
+    return result
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
-def test_build_writes_artifacts_that_reload_without_escnn(spec: Path, tmp_path: Path):
+def test_build_writes_artifacts_that_reload_without_escnn(spec: Path, gallery, escnn_models):
     import torch
 
-    proc = run_cli("build", str(spec), "-o", str(tmp_path), "--format", "json")
-    report = json.loads(proc.stdout)  # stdout holds the report alone: no escnn banners
-    assert proc.returncode == 0, report["build"]["failures"]
+    report, loaded, x = gallery[spec.stem]
+    assert report["build"]["ok"], report["build"]["failures"]
     name = report["spec"]["name"]
     assert report["build"]["influence"]["measured"] == report["spec"]["influence"]
-    x = torch.randn(5, report["spec"]["input"]["dim"], generator=torch.Generator().manual_seed(3))
-    reload = subprocess.run([sys.executable, "-c", _RELOAD, str(tmp_path / f"{name}.pt"), str(tmp_path / f"{name}.pt2"), json.dumps(x.tolist())],
-                            capture_output=True, text=True, cwd=tmp_path)
-    assert reload.returncode == 0, reload.stderr
-    loaded = json.loads(reload.stdout)
-    ref = _escnn_outputs(spec, x)
+    result, model = escnn_models(spec)  # the escnn model with the weights the build used (same seed)
+    assert model.params() == result.design.params  # the Schur counts `check` reports are escnn's parameters
+    with torch.no_grad():
+        ref = model(x.double()).float()
     for key in ("script", "export"):
         out = torch.tensor(loaded[key])
         assert float((out - ref).norm() / ref.norm().clamp_min(1e-12)) < 1e-5, key
     assert loaded["layout"]["output"][-1]["slice"][1] == report["spec"]["output"]["dim"]
-    verify = run_cli("verify", str(tmp_path / f"{name}.pt"))
+    verify = run_cli("verify", str(gallery["__out__"] / f"{name}.pt"))
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert (tmp_path / f"{name}.md").read_text().startswith(f"# {name}")
+    assert (gallery["__out__"] / f"{name}.md").read_text().startswith(f"# {name}")
+
+
+def test_gallery_batch_exits_zero(gallery):
+    assert gallery["__exit__"] == 0
 
 
 TIGHT = """\
@@ -116,5 +129,5 @@ def test_verify_fails_when_the_saved_representations_do_not_match(tmp_path: Path
     torch.jit.save(module, str(path), _extra_files=extra)
     proc = run_cli("verify", str(path), "--format", "json")
     assert proc.returncode == 1
-    assert json.loads(proc.stdout)[0]["ok"] is False
+    assert json.loads(proc.stdout)["models"][0]["ok"] is False
     assert run_cli("verify", str(tmp_path / "missing.pt")).returncode == 2

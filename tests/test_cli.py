@@ -24,7 +24,7 @@ def test_check_clean_spec_exits_0_and_reports_blocks(write_spec):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["schema_version"] == 1
-    assert report["summary"] == {"specs": 1, "errors": 0, "warnings": report["summary"]["warnings"], "exit_code": 0}
+    assert report["summary"] == {"specs": 1, "errors": 0, "warnings": report["summary"]["warnings"], "exit_code": 0, "skipped": 0}
     spec = report["specs"][0]
     assert spec["ok"] and spec["group"]["name"] == "so3"
     first = spec["layers"][0]

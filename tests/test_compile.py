@@ -16,8 +16,8 @@ SPECS = ["tests/acceptance/acc12-so3-gated-scalar-gates-vector.yaml", "specs/so2
 def _model(spec: str):
     import torch
 
-    from eqdesign.analysis.pipeline import check_file
-    from eqdesign.build.escnn_model import build_escnn
+    from eqdesign.commands.check import check_file
+    from eqdesign.escnn_backend.builder import build_escnn
 
     design = check_file(ROOT / spec).design
     return design, build_escnn(design, torch.float64, seed=0).reinitialize(0).eval()
@@ -28,10 +28,11 @@ def _model(spec: str):
 def test_compiled_matches_escnn_and_counts_schur_parameters(spec, per_block, monkeypatch):
     import torch
 
+    import eqdesign.escnn_backend.lower_linear as lowering
     import eqdesign.export.blocks as blocks
-    from eqdesign.export.compile import compile_model
+    from eqdesign.escnn_backend.lower import compile_model
 
-    monkeypatch.setattr(blocks, "PER_BLOCK_ADVANTAGE", 0 if per_block else 10**9)
+    monkeypatch.setattr(lowering, "PER_BLOCK_ADVANTAGE", 0 if per_block else 10**9)
     design, model = _model(spec)
     compiled = compile_model(model, torch.float64)
     assert all(layer.per_block == per_block for layer in compiled.layers if isinstance(layer, blocks.BlockLinear))
@@ -47,8 +48,8 @@ def test_compiled_matches_escnn_and_counts_schur_parameters(spec, per_block, mon
 def test_training_with_plain_torch_keeps_exact_equivariance():
     import torch
 
-    from eqdesign.export.compile import compile_model
-    from eqdesign.export.testing import pick_elements, rep_stack
+    from eqdesign.escnn_backend.lower import compile_model
+    from eqdesign.numerics.elements import pick_elements, rep_stack
 
     design, model = _model("specs/so3-gated-tensor-product.yaml")
     compiled = compile_model(model, torch.float64)
@@ -60,7 +61,7 @@ def test_training_with_plain_torch_keeps_exact_equivariance():
         opt.step()
     assert max(float((p - q).abs().max()) for p, q in zip(compiled.parameters(), before)) > 1e-4  # it did train
     elements = pick_elements(model.G, 6, 1)
-    rin, rout = rep_stack(model.in_type, elements, torch.float64), rep_stack(model.out_type, elements, torch.float64)
+    rin, rout = rep_stack(model.in_type.representation, elements, torch.float64), rep_stack(model.out_type.representation, elements, torch.float64)
     x = torch.randn(8, model.in_type.size, dtype=torch.float64)
     with torch.no_grad():
         fx = compiled(x)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from eqdesign.analysis.pipeline import check_file
+from eqdesign.commands.check import check_file
 from eqdesign.findings import RULES, Severity
 
 CORPUS = Path(__file__).resolve().parent / "corpus"

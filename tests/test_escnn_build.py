@@ -11,189 +11,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("escnn")
 
+from conftest import ACCEPTANCE, DESIGNS  # noqa: E402
 from eqdesign.analysis.design import Linear  # noqa: E402
-from eqdesign.analysis.pipeline import check_file  # noqa: E402
-from eqdesign.build import build_escnn  # noqa: E402
-from eqdesign.build.equivariance import equivariance_errors, random_elements  # noqa: E402
+from eqdesign.commands.check import check_file  # noqa: E402
+from eqdesign.escnn_backend.builder import build_escnn  # noqa: E402
+from eqdesign.numerics.elements import pick_elements, rep_stack  # noqa: E402
+from eqdesign.numerics.equivariance import Probe, measure  # noqa: E402
 
 pytestmark = pytest.mark.escnn
-
-ACCEPTANCE = Path(__file__).resolve().parents[2] / "shared" / "acceptance"
 #: findings that mean the design is not a buildable, meaningful model
 UNBUILDABLE = {"invalid-nonlinearity", "empty-linear", "grid-too-small"}
-
-# Small designs covering every nonlinearity and every group (grids chosen so that no slow Thomson grid is
-# computed: ico/cube grids, or thomson_cube grids escnn has cached).
-DESIGNS = {
-    "so2-mix": """
-group: so2
-input: "1x0 + 1x vector"
-output: "1x0 + 1x2"
-hidden:
-  - {nonlinearity: fourier_relu, band_limit: 2, channels: 2, grid: {type: regular, n: 12}}
-  - {nonlinearity: norm_sigmoid, fields: "1x0 + 2x1 + 1x2"}
-  - {nonlinearity: elu, channels: 3}
-""",
-    "so2-fourier": """
-group: so2
-input: "1x2"
-output: "1x0 + 1x2"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 3, channels: 4}
-""",
-    "o2-mix": """
-group: o2
-input: "1x vector + 1x0-"
-output: "1x0 + 1x0- + 1x2"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 2, channels: 2, grid: {type: regular, n: 12}}
-  - {nonlinearity: quotient_fourier_relu, band_limit: 2, channels: 2, quotient: circle, grid: {type: regular, n: 12}}
-  - {nonlinearity: gated, fields: "1x1 + 1x0-", scalars: 1}
-""",
-    "so3-mix": """
-group: so3
-input: "1x0 + 1x vector"
-output: "1x0 + 1x1 + 1x2"
-hidden:
-  - {nonlinearity: fourier_relu, band_limit: 1, channels: 2, grid: {type: ico}}
-  - {nonlinearity: quotient_fourier_elu, band_limit: 2, channels: 2, grid: {type: thomson_cube, n: 1}}
-  - {nonlinearity: norm_squash, fields: "1x1 + 1x2"}
-  - {nonlinearity: tensor_product, channels: 2, field: "1 + 2"}
-""",
-    "so3-fourier": """
-group: so3
-input: "1x1"
-output: "1x0 + 1x2"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 2, channels: 4, grid: {type: thomson_cube, n: 3}}
-""",
-    "so3-exact": """
-group: so3
-input: "1x0 + 1x vector + 1x2"
-output: "1x0 + 1x1 + 1x2"
-hidden:
-  - {nonlinearity: gated, fields: "2x1 + 1x2", scalars: 2}
-  - {nonlinearity: norm_relu, fields: "2x0 + 2x1 + 1x2"}
-  - {nonlinearity: tensor_product, channels: 2, field: "0 + 1 + 2"}
-""",
-    "o3-mix": """
-group: o3
-input: "1x vector + 1x1e"
-output: "1x0e + 1x0o + 1x1e"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 1, channels: 2, grid: {type: cube}}
-  - {nonlinearity: quotient_fourier_relu, band_limit: 2, channels: 2}
-  - {nonlinearity: gated, fields: "1x1o + 1x1e + 1x0o"}
-  - {nonlinearity: norm_relu, fields: "1x0o + 1x1e"}
-""",
-    "o3-sphere": """
-group: o3
-input: "2x1o"
-output: "1x0e + 1x1o"
-hidden:
-  - {nonlinearity: quotient_fourier_elu, band_limit: 2, channels: 4}
-""",
-    "o3-exact": """
-group: o3
-input: "2x1o + 1x0e"
-output: "1x0e + 1x1e + 1x1o"
-hidden:
-  - {nonlinearity: gated, fields: "1x1o + 1x1e", scalars: 1}
-  - {nonlinearity: tensor_product, channels: 2, field: "0e + 1o + 1e"}
-  - {nonlinearity: norm_sigmoid, fields: "1x0e + 1x1e + 1x1o"}
-""",
-    "c8-mix": """
-group: {name: cyclic, n: 8}
-input: "1x vector + 1x3"
-output: "1x0 + 1x2 + 1x4"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 2, channels: 2}
-  - {nonlinearity: relu, channels: 2}
-  - {nonlinearity: norm_relu, fields: "1x1 + 1x4"}
-  - {nonlinearity: fourier_relu, channels: 1}
-""",
-    "c8-exact": """
-group: {name: cyclic, n: 8}
-input: "1x vector + 1x3"
-output: "1x0 + 1x1 + 1x2 + 1x4"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 2, channels: 2}
-  - {nonlinearity: elu, channels: 2}
-""",
-    "d6-mix": """
-group: {name: dihedral, n: 6}
-input: "1x vector + 1x0-"
-output: "1x0 + 1x3 + 1x2"
-hidden:
-  - {nonlinearity: fourier_relu, channels: 2}
-  - {nonlinearity: gated, fields: "1x1 + 1x3-", scalars: 1}
-  - {nonlinearity: elu, channels: 1}
-  - {nonlinearity: tensor_product, channels: 2, field: "1 + 2"}
-""",
-    "ico-mix": """
-group: ico
-input: "1x vector"
-output: "1x A + 1x H"
-hidden:
-  - {nonlinearity: elu, channels: 1}
-  - {nonlinearity: gated, fields: "1x T1 + 1x H", scalars: 1}
-  - {nonlinearity: fourier_relu, band_limit: 2, channels: 1}
-""",
-    "octa-mix": """
-group: octa
-input: "1x vector"
-output: "1x A1 + 1x T1 + 1x T2"
-hidden:
-  - {nonlinearity: fourier_elu, band_limit: 2, channels: 1}
-  - {nonlinearity: norm_relu, fields: "1x T1 + 1x E"}
-  - {nonlinearity: tensor_product, channels: 1, field: "T1"}
-""",
-    "full-octa-mix": """
-group: full_octa
-input: "1x vector + 1x A1g"
-output: "1x A1g + 1x T1u + 1x T2g"
-hidden:
-  - {nonlinearity: gated, fields: "1x T1u + 1x T1g", scalars: 1}
-  - {nonlinearity: tensor_product, channels: 1, field: "T1u + T1g"}
-  - {nonlinearity: elu, channels: 1}
-""",
-    "full-octa-exact": """
-group: full_octa
-input: "1x vector + 1x A1g"
-output: "1x A1g + 1x T1u + 1x T2g + 1x Eg"
-hidden:
-  - {nonlinearity: gated, fields: "1x T1u + 1x T2u", scalars: 1}
-  - {nonlinearity: elu, channels: 1}
-""",
-    "cylinder-mix": """
-group: cylinder
-input: "1x1e + 1x0o + 1x0e"
-output: "1x0e + 1x0o + 1x2e + 1x1e"
-hidden:
-  - {nonlinearity: elu, channels: 2}
-  - {nonlinearity: gated, fields: "1x1e + 1x0o", scalars: 1}
-  - {nonlinearity: tensor_product, channels: 2, field: "1e + 2e"}
-  - {nonlinearity: norm_relu, fields: "1x0e + 1x1e + 1x2e + 1x0o"}
-""",
-    "cylinder-exact": """
-group: cylinder
-input: "2x1e + 1x0o"
-output: "1x0e + 1x1e + 1x0o + 1x2e"
-hidden:
-  - {nonlinearity: gated, fields: "2x1e + 1x0o", scalars: 1}
-  - {nonlinearity: tensor_product, channels: 2, field: "0e + 1e + 0o"}
-  - {nonlinearity: norm_relu, fields: "1x0e + 1x1e + 1x2e + 1x0o"}
-""",
-    "full-cylinder-mix": """
-group: full_cylinder
-input: "1x1e + 1x0o"
-output: "1x0e + 1x0o + 1x2e"
-hidden:
-  - {nonlinearity: gated, fields: "1x1e + 1x0o + 1x0-e", scalars: 1}
-  - {nonlinearity: tensor_product, channels: 1, field: "0e + 1e"}
-  - {nonlinearity: relu, channels: 2}
-""",
-}
 
 #: designs without Fourier layers sampled on a grid of a continuous group: escnn models of these are exactly
 #: equivariant (finite groups' Fourier layers sample every group element)
@@ -210,33 +37,28 @@ GROUPS = {"so2", "o2", "so3", "o3", "cyclic8", "dihedral6", "ico", "octa", "full
 
 
 @pytest.fixture(scope="module")
-def design_dir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("designs")
-    for name, text in DESIGNS.items():
-        (d / f"{name}.yaml").write_text(f"name: {name}\n" + text.lstrip())
-    return d
+def design_dir() -> Path:
+    return DESIGNS
 
 
 def _acceptance_files() -> list[Path]:
-    return sorted(ACCEPTANCE.glob("*.yaml")) if ACCEPTANCE.is_dir() else []
+    return sorted(ACCEPTANCE.glob("*.yaml"))
 
 
-_RESULTS: dict[str, object] = {}
-_MODELS: dict[str, object] = {}
+_BUILT: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _models(escnn_models):
+    _BUILT["get"] = escnn_models  # the session-wide cache of built models
 
 
 def _result(path: Path):
-    key = str(path)
-    if key not in _RESULTS:
-        _RESULTS[key] = check_file(path)
-    return _RESULTS[key]
+    return check_file(path)
 
 
 def _model(path: Path):
-    key = str(path)
-    if key not in _MODELS:
-        _MODELS[key] = build_escnn(_result(path).design, torch.float64, seed=0)
-    return _MODELS[key]
+    return _BUILT["get"](path)[1]
 
 
 def _buildable(result) -> bool:
@@ -244,7 +66,7 @@ def _buildable(result) -> bool:
 
 
 def _case_paths(design_dir: Path) -> list[Path]:
-    return [design_dir / f"{n}.yaml" for n in DESIGNS]
+    return sorted(design_dir.glob("*.yaml"))
 
 
 # -- the inline designs are what they claim to be ------------------------------------------------------------
@@ -261,7 +83,7 @@ def test_inline_designs_cover_every_nonlinearity_and_group(design_dir):
     assert GROUPS <= seen_groups
 
 
-@pytest.mark.parametrize("name", list(DESIGNS))
+@pytest.mark.parametrize("name", sorted(p.stem for p in DESIGNS.glob("*.yaml")))
 def test_inline_design_is_buildable(design_dir, name):
     r = _result(design_dir / f"{name}.yaml")
     assert not r.spec_error and r.design is not None, [f.message for f in r.findings]
@@ -289,7 +111,7 @@ def _check_counts(result, model) -> None:
     assert model.in_type.size == design.input.dim and model.out_type.size == design.output.dim
 
 
-@pytest.mark.parametrize("name", list(DESIGNS))
+@pytest.mark.parametrize("name", sorted(p.stem for p in DESIGNS.glob("*.yaml")))
 def test_inline_design_parameters_and_sizes(design_dir, name):
     path = design_dir / f"{name}.yaml"
     r = _result(path)
@@ -344,9 +166,8 @@ def test_exact_designs_are_exactly_equivariant(design_dir, name):
     x = 3 * torch.randn(16, r.design.input.dim, dtype=torch.float64)
     with torch.no_grad():
         assert float(model(x).std(dim=0).max()) > 1e-3, "the output should depend on the input"
-    errors = equivariance_errors(model, elements=6, scales=(0.3, 1.0, 5.0), samples=8, seed=1)
-    worst = max(errors, key=lambda e: e.rel)
-    assert worst.rel < 1e-9, worst
+    worst = _equivariance(model, elements=6, scales=(0.3, 1.0, 5.0), seed=1)
+    assert worst < 1e-9, worst
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -354,7 +175,7 @@ def test_exact_layers_are_exactly_equivariant(design_dir, name):
     """Layer by layer, in float64, on random group elements."""
     model = _model(design_dir / f"{name}.yaml")
     gen = torch.Generator().manual_seed(3)
-    for g in random_elements(model, 4, seed=2):
+    for g in pick_elements(model.G, 4, seed=2)[:4]:
         for b in model.built:
             m = b.module
             rin = torch.tensor(np.asarray(m.in_type.representation(g)), dtype=torch.float64)
@@ -372,11 +193,18 @@ def test_approximate_fourier_layers_are_nearly_equivariant(design_dir, name):
     r = _result(design_dir / f"{name}.yaml")
     coarse = _model(design_dir / f"{name}.yaml")
     fine = build_escnn(r.design, torch.float64, seed=0, grid_refinement=2)
-    kw = dict(elements=4, scales=(1.0,), samples=8, seed=0)
-    e_coarse = max(e.rel for e in equivariance_errors(coarse, **kw))
-    e_fine = max(e.rel for e in equivariance_errors(fine, **kw))
+    e_coarse = _equivariance(coarse, elements=4, scales=(1.0,), seed=0)
+    e_fine = _equivariance(fine, elements=4, scales=(1.0,), seed=0)
     assert 1e-6 < e_coarse < 0.1
     assert e_fine < e_coarse / 3
+
+
+def _equivariance(model, elements: int, scales, seed: int) -> float:
+    """The shared equivariance check on random elements of the model's group (max relative error)."""
+    picked = pick_elements(model.G, elements, seed)[:elements]
+    rin, rout = rep_stack(model.in_type.representation, picked, torch.float64), rep_stack(model.out_type.representation, picked, torch.float64)
+    x = torch.randn(8, model.in_type.size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return measure(Probe("model", model, rin, rout), x, scales).max_rel
 
 
 # -- escnn bug workarounds -------------------------------------------------------------------------------------
@@ -386,7 +214,7 @@ def test_gated_matches_escnn_in_float32(design_dir):
     """Our float64-capable gated forward computes what escnn's GatedNonLinearity1 computes (in float32)."""
     from escnn import nn as enn
 
-    from eqdesign.build.escnn_model import FixedGated
+    from eqdesign.escnn_backend.modules import FixedGated
 
     model = build_escnn(_result(design_dir / "so3-exact.yaml").design, torch.float32, seed=0)
     gated = next(m for m in model.modules() if isinstance(m, FixedGated))
@@ -398,7 +226,7 @@ def test_gated_matches_escnn_in_float32(design_dir):
 
 def test_tensor_product_forward(design_dir):
     """FixedTensorProduct: per channel, the projection matrix applied to x (x) x."""
-    from eqdesign.build.escnn_model import FixedTensorProduct
+    from eqdesign.escnn_backend.modules import FixedTensorProduct
 
     model = _model(design_dir / "so3-exact.yaml")
     tp = next(m for m in model.modules() if isinstance(m, FixedTensorProduct))

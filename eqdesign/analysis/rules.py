@@ -52,13 +52,6 @@ def grid_ill_conditioned(loaded: LoadedSpec, design: Design, flow: Flow) -> list
     ]
 
 
-@rule("EQ104", "invalid-nonlinearity", Severity.ERROR)
-def _invalid_nonlinearity() -> None:
-    """A nonlinearity that is not equivariant or cannot be built for this group and field type, for
-    example a quotient layer on a group without that quotient, or a Fourier layer on a group eqdesign
-    cannot sample yet."""
-
-
 @rule("EQ105", "empty-linear", Severity.ERROR)
 def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """A linear layer whose input and output share no irrep: it has no equivariant weights at all, its

@@ -1,5 +1,4 @@
-"""Build artifacts: written atomically, only after every test passed; read back and re-verified with torch
-alone (``eqdesign verify``), without escnn.
+"""Build artifacts: written atomically, only after every test passed; read back with torch alone.
 
 NAME.pt carries, as TorchScript extra files: the spec, the report, provenance, the layout of the input and
 output fields, and the representation matrices of input and output at the tested group elements.
@@ -10,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
@@ -51,9 +49,9 @@ def _umask() -> int:
     return mask
 
 
-def representations_payload(elements: list, rho_in, rho_out, tolerance: float, exact: bool) -> str:
+def representations_payload(element_names: list[str], rho_in: torch.Tensor, rho_out: torch.Tensor, tolerance: float, exact: bool) -> str:
     return json.dumps({
-        "elements": [str(g) for g in elements],
+        "elements": element_names,
         "input": rho_in.tolist(),
         "output": rho_out.tolist(),
         "tolerance": tolerance,
@@ -61,48 +59,27 @@ def representations_payload(elements: list, rho_in, rho_out, tolerance: float, e
     })
 
 
-@dataclass
-class Verification:
-    path: str
-    ok: bool
-    max_rel: float
-    tolerance: float
-    elements: int
-    worst_element: str
-    message: str
+def save_artifacts(out_dir: Path, name: str, module: torch.nn.Module, extras: dict[str, str], texts: dict[str, str]) -> list[Path]:
+    """NAME.pt (TorchScript with the extras), NAME.pt2 (torch.export, dynamic batch) and the text files."""
+    scripted = torch.jit.script(module)
+    example = torch.randn(2, int(module.input_dim))
+    exported = torch.export.export(module, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
+    writers: dict[str, Callable[[Path], None]] = {
+        f"{name}.pt": lambda p: torch.jit.save(scripted, str(p), _extra_files=extras),
+        f"{name}.pt2": lambda p: torch.export.save(exported, str(p)),
+    }
+    writers.update({file: _text_writer(text) for file, text in texts.items()})
+    return write_atomically(out_dir, writers)
 
-    def as_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+
+def _text_writer(text: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_text(text)
+
+    return write
 
 
 def load_extras(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, str]]:
     extra = {name: "" for name in EXTRA_FILES}
     module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     return module, extra
-
-
-def verify(path: str | Path, samples: int = 16, seed: int = 0) -> Verification:
-    """Re-check equivariance of a saved model from its own extra files: f(rho_in(g) x) = rho_out(g) f(x)."""
-    module, extra = load_extras(path)
-    reps = json.loads(extra["representations.json"] or "{}")
-    if not reps.get("input"):
-        return Verification(str(path), False, float("nan"), 0.0, 0, "", "no representation matrices in the file")
-    rin = torch.tensor(reps["input"], dtype=torch.float32)
-    rout = torch.tensor(reps["output"], dtype=torch.float32)
-    scales = json.loads(extra["report.json"] or "{}").get("tests", {}).get("scales", [1.0])
-    gen = torch.Generator().manual_seed(seed)
-    worst, worst_k = 0.0, 0
-    with torch.no_grad():
-        for s in scales:
-            x = s * torch.randn(samples, rin.shape[1], generator=gen)
-            fx = module(x)
-            norm = fx.norm(dim=1).mean().clamp_min(1e-30)
-            for k in range(rin.shape[0]):
-                rel = ((module(x @ rin[k].T) - fx @ rout[k].T).norm(dim=1) / norm).max().item()
-                if rel > worst:
-                    worst, worst_k = rel, k
-    tol = float(reps["tolerance"])
-    ok = worst <= tol
-    element = reps["elements"][worst_k] if reps["elements"] else ""
-    verdict = "equivariant within tolerance" if ok else "equivariance error above tolerance"
-    return Verification(str(path), ok, worst, tol, rin.shape[0], element, f"{verdict}: {worst:.2e} (tolerance {tol:.0e}) over {rin.shape[0]} elements")

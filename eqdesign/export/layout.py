@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from ..analysis.design import Design, FieldType
+from ..theory.notation import Field
 
 
-def _fields(t: FieldType) -> list[dict[str, Any]]:
-    out, start = [], 0
+def _fields(t: FieldType) -> Iterator[tuple[str, Field, int]]:
+    """(label, field, start) of every field copy; repeated fields are labelled name#k."""
+    start, counts = 0, dict[str, int]()
     for f, m in t.entries:
         for _ in range(m):
-            out.append({
-                "field": f.name,
-                "slice": [start, start + f.dim],
-                "irreps": " + ".join(i.name for i in f.irreps),
-                "basis": f.basis or "escnn irrep basis",
-            })
+            k = counts[f.name] = counts.get(f.name, 0) + 1
+            yield (f"{f.name}#{k}" if m > 1 or k > 1 else f.name), f, start
             start += f.dim
-    return out
+
+
+def field_slices(t: FieldType) -> list[tuple[str, int, int]]:
+    """(label, start, stop) of every field copy."""
+    return [(label, start, start + f.dim) for label, f, start in _fields(t)]
+
+
+def _layout(t: FieldType) -> list[dict[str, Any]]:
+    return [{"field": f.name, "slice": [start, start + f.dim], "irreps": " + ".join(i.name for i in f.irreps),
+             "basis": f.basis or "escnn irrep basis"} for _, f, start in _fields(t)]
 
 
 def layout(design: Design) -> dict[str, Any]:
@@ -26,8 +33,8 @@ def layout(design: Design) -> dict[str, Any]:
         "group": design.group.key,
         "input_dim": design.input.dim,
         "output_dim": design.output.dim,
-        "input": _fields(design.input),
-        "output": _fields(design.output),
+        "input": _layout(design.input),
+        "output": _layout(design.output),
         "dtype": "float32",
         "shape": "(batch, input_dim) -> (batch, output_dim)",
     }

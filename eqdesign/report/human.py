@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -9,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.design import Design, Linear
-from ..analysis.pipeline import CheckResult, SpecResult, internal_finding
+from ..exitcodes import ExitCode
 from ..findings import Finding, Severity
+from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -39,7 +42,7 @@ class HumanReporter:
             for title, table in _tables(s):
                 c.print(Text(title, style="bold"))
                 c.print(table)
-        for f in s.findings + ([internal_finding(s)] if s.internal_error else []):
+        for f in s.all_findings():
             self.finding(f)
         code = s.exit_code(strict)
         verdict = {0: ("ok", "bold green"), 1: ("fails the check", "bold red"), 2: ("spec error", "bold red"), 3: ("internal error", "bold red")}[code]
@@ -56,12 +59,51 @@ class HumanReporter:
             self.console.print(Text(f"    hint: {f.hint}", style="dim"), soft_wrap=True)
 
     def summary(self, result: CheckResult) -> None:
+        for skipped in result.skipped:
+            self.console.print(Text(f"skipped {skipped}", style="dim"), soft_wrap=True)
         n = len(result.specs)
         errors = sum(s.errors for s in result.specs)
         warnings = sum(s.warnings for s in result.specs)
         clean = sum(s.exit_code(result.strict) == 0 for s in result.specs)
         style = "bold green" if result.exit_code == 0 else "bold red"
-        self.console.print(Text(f"{n} spec(s): {clean} ok, {errors} errors, {warnings} warnings (exit {result.exit_code})", style=style))
+        skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
+        self.console.print(Text(f"{n} spec(s) checked{skipped}: {clean} ok, {errors} errors, {warnings} warnings (exit {int(result.exit_code)})", style=style))
+
+    # -- build and verify ---------------------------------------------------------------------------------
+    def build(self, batch: BuildBatch) -> None:
+        for problem in batch.usage_errors:
+            self.console.print(Text(f"error: {problem}", style="bold red"), soft_wrap=True)
+        for result in batch.builds:
+            self.build_result(result)
+        if len(batch.builds) > 1:
+            built = sum(b.ok for b in batch.builds)
+            style = "bold green" if batch.exit_code == ExitCode.OK else "bold red"
+            self.console.print(Text(f"{len(batch.builds)} spec(s): {built} built (exit {int(batch.exit_code)})", style=style))
+
+    def build_result(self, result: BuildResult) -> None:
+        c, check = self.console, result.check
+        if check.design is None or check.exit_code() != ExitCode.OK:
+            self.spec(check, strict=False)
+        else:
+            c.rule(Text(f"{check.file}  ·  {check.design.spec.name}  ·  {check.design.group.label}", style="bold"), align="left")
+        _equivariance(c, result)
+        for failure in result.failures:
+            c.print(Text(f"{check.file}: error: {failure}", style="bold red"), soft_wrap=True)
+        for note in result.notes:
+            c.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
+        if result.ok:
+            c.print(Text(f"{check.file}: built and verified; wrote " + ", ".join(result.artifacts), style="bold green"), soft_wrap=True)
+        else:
+            c.print(Text(f"{check.file}: build failed (exit {int(result.exit_code)}); nothing was written", style="bold red"), soft_wrap=True)
+
+    def verify(self, batch: VerifyBatch) -> None:
+        for v in batch.results:
+            style = "bold green" if v.ok else "bold red"
+            prefix = "error: " if not v.readable else ""
+            self.console.print(Text(f"{prefix}{v.path}: {v.message}", style=style), soft_wrap=True)
+
+    def error(self, message: str, code: int) -> None:
+        self.console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
 
     # -- other commands ---------------------------------------------------------------------------------
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -135,3 +177,24 @@ def _influence_table(s: SpecResult) -> Table:
     for out in real:
         t.add_row(out, *("●" if i in real[out] else ("○" if i in ideal[out] else "·") for i in inputs))
     return t
+
+
+def _equivariance(c: Console, result: BuildResult) -> None:
+    if not result.equivariance:
+        return
+    t = Table(title="Equivariance (relative error on random group elements)", title_justify="left")
+    for col in ("probe", "exact", "max", "mean"):
+        t.add_column(col, justify="right" if col in ("max", "mean") else "left")
+    for e in result.equivariance:
+        t.add_row(e["name"], "yes" if e["exact"] else "no", _sci(e["max_rel"]), _sci(e["mean_rel"]))
+    c.print(t)
+    infl = result.influence
+    if infl:
+        same = infl["measured"] == infl["static"]
+        c.print(Text("Influence measured from Jacobians: " + json.dumps(infl["measured"]) + ("" if same else f"; check said {json.dumps(infl['static'])}")))
+    if result.agreement is not None:
+        c.print(Text(f"Compiled module vs escnn (float32, same weights): {_sci(result.agreement)} relative"))
+
+
+def _sci(x: Any) -> str:
+    return "not finite" if x is None or not math.isfinite(x) else f"{x:.1e}"

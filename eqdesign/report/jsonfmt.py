@@ -1,16 +1,23 @@
-"""Machine-readable reports. The layout is versioned by SCHEMA_VERSION; fields are only ever added."""
+"""Machine-readable reports. Each layout is versioned; fields are only ever added within a version.
+
+Every number is finite or null: a NaN or infinite measurement becomes null beside a failing verdict, so the
+output is always strict JSON.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TextIO
 
 from .. import __version__
 from ..analysis.design import Design, FieldType, Linear, Nonlinear
-from ..analysis.pipeline import CheckResult, SpecResult, internal_finding
 from ..findings import Finding
+from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the check report, and each build's report (NAME.report.json)
+BUILD_BATCH_VERSION = 1  # the document `build --format json` prints around the build reports
+VERIFY_VERSION = 1
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
@@ -60,8 +67,8 @@ def design_json(design: Design) -> dict[str, Any]:
 
 
 def spec_json(s: SpecResult, strict: bool) -> dict[str, Any]:
-    findings = s.findings + ([internal_finding(s)] if s.internal_error else [])
-    out: dict[str, Any] = {"file": s.file, "ok": s.exit_code(strict) == 0, "exit_code": s.exit_code(strict)}
+    findings = s.all_findings()
+    out: dict[str, Any] = {"file": s.file, "ok": s.exit_code(strict) == 0, "exit_code": int(s.exit_code(strict))}
     if s.design is not None:
         out.update(design_json(s.design))
         out["mixing"] = [
@@ -85,11 +92,61 @@ def check_json(result: CheckResult) -> dict[str, Any]:
             "specs": len(specs),
             "errors": sum(s.errors + bool(s.internal_error) for s in result.specs),
             "warnings": sum(s.warnings for s in result.specs),
-            "exit_code": result.exit_code,
+            "exit_code": int(result.exit_code),
+            "skipped": len(result.skipped),
         },
         "specs": specs,
         "usage_errors": result.usage_errors,
+        "skipped": result.skipped,
     }
+
+
+def finite(x: Any) -> Any:
+    """Floats that JSON can carry: NaN and infinities become None."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    return x
+
+
+def probe_json(r: Any) -> dict[str, Any]:
+    return finite({"name": r.name, "exact": r.exact, "finite": r.finite, "max_rel": r.max_rel, "mean_rel": r.mean_rel,
+                   "per_field": {k: {"max_rel": v[0], "mean_rel": v[1]} for k, v in r.per_field.items()}})
+
+
+def build_report(result: BuildResult) -> dict[str, Any]:
+    tests = result.check.design.spec.tests if result.check.design else None
+    return finite({
+        "schema_version": SCHEMA_VERSION,
+        "spec": spec_json(result.check, strict=False),
+        "tests": tests.model_dump() if tests else None,
+        "build": {
+            "ok": result.ok, "exit_code": int(result.exit_code), "failures": result.failures,
+            "agreement_compiled_vs_escnn": result.agreement, "equivariance": result.equivariance,
+            "influence": result.influence, "artifacts": result.artifacts, "timings_s": result.timings, "notes": result.notes,
+        },
+    })
+
+
+def build_batch_json(batch: BuildBatch) -> dict[str, Any]:
+    return {
+        "schema_version": BUILD_BATCH_VERSION,
+        "tool": {"name": "eqdesign", "version": __version__},
+        "summary": {"specs": len(batch.builds), "built": sum(b.ok for b in batch.builds), "exit_code": int(batch.exit_code)},
+        "builds": [build_report(b) for b in batch.builds],
+        "usage_errors": batch.usage_errors,
+    }
+
+
+def verify_json(batch: VerifyBatch) -> dict[str, Any]:
+    return finite({
+        "schema_version": VERIFY_VERSION,
+        "summary": {"models": len(batch.results), "ok": sum(v.ok for v in batch.results), "exit_code": int(batch.exit_code)},
+        "models": [v.as_json() for v in batch.results],
+    })
 
 
 class JsonReporter:
@@ -97,9 +154,17 @@ class JsonReporter:
         self.out = out
 
     def check(self, result: CheckResult) -> None:
-        json.dump(check_json(result), self.out, indent=2)
-        self.out.write("\n")
+        self.data(check_json(result))
+
+    def build(self, batch: BuildBatch) -> None:
+        self.data(build_batch_json(batch))
+
+    def verify(self, batch: VerifyBatch) -> None:
+        self.data(verify_json(batch))
+
+    def error(self, message: str, code: int) -> None:
+        self.data({"schema_version": 1, "error": message, "exit_code": code})
 
     def data(self, payload: Any) -> None:
-        json.dump(payload, self.out, indent=2)
+        json.dump(finite(payload), self.out, indent=2, allow_nan=False)
         self.out.write("\n")

@@ -1,7 +1,7 @@
-"""Lower an escnn model to plain torch modules (eqdesign.export.modules, eqdesign.export.blocks).
+"""Lower an escnn model to the plain-torch modules of ``eqdesign.export``.
 
 The compiled model computes the same function with the same parameters; linear layers run per Schur
-block. It never imports escnn, so it scripts, exports and loads where escnn is not installed.
+block. The compiled modules never import escnn, so they script, export and load where escnn is absent.
 """
 
 from __future__ import annotations
@@ -10,17 +10,15 @@ from typing import Callable
 
 import numpy as np
 import torch
-from escnn import nn as enn
-
-from ..build import escnn_model as em
-from .blocks import BlockLinear, compile_linear, irrep_layout
-from .modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
+from ..export.blocks import BlockLinear
+from ..export.modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
+from . import modules as em
+from .builder import activation_function
+from .compat import enn
+from .lower_linear import compile_linear, irrep_layout
+from .model import EscnnModel
 
 _NORM_ACT = {"norm_relu": "relu", "norm_sigmoid": "sigmoid", "norm_squash": "squash"}
-
-
-def _act(design_layer) -> str:
-    return "relu" if design_layer.activation.endswith("relu") and not design_layer.activation.startswith("norm") else "elu"
 
 
 def _t(a, dtype: torch.dtype) -> torch.Tensor:
@@ -37,7 +35,7 @@ def _bias_only(m: em.BiasOnly, dtype: torch.dtype) -> BlockLinear:
 
 
 def _fourier(m, layer, dtype: torch.dtype) -> FourierAct:
-    return FourierAct(_t(m.A, dtype), _t(m.Ainv, dtype), len(m.in_type), _act(layer))
+    return FourierAct(_t(m.A, dtype), _t(m.Ainv, dtype), len(m.in_type), activation_function(layer.activation))
 
 
 def _norm(m: enn.NormNonLinearity, layer, dtype: torch.dtype) -> NormAct:
@@ -67,7 +65,7 @@ def _tensor(m: em.FixedTensorProduct, layer, dtype: torch.dtype) -> TensorProduc
 
 
 def _pointwise(m, layer, dtype: torch.dtype) -> Pointwise:
-    return Pointwise(_act(layer))
+    return Pointwise(activation_function(layer.activation))
 
 
 _LOWER: list[tuple[type, Callable]] = [
@@ -96,6 +94,6 @@ def lower(module, layer, dtype: torch.dtype) -> torch.nn.Module:
     raise TypeError(f"no plain-torch lowering for {type(module).__name__}")
 
 
-def compile_model(model: em.EscnnModel, dtype: torch.dtype = torch.float32) -> CompiledModel:
+def compile_model(model: EscnnModel, dtype: torch.dtype = torch.float32) -> CompiledModel:
     layers = [lower(b.module, b.layer, dtype) for b in model.built]
     return CompiledModel(layers, model.in_type.size, model.out_type.size)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .pipeline import BuildResult
+from ..results import BuildResult
 
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
@@ -14,7 +11,7 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return lines + [""]
 
 
-def markdown_report(result: "BuildResult") -> str:
+def markdown_report(result: BuildResult) -> str:
     s = result.check
     d = s.design
     out = [f"# {d.spec.name}", "", f"Group {d.group.label}, {d.params:,} parameters, built from `{s.file}`.", ""]

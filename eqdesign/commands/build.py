@@ -1,0 +1,179 @@
+"""`eqdesign build`: check, build with escnn, compile, test, measure influence, and only then write.
+
+``build_specs`` is the one core function the CLI calls; it returns a BuildBatch that reporters format.
+A spec that escnn cannot build fails alone (exit 1, located); the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Optional, Sequence
+
+from ..exitcodes import ExitCode
+from ..results import BuildBatch, BuildResult
+from ..spec.discover import discover
+from .check import check_file
+
+Progress = Callable[[str], None]
+ProgressFactory = Callable[[str], ContextManager[Progress]]
+
+
+def build_specs(patterns: Sequence[str], out: Optional[str], progress: ProgressFactory, influence: bool = True) -> BuildBatch:
+    found = discover(patterns)
+    batch = BuildBatch([], list(found.problems))
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
+        batch.usage_errors.append(f"{out}: the output folder (-o) is a file; name a folder")
+        return batch
+    seen: dict[tuple[str, str], str] = {}
+    for path in found.files:
+        with progress(path) as step:
+            result = build_spec(path, out, step, influence)
+        _claim_name(result, out, seen)
+        batch.builds.append(result)
+    return batch
+
+
+def _claim_name(result: BuildResult, out: Optional[str], seen: dict[tuple[str, str], str]) -> None:
+    """Two specs of one name would write the same artifacts: the second one is refused (before writing)."""
+    design = result.check.design
+    if design is None:
+        return
+    key = (os.path.abspath(out or os.path.dirname(result.check.file) or "."), design.spec.name)
+    if key in seen and result.ok:
+        result.fail(f"another spec of this command, {seen[key]}, has the same name {design.spec.name!r}; rename one", ExitCode.SPEC)
+    seen.setdefault(key, result.check.file)
+
+
+def build_spec(path: str, out_dir: Optional[str], progress: Progress = lambda s: None, influence: bool = True) -> BuildResult:
+    check = check_file(path)
+    result = BuildResult(check)
+    if check.exit_code() != ExitCode.OK:
+        result.fail("eqdesign check reports errors: fix them first (nothing was built)", check.exit_code())
+        return result
+    try:
+        _build(result, Path(out_dir) if out_dir else Path(path).parent, progress, influence)
+    except Exception as err:  # noqa: BLE001 - one spec's failure never stops the batch
+        _build_failed(result, err)
+    return result
+
+
+def _build_failed(result: BuildResult, err: Exception) -> None:
+    from ..escnn_backend.compat import BuildError
+
+    if os.environ.get("EQDESIGN_DEBUG"):
+        raise err
+    if isinstance(err, BuildError) and result.check.loaded is not None:
+        where = result.check.loaded.at(err.path) if err.path else f"{result.check.file}:1:1"
+        result.fail(f"{where}: escnn cannot build this design: {err}")
+    else:
+        result.fail(f"internal error while building: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1; please report this)", ExitCode.INTERNAL)
+
+
+def _timed(result: BuildResult, label: str, progress: Progress, fn: Callable[[], Any]) -> Any:
+    progress(label)
+    start = time.perf_counter()
+    value = fn()
+    result.timings[label] = round(time.perf_counter() - start, 3)
+    return value
+
+
+def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influence: bool) -> None:
+    import torch
+
+    from ..escnn_backend import probes
+    from ..escnn_backend.builder import build_escnn
+    from ..escnn_backend.lower import compile_model
+    from ..numerics.elements import pick_elements
+    from ..numerics.suite import run_suite
+    from ..numerics.tolerances import AGREEMENT
+    from ..report.jsonfmt import probe_json
+    from ..export.layout import field_slices
+
+    design = result.check.design
+    assert design is not None
+    tests = design.spec.tests
+    model = _timed(result, "building the escnn model (grids, bases)", progress, lambda: build_escnn(design, torch.float64, seed=tests.seed))
+    result.notes.extend(model.notes)
+    c64, c32 = _timed(result, "compiling to plain torch", progress, lambda: (compile_model(model, torch.float64), compile_model(model, torch.float32)))
+    result.agreement = _agreement(model, c32, tests.seed)
+    if not result.agreement <= AGREEMENT:  # written so that NaN fails too
+        result.fail(f"the compiled module differs from escnn by {result.agreement:.1e} relative (> {AGREEMENT:.0e})")
+    elements = pick_elements(model.G, tests.samples, tests.seed)
+    names = probes.element_names(elements)
+
+    def suite() -> Any:
+        return run_suite(design, probes.layer_cases(design, model, c64, elements), probes.model_cases(model, c64, c32, elements), field_slices(design.output), names)
+
+    report = _timed(result, f"testing equivariance on {len(elements)} group elements", progress, suite)
+    result.equivariance = [probe_json(r) for r in report.results]
+    for failure in report.failures:
+        result.fail(failure)
+    if with_influence:
+        _timed(result, "measuring influence from Jacobians", progress, lambda: _influence(result, probes.measure(design, model)))
+    if result.failures:
+        return
+    with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
+        warnings.simplefilter("ignore")
+        reps = probes.end_representations(model, elements, torch.float64)
+        _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, c32, names, reps, report.exact))
+
+
+def _agreement(model: Any, compiled32: Any, seed: int) -> float:
+    import torch
+
+    x = torch.randn(64, model.in_type.size, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        ref = model(x.double()).float()
+        out = compiled32(x)
+    return float((out - ref).norm() / ref.norm().clamp_min(1e-30))
+
+
+def _influence(result: BuildResult, m: Any) -> None:
+    static = result.check.influence
+    leaks = [{"output": b.output, "input": b.input, "rel": b.rel, "rel_refined": b.rel_refined} for b in m.leaks()]
+    result.influence = {"measured": m.influence, "static": static, "leakage": leaks}
+    for out, measured in m.influence.items():
+        if sorted(measured) != sorted(static.get(out, [])):
+            result.fail(f"measured influence of output {out} is {measured or 'nothing'}, but check says {static.get(out) or 'nothing'}: please report this")
+
+
+def provenance(result: BuildResult) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    import numpy
+    import torch
+
+    from .. import __version__
+
+    assert result.check.loaded is not None and result.check.design is not None
+    text = result.check.loaded.text
+    return {
+        "eqdesign": __version__, "torch": torch.__version__, "escnn": version("escnn"),
+        "numpy": numpy.__version__, "python": platform.python_version(),
+        "spec_file": result.check.file, "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "seed": result.check.design.spec.tests.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _export(result: BuildResult, out_dir: Path, compiled32: Any, element_names: list[str], reps: tuple, exact: bool) -> None:
+    from ..export.artifacts import representations_payload, save_artifacts
+    from ..export.layout import layout
+    from ..report.jsonfmt import build_report
+    from ..report.markdown import markdown_report
+
+    design = result.check.design
+    assert design is not None and result.check.loaded is not None
+    name = design.spec.name
+    tolerance = 1e-5 if exact else design.spec.tests.tolerance  # the saved module runs in float32
+    result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", ".report.json", ".md")]
+    report_json = json.dumps(build_report(result), indent=2)
+    extras = {"spec.yaml": result.check.loaded.text, "report.json": report_json, "provenance.json": json.dumps(provenance(result), indent=2),
+              "layout.json": json.dumps(layout(design), indent=2),
+              "representations.json": representations_payload(element_names, reps[0], reps[1], tolerance, exact)}
+    save_artifacts(out_dir, name, compiled32, extras, {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result)})

@@ -1,0 +1,74 @@
+"""escnn as eqdesign uses it: imported quietly, with the private internals it needs named in one place.
+
+escnn 1.0.11 prints joblib banners and progress lines while it builds, samples its bases in the default
+dtype, and caches them process-wide; the helpers here contain those effects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from typing import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Capture escnn's stray prints (joblib ``[Memory]`` banners, numerical Clebsch-Gordan progress)."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+with quiet():
+    import escnn.group as egroup
+    from escnn import gspaces
+    from escnn import nn as enn
+    from escnn.nn.modules.basismanager import basisexpansion_singleblock as _singleblock
+    from escnn.nn.modules.basismanager.basisexpansion_blocks import BlocksBasisExpansion
+    from escnn.nn.modules.nonlinearities.fourier import _build_kernel as fourier_kernel
+    from escnn.nn.modules.nonlinearities.fourier_quotient import _build_kernel as quotient_kernel
+
+__all__ = ["BlocksBasisExpansion", "default_dtype", "egroup", "enn", "fourier_kernel", "gspaces",
+           "private_basis_cache", "quiet", "quotient_kernel"]
+
+
+class BuildError(Exception):
+    """escnn cannot build the design (or disagrees with its layout). ``path`` is the spec path of the layer."""
+
+    def __init__(self, message: str, path: tuple = ()) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@contextlib.contextmanager
+def private_basis_cache() -> Iterator[None]:
+    """escnn shares sampled bases between all layers of a process (a module-level cache), so converting one
+    model to float64 would convert the bases of every other model. Build with a cache of our own."""
+    saved = _singleblock._stored_filters
+    _singleblock._stored_filters = {}
+    try:
+        yield
+    finally:
+        _singleblock._stored_filters = saved
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def he_std(m: torch.nn.Module) -> torch.Tensor:
+    """escnn's generalized He standard deviations for a module's weights (cached on the module)."""
+    if not hasattr(m, "_eqd_he_std"):
+        from escnn.nn.init import _generalized_he_init_variances
+
+        m._eqd_he_std = _generalized_he_init_variances(m.basisexpansion).to(torch.float64)
+    return m._eqd_he_std

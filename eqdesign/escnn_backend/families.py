@@ -1,0 +1,189 @@
+"""Per-family adapters: how each family of groups meets escnn (elements, frequencies, grids, quadratures).
+
+Everything that differs between SO(2)/O(2), SO(3)/O(3), the cylinders and the finite groups lives in one
+class per family, so the builder and the exact projection never switch on a group's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from ..analysis.design import Grid
+from ..theory.group import Group
+from .compat import BuildError, quiet
+from .grids import sampling_matrix
+
+Sampling = tuple[np.ndarray, Optional[np.ndarray]]  # (rows, quadrature weights or None for equal weights)
+#: one step of an exact Haar average: (a key naming a finite set of elements, their weights or None)
+HaarStep = tuple[tuple, Optional[np.ndarray]]
+
+_NEEDS_NO_N = {"ico", "cube", "tetra"}
+
+
+class Family:
+    """The default: a group eqdesign samples no Fourier grid on."""
+
+    def freq(self, eid: tuple) -> int:
+        return 0
+
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+        raise BuildError(f"no grid of type {grid.type!r} for {group.label}" + (f" ({quotient})" if quotient else ""))
+
+    def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
+        raise BuildError(f"no Fourier grid for {grid.type!r} here")
+
+    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: Optional[str]) -> Sampling:
+        raise BuildError(f"cannot refine a {grid.type} grid")
+
+    def haar_steps(self, m: int) -> list[HaarStep]:
+        """Averages applied one after the other that together make the Haar average of degree < m exact."""
+        raise NotImplementedError
+
+    def haar_elements(self, G: Any, key: tuple) -> list:
+        raise NotImplementedError
+
+
+class Finite(Family):
+    def haar_steps(self, m: int) -> list[HaarStep]:
+        return [(("all",), None)]
+
+    def haar_elements(self, G: Any, key: tuple) -> list:
+        return list(G.elements)
+
+
+class Circle(Family):
+    """SO(2) and O(2): uniform rotations (with the mirrors, on O(2)); the circle quotient of O(2)."""
+
+    def __init__(self, freq_index: int) -> None:
+        self._freq_index = freq_index
+
+    def freq(self, eid: tuple) -> int:
+        return abs(int(eid[self._freq_index]))
+
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+        if quotient == "circle":
+            return circle_cosets(G, grid.n or 1, grid.type)
+        if quotient is None:
+            args, kwargs = self.fourier_grid_args(grid)
+            with quiet():
+                return G.grid(**kwargs)
+        return super().design_grid(G, group, grid, quotient)
+
+    def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
+        kwargs: dict = {"N": grid.n, "type": grid.type}
+        if grid.type == "rand":
+            kwargs["seed"] = 0
+        return (), kwargs
+
+    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: Optional[str]) -> Sampling:
+        n = max(grid.n or 1, 2 * max(band_limit, 1) + 2) * factor
+        elements = circle_cosets(G, n, "regular") if quotient == "circle" else G.grid(N=n, type="regular")
+        return sampling_matrix(module, elements), None
+
+    def haar_steps(self, m: int) -> list[HaarStep]:
+        return [(("circle", max(m, 2)), None)]
+
+    def haar_elements(self, G: Any, key: tuple) -> list:
+        return G.grid(N=key[1], type="regular")
+
+
+class Cylinder(Circle):
+    """C2 x SO(2) and C2 x O(2) (escnn's direct products): the circle factor times both C2 elements."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def freq(self, eid: tuple) -> int:
+        return abs(int(eid[1][-1]))
+
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+        return Family.design_grid(self, G, group, grid, quotient)
+
+    def haar_elements(self, G: Any, key: tuple) -> list:
+        return [G.pair_elements(a, b) for a in G.G1.elements for b in G.G2.grid(N=key[1], type="regular")]
+
+
+class Euler(Family):
+    """SO(3) and O(3): ZYZ Euler angles, Gauss-Legendre in cos(beta), and the inversion on O(3)."""
+
+    def __init__(self, inversion: bool) -> None:
+        self.inversion = inversion
+
+    def freq(self, eid: tuple) -> int:
+        return int(eid[1] if self.inversion else eid[0])
+
+    def element(self, G: Any, a: float, b: float, c: float, inv: int = 0) -> Any:
+        rot = (float(a), float(b), float(c))
+        return G.element((inv, rot) if self.inversion else rot, "zyz")
+
+    def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
+        args = (grid.type,) if grid.type in _NEEDS_NO_N else (grid.type, grid.n)
+        return args, ({"seed": 0} if grid.type == "rand" else {})
+
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+        args, kwargs = self.fourier_grid_args(grid)
+        with quiet():
+            return G.sphere_grid(*args, **kwargs) if quotient else G.grid(*args, **kwargs)
+
+    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: Optional[str]) -> Sampling:
+        m = (2 * max(band_limit, 1) + 2) * factor
+        return self._sphere(module, G, m) if quotient else self._euler(module, G, m)
+
+    def _euler(self, module: Any, G: Any, m: int) -> Sampling:
+        """Product rule g = Rz(a) Ry(b) Rz(c), exact for the Haar integral below degree m, times {1, inversion}
+        on O(3). Rows are assembled factor by factor (rho is a homomorphism)."""
+        x, w = np.polynomial.legendre.leggauss(m)
+        ang = 2 * np.pi * np.arange(m) / m
+        rho, kernel = module.rho, module._eqd_kernel.reshape(-1)
+        Ra = np.stack([rho(self.element(G, a, 0, 0)) for a in ang])
+        Rb = np.stack([rho(self.element(G, 0, b, 0)) for b in np.arccos(x)])
+        vc = np.stack([rho(self.element(G, 0, 0, c)) @ kernel for c in ang])
+        rows = np.einsum("aij,bcj->abci", Ra, np.einsum("bjk,ck->bcj", Rb, vc)).reshape(-1, kernel.size)
+        weights = np.broadcast_to(w[None, :, None], (m, m, m)).reshape(-1) / (2 * m * m)
+        if self.inversion:
+            rows = np.concatenate([rows, rows @ rho(self.element(G, 0, 0, 0, 1)).T])
+            weights = np.concatenate([weights, weights]) / 2
+        return rows, weights
+
+    def _sphere(self, module: Any, G: Any, m: int) -> Sampling:
+        """m Gauss-Legendre nodes in cos(theta) times 2m azimuths: exact on the sphere below degree m."""
+        x, w = np.polynomial.legendre.leggauss(m)
+        phi = 2 * np.pi * np.arange(2 * m) / (2 * m)
+        elements = [self.element(G, 0, t, f) for t in np.arccos(x) for f in phi]
+        weights = np.repeat(w, 2 * m) / (4 * m)
+        return sampling_matrix(module, elements), weights
+
+    def haar_steps(self, m: int) -> list[HaarStep]:
+        w = np.polynomial.legendre.leggauss(m)[1] / 2
+        steps: list[HaarStep] = [(("gamma", m), None), (("beta", m), w), (("alpha", m), None)]
+        return steps + ([(("inversion",), None)] if self.inversion else [])
+
+    def haar_elements(self, G: Any, key: tuple) -> list:
+        if key[0] == "inversion":
+            return [self.element(G, 0, 0, 0, 0), self.element(G, 0, 0, 0, 1)]
+        m = key[1]
+        if key[0] == "beta":
+            return [self.element(G, 0, b, 0) for b in np.arccos(np.polynomial.legendre.leggauss(m)[0])]
+        ang = 2 * np.pi * np.arange(m) / m
+        return [self.element(G, 0, 0, a) if key[0] == "gamma" else self.element(G, a, 0, 0) for a in ang]
+
+
+def circle_cosets(G: Any, n: int, kind: str) -> list:
+    """O(2)/{1, reflection}: one rotation per point of the circle."""
+    if kind == "rand":
+        angles = np.random.RandomState(0).uniform(0, 2 * np.pi, n)
+    else:
+        angles = 2 * np.pi * np.arange(n) / n
+    return [G.element((0, float(a)), "radians") for a in angles]
+
+
+_FAMILIES: dict[str, Family] = {
+    "so2": Circle(0), "o2": Circle(1), "so3": Euler(False), "o3": Euler(True),
+    "cylinder": Cylinder(), "full_cylinder": Cylinder(),
+}
+
+
+def family(group: Group) -> Family:
+    return Finite() if group.finite else _FAMILIES[group.key]

@@ -1,0 +1,106 @@
+"""The built escnn model of a design: its layers applied to plain tensors, and generic parameter draws."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..analysis.design import Design
+from .compat import enn, he_std
+from .modules import BiasOnly
+
+@dataclass
+class BuiltLayer:
+    """One layer of the design and the escnn module built for it."""
+
+    layer: Any  # our Linear or Nonlinear
+    module: torch.nn.Module
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
+
+    @property
+    def in_size(self) -> int:
+        return self.module.in_type.size
+
+    @property
+    def out_size(self) -> int:
+        return self.module.out_type.size
+
+
+class EscnnModel(torch.nn.Module):
+    """The escnn layers of a design, applied to plain tensors (batch, input dim) -> (batch, output dim)."""
+
+    def __init__(self, design: Design, G: Any, gspace: Any, built: list[BuiltLayer], notes: list[str]) -> None:
+        super().__init__()
+        self.design, self.G, self.gspace = design, G, gspace
+        self.layers = torch.nn.ModuleList([b.module for b in built])
+        self._built = built
+        self.notes = notes  # discrepancies between escnn and the design worth reporting (grid sizes, ...)
+
+    @property
+    def built(self) -> list[BuiltLayer]:
+        return self._built
+
+    @property
+    def in_type(self):
+        return self.layers[0].in_type
+
+    @property
+    def out_type(self):
+        return self.layers[-1].out_type
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self.layers:
+            x = m(m.in_type(x)).tensor
+        return x
+
+    def params(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def input_matrix(self, g) -> np.ndarray:
+        return np.asarray(self.in_type.representation(g))
+
+    def output_matrix(self, g) -> np.ndarray:
+        return np.asarray(self.out_type.representation(g))
+
+    @torch.no_grad()
+    def reinitialize(self, seed: int, bias_scale: float = 1.0, norm_log_bias: tuple[float, float] = (-2.0, 1.0)) -> "EscnnModel":
+        """Generic random parameters: every weight and every bias redrawn (escnn starts biases at zero).
+
+        Weights follow escnn's generalized He initialisation, biases N(0, bias_scale^2). Norm nonlinearities
+        get log-biases N(mean, std^2) from ``norm_log_bias``: thresholds well below the field norms, so that
+        small but genuine signals (a cubic invariant, say) are not cut off everywhere."""
+        gen = torch.Generator().manual_seed(seed)
+
+        def randn(p: torch.Tensor) -> torch.Tensor:
+            return torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.dtype)
+
+        for m in self.modules():
+            if isinstance(m, (enn.Linear, enn.TensorProductModule)):
+                if m.weights.numel():
+                    variances = he_std(m)
+                    m.weights.copy_(randn(m.weights) * variances.to(m.weights.dtype))
+                if getattr(m, "bias", None) is not None:
+                    m.bias.copy_(bias_scale * randn(m.bias))
+            elif isinstance(m, BiasOnly):
+                if m.bias is not None:
+                    m.bias.copy_(bias_scale * randn(m.bias))
+            elif isinstance(m, enn.GatedNonLinearity1):
+                m.bias.copy_(randn(m.bias))
+            elif isinstance(m, enn.NormNonLinearity):
+                if m.log_bias is not None:
+                    mean, std = norm_log_bias
+                    m.log_bias.copy_(mean + std * randn(m.log_bias))
+        self.train(self.training)
+        return self
+
+
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """A copy of every parameter, to put back after measurements that redraw them."""
+        return {k: v.detach().clone() for k, v in self.state_dict().items()}

@@ -1,0 +1,89 @@
+"""What the numerical tests need from an escnn model: layer cases, representation matrices, irrep bases."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..analysis.design import Design
+from ..numerics.elements import rep_stack
+from ..numerics.influence import Measurement, approximate, measure_influence
+from ..numerics.suite import LayerCase, ModelCase, is_exact, layer_name
+from .builder import build_escnn
+from .model import EscnnModel
+
+
+def _escnn_fn(module: Any) -> Any:
+    return lambda x: module(module.in_type(x)).tensor
+
+
+def layer_cases(design: Design, model: EscnnModel, compiled64: torch.nn.Module, elements: list) -> list[LayerCase]:
+    """Every layer, as escnn built it and as compiled, on the same representations (float64)."""
+    cases = []
+    for built, lowered in zip(model.built, compiled64.layers):
+        m = built.module
+        rin = rep_stack(m.in_type.representation, elements, torch.float64)
+        rout = rep_stack(m.out_type.representation, elements, torch.float64)
+        fns = [("escnn", _escnn_fn(m)), ("compiled", lowered)]
+        cases.append(LayerCase(layer_name(built.layer), is_exact(design, built.layer), fns, rin, rout))
+    return cases
+
+
+def model_cases(model: EscnnModel, compiled64: torch.nn.Module, compiled32: torch.nn.Module, elements: list) -> list[ModelCase]:
+    r64 = end_representations(model, elements, torch.float64)
+    r32 = (r64[0].float(), r64[1].float())
+    return [ModelCase("escnn", model, *r64), ModelCase("compiled", compiled64, *r64), ModelCase("compiled", compiled32, *r32)]
+
+
+def end_representations(model: EscnnModel, elements: list, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    return rep_stack(model.in_type.representation, elements, dtype), rep_stack(model.out_type.representation, elements, dtype)
+
+
+def irrep_bases(ftype: Any, names: dict) -> dict[str, np.ndarray]:
+    """Irrep name -> (type size, k) matrix whose columns span that irrep's coordinates (all its copies),
+    orthonormal in the field type's coordinates. ``names`` maps escnn irrep ids to our names."""
+    Q = np.asarray(ftype.representation.change_of_basis)
+    cols: dict[str, list[int]] = {}
+    p = 0
+    for irr in ftype.representation.irreps:
+        size = ftype.fibergroup.irrep(*irr).size
+        cols.setdefault(names[tuple(irr)], []).extend(range(p, p + size))
+        p += size
+    return {name: np.linalg.qr(Q[:, idx])[0] for name, idx in cols.items()}
+
+
+class EscnnSubject:
+    """An escnn model as the influence measurement sees it."""
+
+    def __init__(self, model: EscnnModel) -> None:
+        content = model.design.input.content() + model.design.output.content()
+        names = {tuple(i.eid): i.name for i in content}
+        self.model = model
+        self.in_dim = model.in_type.size
+        self.dtype = next((p.dtype for p in model.parameters()), torch.float64)
+        self.out_bases = irrep_bases(model.out_type, names)
+        self.in_bases = irrep_bases(model.in_type, names)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def redraw(self, seed: int, norm_log_bias_mean: float) -> None:
+        self.model.reinitialize(seed, norm_log_bias=(norm_log_bias_mean, 1.0))
+
+
+def measure(design: Design, model: Optional[EscnnModel] = None, refinement: int = 2, **kwargs: Any) -> Measurement:
+    """Measured influence of the design's escnn model (built here when not given; float64). The model's
+    parameters are redrawn during the measurement and put back afterwards."""
+    model = model or build_escnn(design, torch.float64)
+    saved = model.state()
+    try:
+        refined = EscnnSubject(build_escnn(design, torch.float64, grid_refinement=refinement)) if approximate(design) else None
+        return measure_influence(design, EscnnSubject(model), refined, **kwargs)
+    finally:
+        model.load_state_dict(saved)
+
+
+def element_names(elements: Sequence[Any]) -> list[str]:
+    return [str(g) for g in elements]

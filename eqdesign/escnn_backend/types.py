@@ -1,0 +1,97 @@
+"""Field types: the escnn representation of every field of a design."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ..analysis.design import Design, FieldType
+from ..theory.group import Group
+from ..theory.irreps import Irrep
+from ..theory.notation import Field
+from .compat import egroup, quiet
+
+
+def design_irreps(design: Design) -> set[Irrep]:
+    """Every irrep that occurs anywhere in the design."""
+    out: set[Irrep] = set()
+    for t in _field_types(design):
+        out |= set(t.content())
+    for nl in design.hidden:
+        out |= set(nl.channel)
+    return out
+
+
+def _field_types(design: Design) -> list[FieldType]:
+    types = [design.input, design.output]
+    for nl in design.hidden:
+        types += [nl.in_type, nl.out_type]
+    return types
+
+
+def escnn_group(group: Group, max_freq: int = 2):
+    """The escnn group object (a process-wide singleton in escnn) for one of our groups."""
+    factory = getattr(egroup, group.escnn_factory)
+    with quiet():
+        if group.finite:
+            return factory(*group.escnn_args)
+        return factory(max(max_freq, 1))
+
+
+def standard_representation(G) -> Any:
+    """escnn's standard representation where the group has one (a method on some groups, a property on others)."""
+    sr = getattr(type(G), "standard_representation", None)
+    if sr is None:
+        return None
+    try:
+        rep = G.standard_representation
+        # a Representation is callable too (on group elements): call only the method form
+        return rep if isinstance(rep, egroup.Representation) else rep()
+    except (NotImplementedError, AttributeError, TypeError):
+        return None
+
+
+def field_representation(G, f: Field):
+    """The escnn representation of one field: an irrep, the standard representation, or a direct sum."""
+    eids = [tuple(i.eid) for i in f.irreps]
+    if f.name == "vector":
+        std = standard_representation(G) or _product_vector(G, eids)
+        if std is not None and sorted(map(repr, std.irreps)) == sorted(map(repr, eids)):
+            return std
+    if len(eids) == 1:
+        return G.irrep(*eids[0])
+    return egroup.directsum([G.irrep(*e) for e in eids])
+
+
+def _product_vector(G, eids: list) -> Any:
+    """full_ico/full_octa (C2 x polyhedral): the vector in xyz coordinates, i.e. the irrep (-1) x T1 in the
+    basis of the polyhedral group's standard representation (escnn has no standard representation here)."""
+    inner_group = getattr(G, "G2", None)
+    inner = standard_representation(inner_group) if inner_group is not None else None
+    if inner is None or len(eids) != 1 or len(inner.irreps) != 1 or tuple(eids[0][1]) != tuple(inner.irreps[0]):
+        return None
+    name = "eqdesign_vector"
+    if name in G.representations:
+        return G.representations[name]
+    return egroup.change_basis(G.irrep(*eids[0]), inner.change_of_basis, name)
+
+
+def escnn_type(gspace, t: FieldType):
+    G = gspace.fibergroup
+    reps = [field_representation(G, f) for f, m in t.entries for _ in range(m)]
+    return gspace.type(*reps) if reps else gspace.type()
+
+
+def rep_content(reps) -> Counter:
+    """Irrep-id content of a list of escnn representations."""
+    c: Counter = Counter()
+    for r in reps:
+        for i in r.irreps:
+            c[tuple(i)] += 1
+    return c
+
+
+def eid_content(c) -> Counter:
+    return Counter({tuple(i.eid): m for i, m in c.items() if m})
+
+

@@ -1,0 +1,30 @@
+"""The group elements every equivariance test uses, and representation matrices stacked over them."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+#: escnn's fixed testing elements added to the random ones: they hold the discrete generators
+#: (inversion, reflections), which random sampling of a continuous group can miss
+FIXED_ELEMENTS = 8
+
+
+def pick_elements(G: Any, samples: int, seed: int) -> list:
+    """Every element of a finite group; else ``samples`` seeded random elements plus the fixed ones."""
+    if G.order() > 0:
+        return list(G.elements)
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        sampled = [G.sample() for _ in range(samples)]
+    finally:
+        np.random.set_state(state)
+    return sampled + [g for _, g in zip(range(FIXED_ELEMENTS), G.testing_elements())]
+
+
+def rep_stack(representation: Callable[[Any], Any], elements: list, dtype: torch.dtype) -> torch.Tensor:
+    """(elements, d, d): the representation's matrix at every element."""
+    return torch.tensor(np.stack([np.asarray(representation(g)) for g in elements]), dtype=dtype)

@@ -1,0 +1,111 @@
+"""The build's equivariance suite: every layer and the whole model, escnn and compiled, judged together.
+
+Group elements: seeded random samples (the spec's ``tests.samples``) plus escnn's fixed elements (the
+discrete generators); every element of a finite group. Inputs at every scale of ``tests.scales``; float64
+per layer and end to end, and float32 end to end. A failure names the worst layer, element and scale, and
+what would fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from ..analysis.design import Design, Linear, Nonlinear
+from .equivariance import Fn, Probe, ProbeResult, limit_for, measure
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """One layer under test: its implementations (label, fn) share the representations at every element."""
+
+    name: str
+    exact: bool
+    fns: Sequence[tuple[str, Fn]]
+    rho_in: torch.Tensor
+    rho_out: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """A whole model in one dtype (rho_in/rho_out in that dtype)."""
+
+    label: str
+    fn: Fn
+    rho_in: torch.Tensor
+    rho_out: torch.Tensor
+
+
+@dataclass
+class EquivarianceReport:
+    results: list[ProbeResult] = field(default_factory=list)
+    tolerance: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def limit(self, r: ProbeResult) -> float:
+        return limit_for(r, self.tolerance)
+
+    @property
+    def exact(self) -> bool:
+        return all(r.exact for r in self.results)
+
+
+def layer_name(layer: Linear | Nonlinear) -> str:
+    return f"linear {layer.index}" if isinstance(layer, Linear) else f"hidden[{layer.index}] {layer.activation}"
+
+
+def is_exact(design: Design, layer: Linear | Nonlinear) -> bool:
+    """Only Fourier and quotient layers of continuous groups are approximate (sampled on a grid)."""
+    return not (isinstance(layer, Nonlinear) and layer.kind in ("fourier", "quotient") and not design.group.finite)
+
+
+def run_suite(design: Design, layers: Sequence[LayerCase], models: Sequence[ModelCase], fields: Sequence[tuple[str, int, int]],
+              element_names: Sequence[str]) -> EquivarianceReport:
+    tests = design.spec.tests
+    report = EquivarianceReport(tolerance=tests.tolerance)
+    gen = torch.Generator().manual_seed(tests.seed)
+    for case in layers:
+        x = torch.randn(8, case.rho_in.shape[1], generator=gen, dtype=torch.float64)
+        for label, fn in case.fns:
+            report.results.append(measure(Probe(f"{label} {case.name}", fn, case.rho_in, case.rho_out, exact=case.exact), x, tests.scales))
+    exact = all(c.exact for c in layers)
+    for m in models:
+        dtype = str(m.rho_in.dtype).replace("torch.", "")
+        x = torch.randn(16, m.rho_in.shape[1], generator=gen, dtype=torch.float64).to(m.rho_in.dtype)
+        probe = Probe(f"{m.label} end-to-end ({dtype})", m.fn, m.rho_in, m.rho_out, fields, exact=exact)
+        report.results.append(measure(probe, x, tests.scales))
+    _judge(report, design, element_names)
+    return report
+
+
+def _judge(report: EquivarianceReport, design: Design, elements: Sequence[str]) -> None:
+    """One failure for the worst failing layer, and one per failing end-to-end probe."""
+    failing = [r for r in report.results if not r.passes(report.limit(r))]
+    layers = [r for r in failing if "end-to-end" not in r.name]
+    if layers:
+        worst = max(layers, key=lambda r: r.max_rel / report.limit(r))
+        others = sorted({r.name.split(" ", 1)[1] for r in layers} - {worst.name.split(" ", 1)[1]})
+        also = f" (also failing: {', '.join(others)})" if others else ""
+        report.failures.append(_failure(report, worst, elements, design) + also)
+    report.failures.extend(_failure(report, r, elements, design) for r in failing if "end-to-end" in r.name)
+
+
+def _failure(report: EquivarianceReport, r: ProbeResult, elements: Sequence[str], design: Design) -> str:
+    if not r.finite:
+        return (f"{r.name}: the equivariance error is not a finite number (NaN or infinite outputs, or no valid "
+                f"input scale); check tests.scales and the layer's numerics")
+    kind = "exact" if r.exact else "approximate"
+    element = " ".join(elements[r.worst_element].split()) if elements else "?"
+    return (f"{r.name}: equivariance error {r.max_rel:.2e} > {report.limit(r):.0e} ({kind}), worst at "
+            f"group element #{r.worst_element} [{element}] and input scale {r.worst_scale:g}; {_fix_hint(design, r)}")
+
+
+def _fix_hint(design: Design, r: ProbeResult) -> str:
+    if r.exact:
+        return "an exact layer should never fail: please report this"
+    grids = [x.grid for x in design.hidden if x.grid is not None and x.kind in ("fourier", "quotient")]
+    finer = ", ".join(f"grid: {{type: {g.type}, n: {2 * (g.n or g.points)}}}" for g in grids[:1])
+    return (f"try a finer grid ({finer or 'more points'}), a lower band_limit, smaller inputs, or a looser "
+            "tests.tolerance if this error is acceptable")

@@ -1,0 +1,36 @@
+"""Progress of long commands on stderr: a spinner with the current step, each finished step timed."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.text import Text
+
+
+class StepProgress:
+    def __init__(self, label: str) -> None:
+        self.console = Console(stderr=True, highlight=False)
+        self.label = label
+        self.step, self.started = "", 0.0
+        self.status: Any = None
+
+    def __enter__(self) -> "StepProgress":
+        self.status = self.console.status(f"{self.label}: starting")
+        self.status.__enter__()
+        return self
+
+    def __call__(self, step: str) -> None:
+        self._finish()
+        self.step, self.started = step, time.perf_counter()
+        self.status.update(f"{self.label}: {step} ...")
+
+    def _finish(self) -> None:
+        if self.step:
+            self.console.print(Text(f"  {self.step}: {time.perf_counter() - self.started:.1f} s", style="dim"))
+
+    def __exit__(self, kind: Optional[type[BaseException]], err: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+        self._finish()
+        self.status.__exit__(kind, err, tb)

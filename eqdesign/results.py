@@ -1,0 +1,137 @@
+"""The results that commands return and reporters read. Each knows its own exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .analysis.dataflow import Flow, ideal_influence, influence
+from .analysis.design import Design
+from .exitcodes import ExitCode
+from .findings import SPEC_RULES, Finding, Location, Severity, make
+from .spec.load import LoadedSpec
+
+
+@dataclass
+class SpecResult:
+    """`check` of one spec file."""
+
+    file: str
+    findings: list[Finding] = field(default_factory=list)
+    loaded: LoadedSpec | None = None
+    design: Design | None = None
+    flow: Flow | None = None
+    internal_error: str | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == Severity.ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == Severity.WARNING for f in self.findings)
+
+    @property
+    def spec_error(self) -> bool:
+        return any(f.rule in SPEC_RULES for f in self.findings)
+
+    def exit_code(self, strict: bool = False) -> ExitCode:
+        if self.internal_error:
+            return ExitCode.INTERNAL
+        if self.spec_error:
+            return ExitCode.SPEC
+        return ExitCode.FINDINGS if self.errors or (strict and self.warnings) else ExitCode.OK
+
+    @property
+    def influence(self) -> dict[str, list[str]]:
+        return influence(self.design, self.flow) if self.design and self.flow else {}
+
+    @property
+    def ideal_influence(self) -> dict[str, list[str]]:
+        return ideal_influence(self.design) if self.design else {}
+
+    def all_findings(self) -> list[Finding]:
+        """The findings, with the internal error (if any) as one more, so reporters show it like the others."""
+        if not self.internal_error:
+            return list(self.findings)
+        hint = "please report this; rerun with EQDESIGN_DEBUG=1 for the traceback"
+        return self.findings + [make("internal-error", self.internal_error, Location(self.file, 1, 1, ""), hint)]
+
+
+@dataclass
+class CheckResult:
+    specs: list[SpecResult]
+    strict: bool = False
+    usage_errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: reason" for every path not read
+
+    @property
+    def exit_code(self) -> ExitCode:
+        codes = [s.exit_code(self.strict) for s in self.specs] + ([ExitCode.SPEC] if self.usage_errors else [])
+        return max(codes, default=ExitCode.OK)
+
+
+@dataclass
+class BuildResult:
+    """`build` of one spec: the check, the numerical verdicts, and the artifacts written (only on success)."""
+
+    check: SpecResult
+    exit_code: ExitCode = ExitCode.OK
+    failures: list[str] = field(default_factory=list)
+    equivariance: list[dict[str, Any]] = field(default_factory=list)
+    influence: dict[str, Any] = field(default_factory=dict)
+    agreement: Optional[float] = None
+    artifacts: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+    def fail(self, message: str, code: ExitCode = ExitCode.FINDINGS) -> None:
+        self.failures.append(message)
+        self.exit_code = max(self.exit_code, code)
+
+
+@dataclass
+class BuildBatch:
+    builds: list[BuildResult]
+    usage_errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        codes = [b.exit_code for b in self.builds] + ([ExitCode.SPEC] if self.usage_errors else [])
+        return max(codes, default=ExitCode.OK)
+
+
+@dataclass
+class Verification:
+    """`verify` of one artifact."""
+
+    path: str
+    ok: bool
+    max_rel: Optional[float]
+    tolerance: Optional[float]
+    elements: int
+    worst_element: str
+    message: str
+    readable: bool = True  # False: the file could not be read as an eqdesign artifact (exit 2)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if not self.readable:
+            return ExitCode.SPEC
+        return ExitCode.OK if self.ok else ExitCode.FINDINGS
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class VerifyBatch:
+    results: list[Verification]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return max((v.exit_code for v in self.results), default=ExitCode.OK)
