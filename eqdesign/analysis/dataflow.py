@@ -122,11 +122,30 @@ def _pair_products(g: Group, x: Irrep, y: Irrep, independent: int) -> list[Irrep
     return list(g.tensor(x, x) if independent >= 2 else g.sym2(x))
 
 
-def _elementwise_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
-    if layer.kind == "norm":
-        keep = layer.in_type.content()
-        return {c: s[c] for c in keep if c in s}, {c.name: [c.name] for c in keep if c in s}
-    # gated: sigmoid(gate) * field, gates being trivial slots; scalars pass through an ELU
+def _norm_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+    """Each field is multiplied by a function of its whole norm, so every alive part of a field (the xy
+    and z irreps of a cylinder vector, say) depends on all of that field's alive parts. A dead part stays
+    dead: it is zero times the scale. Scaling keeps every copy in its old span, so ranks do not grow."""
+    deps: dict[Irrep, frozenset] = {}
+    sources: dict[Irrep, set[str]] = {}
+    for f, _ in layer.in_type.entries:  # Info is per irrep, shared by all copies: one pass per entry
+        alive = [i for i in f.irreps if i in s]
+        joint = _joint_deps(alive, s)
+        for i in alive:
+            deps[i] = deps.get(i, frozenset()) | joint
+            sources.setdefault(i, set()).update(j.name for j in alive)
+    return {i: Info(d, s[i].rank) for i, d in deps.items()}, {i.name: sorted(src) for i, src in sources.items()}
+
+
+def _joint_deps(irreps: list[Irrep], s: State) -> frozenset:
+    return frozenset().union(*(s[i].deps for i in irreps))
+
+
+def _gated_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+    """out_field = sigmoid(gate) * field: every coordinate of a field is scaled by the same trivial gate,
+    which reads no other part of the field, so each part gets its own deps plus the gates'. Gates are
+    trivial slots sharing the trivial irrep's Info (an over-approximation when scalars also pass through
+    an ELU). Nothing flows back into the scalars."""
     triv = a.g.trivial
     gate = s.get(triv)
     out: State = {}
@@ -135,15 +154,15 @@ def _elementwise_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State,
         info = s.get(c)
         if info is None:
             continue
-        deps = info.deps | (gate.deps if gate and c != triv else frozenset())
-        out[c] = Info(deps, info.rank)
-        mixing[c.name] = sorted({c.name} | ({triv.name} if gate and c != triv else set()))
+        gated = gate is not None and c != triv
+        out[c] = Info(info.deps | (gate.deps if gated else frozenset()), info.rank)
+        mixing[c.name] = sorted({c.name} | ({triv.name} if gated else set()))
     return out, mixing
 
 
 _LAYERS: dict[str, Callable] = {
     "fourier": _grid_layer, "quotient": _grid_layer, "pointwise": _grid_layer,
-    "tensor": _tensor_layer, "norm": _elementwise_layer, "gated": _elementwise_layer,
+    "tensor": _tensor_layer, "norm": _norm_layer, "gated": _gated_layer,
 }
 
 
