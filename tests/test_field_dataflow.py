@@ -78,23 +78,9 @@ def built(tmp_path_factory) -> dict[str, dict]:
     pytest.importorskip("escnn")
     out = tmp_path_factory.mktemp("crosscheck")
     proc = run_cli("build", *map(str, SPECS), "-o", str(out), "--format", "json")
-    reports = _concatenated_json(proc.stdout)
+    reports = json.loads(proc.stdout)["builds"]
     assert reports, f"no JSON from build (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
     return {r["spec"]["name"]: r for r in reports}
-
-
-def _concatenated_json(text: str) -> list[dict]:
-    decoder, objects, i = json.JSONDecoder(), [], 0
-    while (i := _skip_space(text, i)) < len(text):
-        obj, i = decoder.raw_decode(text, i)
-        objects.append(obj)
-    return objects
-
-
-def _skip_space(text: str, i: int) -> int:
-    while i < len(text) and text[i].isspace():
-        i += 1
-    return i
 
 
 @pytest.mark.escnn

@@ -74,4 +74,4 @@ def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
     top = max([c.freq, 1] + [i.freq for i in design.input.content()])
     extra = PointwiseLayer(nonlinearity="elu", channels=8) if design.group.finite else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=top)
     text = "{nonlinearity: elu, channels: 8}" if design.group.finite else f"{{nonlinearity: fourier_elu, band_limit: {top}, channels: 8}}"
-    yield spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}), f"add a mixing layer such as {text}; linear, norm and gated layers never mix irreps"
+    yield spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}), f"add a mixing layer such as {text}; linear and gated layers never mix irreps, and norm layers only within a field"

@@ -100,7 +100,8 @@ def unused_input(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
 @rule("EQ203", "decoupled", Severity.WARNING)
 def decoupled(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """The network splits into independent paths, one per irrep: every output depends only on the same
-    irrep of the input. Linear, norm and gated layers never let different irreps interact."""
+    irrep of the input. Linear and gated layers never let different irreps interact, and a norm layer only
+    couples the irreps inside one field."""
     outs = {c: flow.final[c].deps for c in _outputs(design) if c in flow.final and flow.final[c].deps}
     kinds = {i.name for i in design.input.content()} | {c.name for c in design.output.content()}
     mixes = any(set(src) - {out} for layer in flow.mixing for out, src in layer.items())

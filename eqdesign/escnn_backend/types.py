@@ -70,10 +70,11 @@ def _product_vector(G, eids: list) -> Any:
     inner = standard_representation(inner_group) if inner_group is not None else None
     if inner is None or len(eids) != 1 or len(inner.irreps) != 1 or tuple(eids[0][1]) != tuple(inner.irreps[0]):
         return None
-    name = "eqdesign_vector"
-    if name in G.representations:
-        return G.representations[name]
-    return egroup.change_basis(G.irrep(*eids[0]), inner.change_of_basis, name)
+    irrep = G.irrep(*eids[0])
+    # escnn's change_basis allows no nonlinearity unless told; the change of basis is orthogonal, so norm
+    # and gated nonlinearities stay equivariant on the vector
+    allowed = sorted({"norm", "gated"} & set(irrep.supported_nonlinearities))
+    return egroup.change_basis(irrep, inner.change_of_basis, "eqdesign_vector", supported_nonlinearities=allowed)
 
 
 def escnn_type(gspace, t: FieldType):
