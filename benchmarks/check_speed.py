@@ -7,7 +7,7 @@ Measures, interleaved in one run (so both see the same machine load):
   * torch: a fresh process `<repo>/.venv/bin/python -c "import torch"`
 
 and reports the medians, the ratio check/torch and PASS/FAIL against the target.
-It then times `eqdesign.analysis.pipeline.check_file(path)` per spec in-process
+It then times `eqdesign.commands.check.check_file(path)` per spec in-process
 (in a venv subprocess) to show where the time goes.
 
 Stdlib only; run it with any Python 3:  python3 benchmarks/check_speed.py [--rounds N]
@@ -38,7 +38,7 @@ rounds = int(sys.argv[1])
 paths = sys.argv[2:]
 t0 = time.perf_counter()
 try:
-    from eqdesign.analysis.pipeline import check_file
+    from eqdesign.commands.check import check_file
 except Exception as exc:  # module or function not there (yet)
     print(json.dumps({"unavailable": f"{type(exc).__name__}: {exc}"}))
     sys.exit(0)
@@ -102,7 +102,7 @@ def run_torch() -> float:
 
 def per_spec(rounds: int) -> None:
     specs = sorted(str(p) for p in SPECS.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    print("\nper-spec analysis time (in-process eqdesign.analysis.pipeline.check_file, median of "
+    print("\nper-spec analysis time (in-process eqdesign.commands.check.check_file, median of "
           f"{rounds} calls; first call in brackets):")
     if not specs:
         print("  per-spec timing unavailable: no *.yaml / *.yml files under specs/")
@@ -117,7 +117,7 @@ def per_spec(rounds: int) -> None:
     if "unavailable" in data:
         print(f"  per-spec timing unavailable ({data['unavailable']})")
         return
-    print(f"  import eqdesign.analysis.pipeline: {data['import_ms']:.1f} ms")
+    print(f"  import eqdesign.commands.check: {data['import_ms']:.1f} ms")
     width = max(len(os.path.relpath(r["path"], REPO)) for r in data["rows"])
     for r in data["rows"]:
         name = os.path.relpath(r["path"], REPO).ljust(width)

@@ -7,7 +7,7 @@ so every variant sees the same machine load), after untimed warm-up calls:
 
   (a) the escnn model: eval mode for the forward pass (escnn caches the expanded matrices), train mode for the
       training step (escnn re-expands its weights on every call: that is what training it costs);
-  (b) the compiled module (eqdesign.export.compile.compile_model);
+  (b) the compiled module (eqdesign.escnn_backend.lower.compile_model);
   (c) torch.jit.script of the compiled module;
   (d) a plain nn.Sequential of nn.Linear + nn.ELU with the design's widths (one Linear per design Linear
       layer, ELU after every hidden one).
@@ -74,9 +74,9 @@ import torch
 torch.set_num_threads(%(threads)d)
 out["import_torch_s"] = time.perf_counter() - t
 t = time.perf_counter()
-from eqdesign.analysis.pipeline import check_file
-from eqdesign.build.escnn_model import build_escnn
-from eqdesign.export.compile import compile_model
+from eqdesign.commands.check import check_file
+from eqdesign.escnn_backend.builder import build_escnn
+from eqdesign.escnn_backend.lower import compile_model
 out["import_eqdesign_escnn_s"] = time.perf_counter() - t
 t = time.perf_counter()
 res = check_file(spec)
@@ -132,9 +132,9 @@ def plain_mlp(design, torch):
 
 
 def make_models(spec: str, torch):
-    from eqdesign.analysis.pipeline import check_file
-    from eqdesign.build.escnn_model import build_escnn
-    from eqdesign.export.compile import compile_model
+    from eqdesign.commands.check import check_file
+    from eqdesign.escnn_backend.builder import build_escnn
+    from eqdesign.escnn_backend.lower import compile_model
 
     path = REPO / spec if not Path(spec).is_absolute() else Path(spec)
     if not path.is_file():
@@ -313,8 +313,8 @@ def run(args) -> None:
 
     torch.set_num_threads(THREADS)
     t_import = time.perf_counter()
-    import eqdesign.build.escnn_model  # noqa: F401  (escnn import: quiet, and timed separately below)
-    import eqdesign.export.compile  # noqa: F401
+    import eqdesign.escnn_backend.builder  # noqa: F401  (escnn import: quiet, and timed separately below)
+    import eqdesign.escnn_backend.lower  # noqa: F401
     t_import = time.perf_counter() - t_import
 
     print(f"model_speed: torch {torch.__version__}, python {platform.python_version()}, "
