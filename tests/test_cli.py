@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,26 @@ def test_rules_are_documented_and_ids_unique():
 def test_shipped_json_schema_is_current():
     proc = run_cli("schema")
     assert json.loads(proc.stdout) == json.loads((ROOT / "eqdesign" / "schema" / "spec-v1.json").read_text())
+
+
+def test_check_dir_reads_every_spec_and_reports_what_it_skipped(tmp_path: Path):
+    spec = (ROOT / "specs" / "so3-vector-mlp.yaml").read_text()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "UPPER.YAML").write_text(spec.replace("so3-vector-mlp", "upper"))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "linked.yml").write_text(spec.replace("so3-vector-mlp", "linked"))
+    (tmp_path / "specs" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "specs" / ".venv").mkdir()
+    (tmp_path / "specs" / ".venv" / "vendored.yaml").write_text("not: read")
+    proc = run_cli("check", str(tmp_path / "specs"), "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, proc.stdout
+    assert sorted(Path(s["file"]).name for s in report["specs"]) == ["UPPER.YAML", "linked.yml"]
+    assert report["summary"]["skipped"] == 1 and report["skipped"][0].startswith(str(tmp_path / "specs" / ".venv"))
+    human = run_cli("check", str(tmp_path / "specs"))
+    assert "2 spec(s) checked, 1 skipped" in human.stdout
+
+
+def test_check_of_a_folder_without_specs_is_an_error(tmp_path: Path):
+    proc = run_cli("check", str(tmp_path))
+    assert proc.returncode == 2 and "no spec files" in proc.stdout
