@@ -74,12 +74,13 @@ def build(
 
 @app.command()
 def verify(
-    models: List[str] = typer.Argument(..., help="NAME.pt files written by eqdesign build."),
+    models: List[str] = typer.Argument(..., help="NAME.pt or NAME.pt2 files written by eqdesign build."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Re-verify the equivariance of saved models with torch alone, from their own extra files.
 
-    Loading a TorchScript file runs code stored in it: verify only files you trust, or inside a sandbox."""
+    Loading a TorchScript or torch.export file runs code stored in it: verify only files you trust, or run
+    verify inside a sandbox."""
     from .commands.verify import verify_paths
     from .report import reporter
 
@@ -132,6 +133,42 @@ def rules(format: Format = typer.Option(Format.human, "--format", "-f")) -> None
     _emit(reporter(format.value, sys.stdout), format, rows, "Rules", ["rule_id", "rule", "severity", "doc"])
 
 
+cache_app = typer.Typer(no_args_is_help=True, help="The cache folder (EQDESIGN_CACHE_DIR, default ~/.cache/eqdesign).")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info(format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
+    """Where the cache is and how large it is."""
+    from .commands import cache
+
+    _cache_report(cache.info(), format)
+
+
+@cache_app.command("clear")
+def cache_clear(format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
+    """Delete the cache folder (it is rebuilt on demand)."""
+    from .commands import cache
+
+    _cache_report(cache.clear(), format)
+
+
+@cache_app.command("warm")
+def cache_warm(specs: List[str] = typer.Argument(..., help="Spec files whose escnn models to build once."),
+               format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
+    """Fill the cache by building the escnn model of every spec (what CI can run before caching the folder)."""
+    from .commands import cache
+
+    _cache_report(cache.warm(specs), format)
+
+
+def _cache_report(result, format: Format) -> None:
+    from .report import reporter
+
+    reporter(format.value, sys.stdout).cache(result)
+    raise typer.Exit(result.exit_code)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors: yaml-language-server)."""
@@ -149,7 +186,25 @@ def _emit(out, format: Format, rows: list[dict], title: str, columns: list[str])
         out.table(title, columns, [[row[c] for c in columns] for row in rows])
 
 
+def _calm_threads() -> None:
+    """On a busy machine, OpenMP threads that spin while they wait can slow torch a hundredfold: wait
+    passively unless the user chose otherwise. Set before torch is imported, which reads it once."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM becomes an exception, so that artifact writers remove their temporary files on the way out."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main() -> None:
+    _calm_threads()
+    _terminate_cleanly()
     try:
         app()
     except SystemExit:

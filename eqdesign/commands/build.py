@@ -157,12 +157,19 @@ def provenance(result: BuildResult) -> dict[str, Any]:
         "eqdesign": __version__, "torch": torch.__version__, "escnn": version("escnn"),
         "numpy": numpy.__version__, "python": platform.python_version(),
         "spec_file": result.check.file, "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "seed": result.check.design.spec.tests.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seed": result.check.design.spec.tests.seed, "created": _created(),
     }
 
 
+def _created() -> str:
+    """The build time, or SOURCE_DATE_EPOCH where it is set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    stamp = int(epoch) if epoch.isdigit() else time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
 def _export(result: BuildResult, out_dir: Path, compiled32: Any, element_names: list[str], reps: tuple, exact: bool) -> None:
-    from ..export.artifacts import representations_payload, save_artifacts
+    from ..export.artifacts import representations_payload, save_artifacts, with_hashes
     from ..export.layout import layout
     from ..report.jsonfmt import build_report
     from ..report.markdown import markdown_report
@@ -172,8 +179,8 @@ def _export(result: BuildResult, out_dir: Path, compiled32: Any, element_names: 
     name = design.spec.name
     tolerance = 1e-5 if exact else design.spec.tests.tolerance  # the saved module runs in float32
     result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", ".report.json", ".md")]
-    report_json = json.dumps(build_report(result), indent=2)
-    extras = {"spec.yaml": result.check.loaded.text, "report.json": report_json, "provenance.json": json.dumps(provenance(result), indent=2),
-              "layout.json": json.dumps(layout(design), indent=2),
+    report_json = json.dumps(build_report(result, timings=False), indent=2)  # timings would make every build differ
+    extras = {"spec.yaml": result.check.loaded.text, "report.json": report_json, "layout.json": json.dumps(layout(design), indent=2),
               "representations.json": representations_payload(element_names, reps[0], reps[1], tolerance, exact)}
+    extras = with_hashes(extras, provenance(result))
     save_artifacts(out_dir, name, compiled32, extras, {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result)})

@@ -1,6 +1,11 @@
 """`eqdesign verify`: re-check a saved model's equivariance from its own extra files, with torch alone.
 
-Loading a TorchScript file runs code from it: verify only artifacts you trust, or inside a sandbox.
+Before anything is measured, the extras must agree with each other: provenance holds the SHA-256 of every
+other extra and of the spec, the representation matrices must be finite and orthogonal with the sizes the
+layout gives, and the tolerance must be the one the build judged by. A mismatch is a failure (exit 1).
+
+Loading a TorchScript or torch.export file runs code stored in it: verify only files you trust, or inside
+a sandbox.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from typing import Any, Sequence
 
 from ..results import Verification, VerifyBatch
 
+#: how far from orthogonal a stored representation matrix may be (float32 round-trips through JSON)
+ORTHOGONALITY = 1e-4
+
 
 def verify_paths(paths: Sequence[str]) -> VerifyBatch:
     return VerifyBatch([verify_one(p) for p in paths])
@@ -19,42 +27,78 @@ def verify_paths(paths: Sequence[str]) -> VerifyBatch:
 def verify_one(path: str, samples: int = 16, seed: int = 0) -> Verification:
     try:
         module, extra = _load(path)
-        reps = json.loads(extra["representations.json"] or "{}")
-        scales = json.loads(extra["report.json"] or "{}").get("tests", {}).get("scales", [1.0])
-    except (OSError, RuntimeError, ValueError, KeyError, TypeError, AttributeError) as err:
-        return Verification(path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {err}", readable=False)
-    if not reps.get("input"):
-        return Verification(path, False, None, None, 0, "", "no representation matrices in the file")
-    return _verify(path, module, reps, scales, samples, seed)
+        extras = {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()}
+        parsed = {k: json.loads(extras[k] or "null") for k in ("report.json", "provenance.json", "layout.json", "representations.json")}
+    except Exception as err:  # noqa: BLE001 - any unreadable or malformed file is a located "cannot read" (exit 2)
+        return Verification(path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {type(err).__name__}: {err}", readable=False)
+    problems = _consistency(extras, parsed)
+    if problems:
+        return Verification(path, False, None, None, 0, "", "the artifact's extras do not agree: " + "; ".join(problems))
+    return _verify(path, module, parsed, samples, seed)
 
 
-def _load(path: str) -> tuple[Any, dict[str, str]]:
-    from ..export.artifacts import load_extras
+def _load(path: str) -> tuple[Any, dict[str, Any]]:
+    from ..export.artifacts import load_artifact
 
-    return load_extras(path)
+    return load_artifact(path)
 
 
-def _verify(path: str, module: Any, reps: dict[str, Any], scales: list[float], samples: int, seed: int) -> Verification:
+def _consistency(extras: dict[str, str], parsed: dict[str, Any]) -> list[str]:
+    from ..export.artifacts import HASHED_EXTRAS, sha256
+
+    prov, reps, layout, report = (parsed[k] or {} for k in ("provenance.json", "representations.json", "layout.json", "report.json"))
+    hashes = prov.get("extras_sha256") if isinstance(prov, dict) else None
+    if not isinstance(hashes, dict):
+        return ["provenance.json holds no hashes of the other extras (not written by this eqdesign, or edited)"]
+    problems = [f"{name} was changed after the build (its SHA-256 differs from provenance.json)" for name in HASHED_EXTRAS if hashes.get(name) != sha256(extras[name])]
+    if prov.get("spec_sha256") != sha256(extras["spec.yaml"]):
+        problems.append("spec.yaml does not match the spec hash in provenance.json")
+    return problems + _shape_problems(reps, layout) + _tolerance_problems(reps, report)
+
+
+def _shape_problems(reps: dict[str, Any], layout: dict[str, Any]) -> list[str]:
+    import torch
+
+    try:
+        rin, rout = torch.tensor(reps["input"], dtype=torch.float64), torch.tensor(reps["output"], dtype=torch.float64)
+    except (KeyError, TypeError, ValueError) as err:
+        return [f"representations.json has no usable matrices ({err})"]
+    problems = []
+    for label, rho, dim in (("input", rin, layout.get("input_dim")), ("output", rout, layout.get("output_dim"))):
+        if rho.ndim != 3 or rho.shape[0] == 0 or rho.shape[1:] != (dim, dim):
+            problems.append(f"the {label} representation has shape {tuple(rho.shape)}, the layout says {dim}x{dim} matrices")
+        elif not bool(torch.isfinite(rho).all()):
+            problems.append(f"the {label} representation holds NaN or infinite entries")
+        elif float((rho @ rho.transpose(1, 2) - torch.eye(dim, dtype=rho.dtype)).abs().max()) > ORTHOGONALITY:
+            problems.append(f"the {label} representation matrices are not orthogonal")
+    return problems
+
+
+def _tolerance_problems(reps: dict[str, Any], report: dict[str, Any]) -> list[str]:
+    tol, exact = reps.get("tolerance"), reps.get("exact")
+    spec_tol = (report.get("tests") or {}).get("tolerance")
+    expected = 1e-5 if exact is True else spec_tol
+    if not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol <= 0:
+        return [f"the stored tolerance {tol!r} is not a positive number"]
+    if expected is None or not math.isclose(tol, expected, rel_tol=1e-12):
+        return [f"the stored tolerance {tol:g} is not the one the build judged by ({expected})"]
+    return []
+
+
+def _verify(path: str, module: Any, parsed: dict[str, Any], samples: int, seed: int) -> Verification:
     import torch
 
     from ..numerics.equivariance import Probe, measure
 
-    rin = torch.tensor(reps["input"], dtype=torch.float32)
-    rout = torch.tensor(reps["output"], dtype=torch.float32)
+    reps = parsed["representations.json"]
+    scales = (parsed["report.json"].get("tests") or {}).get("scales") or []
+    rin, rout = torch.tensor(reps["input"], dtype=torch.float32), torch.tensor(reps["output"], dtype=torch.float32)
     x = torch.randn(samples, rin.shape[1], generator=torch.Generator().manual_seed(seed))
     r = measure(Probe("model", module, rin, rout), x, scales)
-    tol = float(reps.get("tolerance", math.nan))
-    ok = r.passes(tol) and _finite_matrices(rin, rout)
+    tol = float(reps["tolerance"])
     element = reps["elements"][r.worst_element] if reps.get("elements") else ""
-    if not r.finite or not _finite_matrices(rin, rout):
-        message = "the equivariance error is not a finite number (NaN or infinite outputs, representations or scales)"
-    else:
-        verdict = "equivariant within tolerance" if ok else "equivariance error above tolerance"
-        message = f"{verdict}: {r.max_rel:.2e} (tolerance {tol:.0e}) over {rin.shape[0]} elements"
-    return Verification(path, ok, r.max_rel if r.finite else None, tol if math.isfinite(tol) else None, rin.shape[0], element, message)
-
-
-def _finite_matrices(*mats: Any) -> bool:
-    import torch
-
-    return all(bool(torch.isfinite(m).all()) for m in mats)
+    if not r.finite:
+        return Verification(path, False, None, tol, rin.shape[0], element, "the equivariance error is not a finite number (NaN or infinite outputs, or no valid input scale)")
+    ok = r.passes(tol)
+    verdict = "equivariant within tolerance" if ok else "equivariance error above tolerance"
+    return Verification(path, ok, r.max_rel, tol, rin.shape[0], element, f"{verdict}: {r.max_rel:.2e} (tolerance {tol:.0e}) over {rin.shape[0]} elements")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 
@@ -22,7 +23,31 @@ def quiet() -> Iterator[None]:
         yield
 
 
-with quiet():
+@contextlib.contextmanager
+def _escnn_cache_here() -> Iterator[None]:
+    """escnn creates its joblib caches at import time, in its own package folder: while it is imported, any
+    joblib.Memory aimed there is aimed at eqdesign's cache folder instead (see eqdesign.paths)."""
+    import joblib
+
+    from ..paths import escnn_cache_dir
+
+    target = escnn_cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    original = joblib.Memory.__init__
+
+    def redirected(self: Any, location: Any = None, *args: Any, **kwargs: Any) -> None:
+        if isinstance(location, str) and location.replace(os.sep, "/").endswith("escnn/group/_cache"):
+            location = str(target)
+        original(self, location, *args, **kwargs)
+
+    joblib.Memory.__init__ = redirected  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        joblib.Memory.__init__ = original  # type: ignore[method-assign]
+
+
+with quiet(), _escnn_cache_here():
     import escnn.group as egroup
     from escnn import gspaces
     from escnn import nn as enn

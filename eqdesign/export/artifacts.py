@@ -1,35 +1,48 @@
 """Build artifacts: written atomically, only after every test passed; read back with torch alone.
 
-NAME.pt carries, as TorchScript extra files: the spec, the report, provenance, the layout of the input and
-output fields, and the representation matrices of input and output at the tested group elements.
+NAME.pt (TorchScript) and NAME.pt2 (torch.export) carry the same extra files: the spec, the report,
+provenance (with a SHA-256 of every other extra, so that they cannot be swapped one at a time), the layout
+of the input and output fields, and the representation matrices of input and output at the tested group
+elements. Both archives are serialised in memory first: written to a temporary file directly, their
+internal root folder would carry the temporary name, and no two builds would give the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import torch
 
 EXTRA_FILES = ("spec.yaml", "report.json", "provenance.json", "layout.json", "representations.json")
+HASHED_EXTRAS = ("spec.yaml", "report.json", "layout.json", "representations.json")
+_TMP_PREFIX = ".eqdesign-tmp-"
 
 
-def write_atomically(out_dir: Path, files: dict[str, Callable[[Path], None]]) -> list[Path]:
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_atomically(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     """Write every file to a temporary name in out_dir first; rename them into place only if all succeed.
 
-    A failure leaves the older artifacts exactly as they were."""
+    A failure (or SIGTERM, which the CLI turns into an exception) leaves the older artifacts exactly as they
+    were and removes the temporary files; temporary files of processes that died are swept first."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale(out_dir)
     staged: list[tuple[Path, Path]] = []
     try:
-        for name, writer in files.items():
-            # the temporary name keeps the real suffix: torch.export.save insists on ".pt2"
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=f"-{name}", dir=out_dir)
-            os.close(fd)
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=f"-{name}", dir=out_dir)
             staged.append((Path(tmp), out_dir / name))
-            writer(Path(tmp))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             os.chmod(tmp, 0o666 & ~_umask())
     except BaseException:
         for tmp, _ in staged:
@@ -40,7 +53,22 @@ def write_atomically(out_dir: Path, files: dict[str, Callable[[Path], None]]) ->
     return [final for _, final in staged]
 
 
-_TMP_PREFIX = ".eqdesign-tmp-"
+def sweep_stale(out_dir: Path) -> None:
+    """Remove temporary files whose writing process no longer exists (killed before it could clean up)."""
+    for path in out_dir.glob(f"{_TMP_PREFIX}*"):
+        pid = path.name[len(_TMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:
@@ -59,27 +87,41 @@ def representations_payload(element_names: list[str], rho_in: torch.Tensor, rho_
     })
 
 
+def with_hashes(extras: dict[str, str], provenance: dict[str, Any]) -> dict[str, str]:
+    """The extras with provenance.json added, holding the SHA-256 of every other extra."""
+    provenance = dict(provenance, extras_sha256={name: sha256(extras[name]) for name in HASHED_EXTRAS})
+    return dict(extras, **{"provenance.json": json.dumps(provenance, indent=2)})
+
+
 def save_artifacts(out_dir: Path, name: str, module: torch.nn.Module, extras: dict[str, str], texts: dict[str, str]) -> list[Path]:
-    """NAME.pt (TorchScript with the extras), NAME.pt2 (torch.export, dynamic batch) and the text files."""
+    """NAME.pt (TorchScript), NAME.pt2 (torch.export, dynamic batch), both with the extras, and the text files."""
     scripted = torch.jit.script(module)
-    example = torch.randn(2, int(module.input_dim))
+    example = torch.randn(2, int(module.input_dim), generator=torch.Generator().manual_seed(0))
     exported = torch.export.export(module, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
-    writers: dict[str, Callable[[Path], None]] = {
-        f"{name}.pt": lambda p: torch.jit.save(scripted, str(p), _extra_files=extras),
-        f"{name}.pt2": lambda p: torch.export.save(exported, str(p)),
-    }
-    writers.update({file: _text_writer(text) for file, text in texts.items()})
-    return write_atomically(out_dir, writers)
+    files = {f"{name}.pt": _script_bytes(scripted, extras), f"{name}.pt2": _export_bytes(exported, extras)}
+    files.update({file: text.encode() for file, text in texts.items()})
+    return write_atomically(out_dir, files)
 
 
-def _text_writer(text: str) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        path.write_text(text)
+def _script_bytes(scripted: torch.jit.ScriptModule, extras: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer, _extra_files=extras)
+    return buffer.getvalue()
 
-    return write
+
+def _export_bytes(exported: Any, extras: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    torch.export.save(exported, buffer, extra_files=extras)
+    return buffer.getvalue()
 
 
-def load_extras(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, str]]:
+def load_artifact(path: str | Path) -> tuple[Any, dict[str, str]]:
+    """The runnable module and the extras of a .pt (TorchScript) or .pt2 (torch.export) artifact."""
     extra = {name: "" for name in EXTRA_FILES}
-    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    with warnings.catch_warnings():  # torch's deprecation notice for TorchScript is not the user's concern
+        warnings.simplefilter("ignore")
+        if str(path).endswith(".pt2"):
+            program = torch.export.load(str(path), extra_files=extra)
+            return program.module(), extra
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     return module, extra

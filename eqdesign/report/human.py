@@ -102,6 +102,14 @@ class HumanReporter:
             prefix = "error: " if not v.readable else ""
             self.console.print(Text(f"{prefix}{v.path}: {v.message}", style=style), soft_wrap=True)
 
+    def cache(self, result: Any) -> None:
+        verb = {"info": "cache", "clear": "cleared", "warm": "warmed"}[result.action]
+        self.console.print(f"{verb}: {result.path} ({result.files} files, {result.bytes / 1e6:.1f} MB)", soft_wrap=True)
+        for path in result.warmed:
+            self.console.print(f"  built {path}", soft_wrap=True)
+        for problem in result.problems:
+            self.console.print(Text(f"error: {problem}", style="bold red"), soft_wrap=True)
+
     def error(self, message: str, code: int) -> None:
         self.console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
 

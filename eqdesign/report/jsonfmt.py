@@ -117,7 +117,7 @@ def probe_json(r: Any) -> dict[str, Any]:
                    "per_field": {k: {"max_rel": v[0], "mean_rel": v[1]} for k, v in r.per_field.items()}})
 
 
-def build_report(result: BuildResult) -> dict[str, Any]:
+def build_report(result: BuildResult, timings: bool = True) -> dict[str, Any]:
     tests = result.check.design.spec.tests if result.check.design else None
     return finite({
         "schema_version": SCHEMA_VERSION,
@@ -126,7 +126,7 @@ def build_report(result: BuildResult) -> dict[str, Any]:
         "build": {
             "ok": result.ok, "exit_code": int(result.exit_code), "failures": result.failures,
             "agreement_compiled_vs_escnn": result.agreement, "equivariance": result.equivariance,
-            "influence": result.influence, "artifacts": result.artifacts, "timings_s": result.timings, "notes": result.notes,
+            "influence": result.influence, "artifacts": result.artifacts, "timings_s": result.timings if timings else {}, "notes": result.notes,
         },
     })
 
@@ -161,6 +161,9 @@ class JsonReporter:
 
     def verify(self, batch: VerifyBatch) -> None:
         self.data(verify_json(batch))
+
+    def cache(self, result: Any) -> None:
+        self.data(result.as_json())
 
     def error(self, message: str, code: int) -> None:
         self.data({"schema_version": 1, "error": message, "exit_code": code})

@@ -1,0 +1,67 @@
+"""`eqdesign cache info|clear|warm`: the cache folder eqdesign and escnn write to."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..exitcodes import ExitCode
+from ..paths import cache_dir
+
+
+@dataclass
+class CacheResult:
+    action: str
+    path: str
+    files: int = 0
+    bytes: int = 0
+    warmed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.SPEC if self.problems else ExitCode.OK
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__, exit_code=int(self.exit_code))
+
+
+def _measure(result: CacheResult) -> CacheResult:
+    files = [p for p in Path(result.path).rglob("*") if p.is_file()] if Path(result.path).is_dir() else []
+    result.files, result.bytes = len(files), sum(p.stat().st_size for p in files)
+    return result
+
+
+def info() -> CacheResult:
+    return _measure(CacheResult("info", str(cache_dir())))
+
+
+def clear() -> CacheResult:
+    result = _measure(CacheResult("clear", str(cache_dir())))
+    shutil.rmtree(result.path, ignore_errors=True)
+    return result
+
+
+def warm(specs: Sequence[str]) -> CacheResult:
+    """Build every spec's escnn model once (float64, as `build` does), which fills the caches."""
+    from .check import check_file
+
+    result = CacheResult("warm", str(cache_dir()))
+    for path in specs:
+        checked = check_file(path)
+        if checked.design is None or checked.exit_code() != ExitCode.OK:
+            result.problems.append(f"{path}: does not pass check; nothing to warm")
+            continue
+        _build(checked.design)
+        result.warmed.append(path)
+    return _measure(result)
+
+
+def _build(design: Any) -> None:
+    import torch
+
+    from ..escnn_backend.builder import build_escnn
+
+    build_escnn(design, torch.float64, seed=design.spec.tests.seed)

@@ -1,0 +1,118 @@
+"""`eqdesign verify` against hostile artifacts: no false pass. The artifacts are made with torch alone (a
+model that is exactly equivariant under the rotations of a square, written the way `build` writes)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+torch = pytest.importorskip("torch")
+
+from eqdesign.export.artifacts import load_artifact, representations_payload, save_artifacts, with_hashes  # noqa: E402
+
+
+class Rotate(torch.nn.Module):
+    """x -> 2x: commutes with every rotation. ``poison`` makes it output NaN."""
+
+    def __init__(self, poison: float = 0.0) -> None:
+        super().__init__()
+        self.input_dim = 2
+        self.poison = poison
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * x + self.poison * x
+
+
+def _rotations() -> torch.Tensor:
+    angles = [k * math.pi / 2 for k in range(4)]
+    return torch.tensor([[[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]] for a in angles])
+
+
+def _extras(reps: torch.Tensor | None = None, tolerance: float = 1e-5, scales: list | None = None) -> dict[str, str]:
+    reps = _rotations() if reps is None else reps
+    report = {"tests": {"tolerance": 0.05, "scales": [0.1, 1.0] if scales is None else scales}}
+    extras = {"spec.yaml": "name: square\n", "report.json": json.dumps(report), "layout.json": json.dumps({"input_dim": 2, "output_dim": 2}),
+              "representations.json": representations_payload([f"r{k}" for k in range(4)], reps, reps, tolerance, True)}
+    return with_hashes(extras, {"spec_sha256": __import__("hashlib").sha256(b"name: square\n").hexdigest()})
+
+
+def _write(tmp_path: Path, name: str, module: torch.nn.Module, extras: dict[str, str]) -> Path:
+    save_artifacts(tmp_path, name, module, extras, {})
+    return tmp_path / f"{name}.pt"
+
+
+def _verify(*paths: Path) -> tuple[int, list[dict]]:
+    proc = run_cli("verify", *map(str, paths), "--format", "json")
+    assert "Traceback" not in proc.stderr
+    return proc.returncode, json.loads(proc.stdout)["models"]
+
+
+def _tamper(path: Path, name: str, edit) -> None:
+    """Rewrite one extra of a .pt without touching the others (as an attacker would)."""
+    module, extras = load_artifact(path)
+    extras = {k: v.decode() if isinstance(v, bytes) else v for k, v in extras.items()}
+    extras[name] = edit(extras[name])
+    torch.jit.save(module, str(path), _extra_files=extras)
+
+
+def test_a_genuine_artifact_passes_as_pt_and_pt2(tmp_path: Path):
+    pt = _write(tmp_path, "good", Rotate(), _extras())
+    code, models = _verify(pt, pt.with_suffix(".pt2"))
+    assert code == 0 and [m["ok"] for m in models] == [True, True]
+
+
+def test_identity_representations_fail(tmp_path: Path):
+    pt = _write(tmp_path, "m", Rotate(), _extras())
+    _tamper(pt, "representations.json", lambda t: json.dumps(dict(json.loads(t), input=[torch.eye(2).tolist()] * 4, output=[torch.eye(2).tolist()] * 4)))
+    code, (model,) = _verify(pt)
+    assert code == 1 and not model["ok"] and "representations.json was changed" in model["message"]
+
+
+def test_a_raised_tolerance_fails_even_with_fresh_hashes(tmp_path: Path):
+    pt = _write(tmp_path, "m", Rotate(), _extras(tolerance=1e9))
+    code, (model,) = _verify(pt)
+    assert code == 1 and "not the one the build judged by" in model["message"]
+
+
+@pytest.mark.parametrize("scales", [[], [float("nan")], [float("inf")]])
+def test_nan_or_empty_scales_fail(tmp_path: Path, scales: list):
+    pt = _write(tmp_path, "m", Rotate(), _extras(scales=scales))
+    code, (model,) = _verify(pt)
+    assert code == 1 and not model["ok"] and "not a finite number" in model["message"]
+
+
+def test_a_model_that_outputs_nan_fails(tmp_path: Path):
+    pt = _write(tmp_path, "m", Rotate(poison=float("nan")), _extras())
+    code, (model,) = _verify(pt)
+    assert code == 1 and not model["ok"] and model["max_rel"] is None
+
+
+def test_nan_representations_fail(tmp_path: Path):
+    reps = _rotations().clone()
+    reps[1, 0, 0] = float("nan")
+    pt = _write(tmp_path, "m", Rotate(), _extras(reps=reps))
+    code, (model,) = _verify(pt)
+    assert code == 1 and "NaN" in model["message"]
+
+
+def test_non_orthogonal_representations_fail(tmp_path: Path):
+    pt = _write(tmp_path, "m", Rotate(), _extras(reps=2 * _rotations()))
+    code, (model,) = _verify(pt)
+    assert code == 1 and "not orthogonal" in model["message"]
+
+
+def test_unreadable_files_are_exit_2_and_do_not_hide_the_others(tmp_path: Path):
+    good = _write(tmp_path, "good", Rotate(), _extras())
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a zip archive")
+    malformed = _write(tmp_path, "malformed", Rotate(), _extras())
+    _tamper(malformed, "report.json", lambda t: "{not json")
+    code, models = _verify(garbage, good, tmp_path / "missing.pt", malformed)
+    assert code == 2
+    assert [m["ok"] for m in models] == [False, True, False, False]
+    assert [m["readable"] for m in models] == [False, True, False, False]
