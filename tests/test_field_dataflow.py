@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from eqdesign.analysis.pipeline import check_file
+from eqdesign.commands.check import check_file
 
 CROSSCHECK = Path(__file__).resolve().parent / "corpus" / "crosscheck"
 SPECS = sorted(CROSSCHECK.glob("*.yaml"))
