@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..findings import Finding, make
-from ..spec.load import LoadedSpec
+from ..spec.load import LoadedSpec, group_hint
 from ..spec.model import MAX_ORDER, FourierLayer, GatedLayer, GroupSpec, NormLayer, PointwiseLayer, QuotientLayer, TensorProductLayer
-from ..theory.group import Group
+from ..theory.group import GridKind, Group
 from ..theory.irreps import dimension
 from ..theory.notation import NotationError, parse
 from ..theory.registry import KINDS, make_group, parse_group_string
@@ -52,13 +52,15 @@ def _group(loaded: LoadedSpec) -> Group:
     parsed = (g.name, g.n) if isinstance(g, GroupSpec) else parse_group_string(g)
     where = loaded.at(("group",))
     if parsed is None:
-        hint = "valid: " + ", ".join(KINDS) + " (cyclic and dihedral take n: {name: cyclic, n: 8} or 'c8')"
-        raise _Stop(make("unknown-group", f"unknown group {g!r}", where, hint))
+        raise _Stop(make("unknown-group", f"unknown group {g!r}", where, group_hint(str(g), False)))
     name, n = parsed
     if KINDS[name].needs_n and n is None:
-        raise _Stop(make("unknown-group", f"group {name!r} needs its order n", where, f"write {{name: {name}, n: 8}}"))
+        raise _Stop(make("unknown-group", f"group {name!r} needs its order n", where, f"write {{name: {name}, n: 8}} or '{name[0]}8'"))
     if KINDS[name].needs_n and not 1 <= n <= MAX_ORDER:
         raise _Stop(make("unknown-group", f"{name} order n = {n} is out of range", where, f"use 1 <= n <= {MAX_ORDER}"))
+    if not KINDS[name].needs_n and n is not None:
+        # escnn would build the group and ignore n: refuse rather than let the spec claim an order it lacks
+        raise _Stop(make("schema", f"group {name!r} takes no order n (got n: {n})", loaded.at(("group", "n")), f"remove 'n: {n}': write 'group: {name}'"))
     return make_group(name, n)
 
 
@@ -103,7 +105,7 @@ class _Resolver:
         if L is None and not self.g.finite:
             raise _Stop(make("schema", f"{layer.nonlinearity} on {self.g.label} needs a band_limit", self.loaded.at(path), "add 'band_limit: 2', say"))
         channel = self.g.regular(L)
-        grid = self._grid(path, layer.grid, self.g.grid_types(), channel, L)
+        grid = self._grid(path, layer.grid, self.g.grid_types(), channel, L, self.g.label)
         label = "regular" if L is None else f"regular(L={L})"
         return self._channels(i, layer, path, "fourier", channel, label, band_limit=L, grid=grid)
 
@@ -116,10 +118,11 @@ class _Resolver:
             self.findings.append(make("invalid-nonlinearity", f"{self.g.label} has no {name or 'quotient'} representation here (available: {have})", self.loaded.at(path), hint))
             return self._channels(i, layer, path, "quotient", Counter(), "none", band_limit=layer.band_limit)
         channel = self.g.quotient(name, layer.band_limit)
-        grid = self._grid(path, layer.grid, self.g.quotient_grid_types(name), channel, layer.band_limit)
+        grid = self._grid(path, layer.grid, self.g.quotient_grid_types(name), channel, layer.band_limit, f"the {name} of {self.g.label}")
         return self._channels(i, layer, path, "quotient", channel, f"{name}(L={layer.band_limit})", band_limit=layer.band_limit, grid=grid, quotient=name)
 
-    def _grid(self, path: tuple, spec_grid, types: dict, channel: Counter, L) -> Grid | None:
+    def _grid(self, path: tuple, spec_grid, types: dict[str, GridKind], channel: Counter, L, space: str) -> Grid | None:
+        """The sample points of a Fourier layer on ``space`` (the group, or one of its quotients)."""
         coeffs = dimension(channel)
         if self.g.finite:
             return Grid("elements", None, self.g.order, coeffs)
@@ -129,9 +132,26 @@ class _Resolver:
         if spec_grid is None:
             kind = "thomson_cube" if "thomson_cube" in types else "regular"
             return Grid(kind, *_default_n(types[kind], coeffs, L or 1), coeffs)
-        if spec_grid.type not in types:
-            raise _Stop(make("schema", f"unknown grid type {spec_grid.type!r} for {self.g.label}", self.loaded.at(path + ("grid", "type")), "valid: " + ", ".join(types)))
-        return Grid(spec_grid.type, spec_grid.n, types[spec_grid.type](spec_grid.n or 1), coeffs)
+        kind = types.get(spec_grid.type)
+        if kind is None:
+            valid = ", ".join(f"{name} ({k.size} points)" for name, k in types.items())
+            raise _Stop(make("schema", f"grid type {spec_grid.type!r} is not available on {space}", self.loaded.at(path + ("grid", "type")), "valid: " + valid))
+        n = self._grid_n(path + ("grid",), spec_grid, kind, coeffs, L or 1)
+        return Grid(spec_grid.type, n, kind.points(n or 1), coeffs)
+
+    def _grid_n(self, path: tuple, spec_grid, kind: GridKind, coeffs: int, L: int) -> int | None:
+        """The grid's n, refused where escnn would fail on it (missing, too small) or silently ignore it."""
+        name, n = spec_grid.type, spec_grid.n
+        if not kind.takes_n:
+            if n is not None:
+                raise _Stop(make("schema", f"grid type {name!r} always has {kind.size} points and takes no n (got n: {n})", self.loaded.at(path + ("n",)), f"remove 'n: {n}', or use a grid type that takes n"))
+            return None
+        good, points = _default_n(kind, coeffs, L)
+        if n is None:
+            raise _Stop(make("schema", f"grid type {name!r} needs n (it samples {kind.size} points)", self.loaded.at(path), f"add n: {good} ({points} points for {coeffs} Fourier coefficients)"))
+        if n < kind.min_n:
+            raise _Stop(make("schema", f"grid type {name!r} needs n >= {kind.min_n} (got n: {n})", self.loaded.at(path + ("n",)), f"use n: {good} ({points} points for {coeffs} Fourier coefficients)"))
+        return n
 
     def norm(self, i: int, layer: NormLayer, path: tuple) -> Nonlinear:
         t = self.irreps(path + ("fields",))
@@ -164,16 +184,15 @@ class _Resolver:
         return self._channels(i, layer, path, "pointwise", Counter({self.g.trivial: 1}), self.g.trivial.name)
 
 
-def _default_n(points, coeffs: int, L: int) -> tuple[int, int]:
-    """Smallest n with enough points per coefficient (a multiple of lcm(1..L) on circles, so that the
-    selection rules of every frequency hold exactly on the grid)."""
-    circle = points(1) <= 2
-    step = math.lcm(*range(1, L + 1)) if circle else 1
-    target = (_OVERSAMPLING_CIRCLE if circle else _OVERSAMPLING_3D) * coeffs
-    n = step
-    while points(n) < target:
+def _default_n(kind: GridKind, coeffs: int, L: int) -> tuple[int, int]:
+    """Smallest n >= kind.min_n with enough points per coefficient (a multiple of lcm(1..L) on circles, so
+    that the selection rules of every frequency hold exactly on the grid), and its number of points."""
+    step = math.lcm(*range(1, L + 1)) if kind.circle else 1
+    target = (_OVERSAMPLING_CIRCLE if kind.circle else _OVERSAMPLING_3D) * coeffs
+    n = step * -(-kind.min_n // step)
+    while kind.points(n) < target:
         n += step
-    return n, points(n)
+    return n, kind.points(n)
 
 
 def _get(spec, path: tuple):

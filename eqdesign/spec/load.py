@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from ..findings import Finding, Location, make
-from .model import NONLINEARITIES, Spec, all_keys
+from .model import GROUP_NAMES, NONLINEARITIES, ORDERED_GROUPS, Spec, all_keys, float_literal
 from .yamlsrc import SourceMap, YamlProblem, load_yaml
 
 
@@ -89,22 +90,26 @@ def _schema_findings(err: ValidationError, data: Any, smap: SourceMap, file: str
     seen: set = set()
     out: list[Finding] = []
     for e in err.errors():
-        if _wrong_arm(e):
+        if _wrong_arm(e, data):
             continue
         path = _data_path(e["loc"], data)
-        message, hint, at_key = _describe(e, path)
+        rule, message, hint, at_key = _describe(e, path, data)
         line, col = smap.key(path) if at_key else smap.value(path)
         if (line, col, message) in seen:
             continue
         seen.add((line, col, message))
-        out.append(make("schema", message, Location(file, line, col, spec_path(path)), hint))
-    return _drop_union_noise(out)
+        out.append(make(rule, message, Location(file, line, col, spec_path(path)), hint))
+    return sorted(_drop_union_noise(out), key=lambda f: (f.location.line, f.location.column))
 
 
-def _wrong_arm(e: dict) -> bool:
-    """For ``group: str | {name, n}``, report only against the arm that matches the value's shape."""
-    loc, value = e["loc"], e.get("input")
-    return ("str" in loc and isinstance(value, dict)) or ("GroupSpec" in loc and isinstance(value, str))
+def _wrong_arm(e: dict, data: Any) -> bool:
+    """For ``group: str | {name, n}``, report only against the arm that matches the value's shape. The shape is
+    read from the data, not from the error's input: inside the mapping arm the input is the leaf (``'su3'``)."""
+    loc = e["loc"]
+    if len(loc) < 2 or loc[0] != "group" or loc[1] not in ("str", "GroupSpec"):
+        return False
+    value = data.get("group") if isinstance(data, dict) else None
+    return loc[1] != ("GroupSpec" if isinstance(value, dict) else "str")
 
 
 def _drop_union_noise(findings: list[Finding]) -> list[Finding]:
@@ -115,26 +120,76 @@ def _drop_union_noise(findings: list[Finding]) -> list[Finding]:
     return list(by_pos.values())
 
 
-def _describe(e: dict, path: tuple) -> tuple[str, str, bool]:
+def group_hint(got: Any, with_n: bool) -> str:
+    """Valid groups, led by the closest name to ``got`` written so that the suggestion itself is valid:
+    with ``n`` only where the group takes one."""
+    names = list(get_args(GROUP_NAMES))
+    close = difflib.get_close_matches(got.strip().lower(), names, n=1, cutoff=0.5) if isinstance(got, str) else []
+    valid = f"valid: {', '.join(names)} ({' and '.join(ORDERED_GROUPS)} take n: {{name: cyclic, n: 8}} or 'c8')"
+    if not close:
+        return valid
+    name = close[0]
+    if name in ORDERED_GROUPS:
+        guess = f"did you mean name: {name}?" if with_n else f"did you mean {{name: {name}, n: 8}}?"
+    else:
+        guess = f"did you mean 'group: {name}' (it takes no n)?" if with_n else f"did you mean {name!r}?"
+    return f"{guess} {valid}"
+
+
+def _describe(e: dict, path: tuple, data: Any) -> tuple[str, str, str, bool]:
+    """(rule, message, hint, located at the key rather than the value) for one pydantic error."""
     kind, last = e["type"], (path[-1] if path else "")
+    value = _original(data, path, e.get("input"))
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(last), sorted(all_keys()), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "remove it; see the spec language in the README"
-        return f"unknown key {last!r}", hint, True
+        return "schema", f"unknown key {last!r}", hint, True
+    if path == ("group", "name"):
+        return _group_name(kind, value, data)
+    if kind == "invalid_key":
+        # e.g. {tolerance: 1, 5}: in a flow mapping a comma starts a new key, here the number 5
+        return "schema", f"key {_shown(last)} is not a name", "keys are words such as 'tolerance'; quote a value that holds a comma", True
     if kind == "missing":
-        return f"missing required key {last!r}", f"add '{last}: ...'", False
+        return "schema", f"missing required key {last!r}", f"add '{last}: ...'", False
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        got = e.get("input", {}).get("nonlinearity") if isinstance(e.get("input"), dict) else None
+        got = value.get("nonlinearity") if isinstance(value, dict) else None
         close = difflib.get_close_matches(str(got), NONLINEARITIES, n=1, cutoff=0.5)
         guess = f"did you mean {close[0]!r}? " if close else ""
         shown = "no 'nonlinearity' key" if got is None else f"unknown nonlinearity {got!r}"
-        return shown, f"{guess}valid: {', '.join(NONLINEARITIES)}", False
-    value = e.get("input")
-    quoted = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
-    return f"{spec_path(path) or 'spec'}: {e['msg']}{quoted}", _hint_for(kind, e), False
+        return "schema", shown, f"{guess}valid: {', '.join(NONLINEARITIES)}", False
+    if path == ("group",):
+        message = f"group must be a name such as so3 or a mapping such as {{name: cyclic, n: 8}} (got {_shown(value)})"
+        return "schema", message, group_hint(value, False), False
+    quoted = f" (got {_shown(value)})" if not isinstance(value, (dict, list)) else ""
+    return "schema", f"{spec_path(path) or 'spec'}: {e['msg']}{quoted}", _hint_for(kind, e, path, data), False
 
 
-def _hint_for(kind: str, e: dict) -> str:
+def _shown(value: Any) -> str:
+    """A scalar as the YAML file spells it: true, null, '8'."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return repr(value)
+
+
+def _original(data: Any, path: tuple, fallback: Any) -> Any:
+    """The value as the YAML file has it (validators may have rewritten pydantic's input, '1e3' -> 1000.0)."""
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return fallback
+    return node
+
+
+def _group_name(kind: str, value: Any, data: dict) -> tuple[str, str, str, bool]:
+    with_n = "n" in data["group"]
+    if kind == "missing":
+        return "schema", "missing required key 'name' in group", "add 'name: ...'; " + group_hint("", with_n), False
+    return "unknown-group", f"unknown group {value!r}", group_hint(value, with_n), False
+
+
+def _hint_for(kind: str, e: dict, path: tuple, data: Any) -> str:
     ctx = e.get("ctx") or {}
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
@@ -142,14 +197,101 @@ def _hint_for(kind: str, e: dict) -> str:
         close = difflib.get_close_matches(str(e.get("input")), allowed, n=1, cutoff=0.5)
         guess = f"did you mean {close[0]!r}? " if close else ""
         return f"{guess}expected one of: {', '.join(allowed)}"
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return "use a value in the allowed range"
-    if "int" in kind:
-        return "use a whole number"
+    if kind in _NUMBER_ERRORS:
+        return _number_hint(e.get("input"), path, data)
+    if kind == "too_short":
+        return _too_short_hint(path, int(ctx.get("min_length", 1)))
     if kind == "string_pattern_mismatch":
         return "use letters, digits, '_', '.' and '-', starting with a letter or digit"
     if "string" in kind:
         return "use a quoted string"
-    if kind in ("bool_type", "float_type"):
-        return "use a number"
     return "see the spec language in the README"
+
+
+_NUMBER_ERRORS = frozenset({
+    "int_type", "int_from_float", "int_parsing", "float_type", "float_parsing", "bool_type", "finite_number",
+    "greater_than_equal", "less_than_equal", "greater_than", "less_than",
+})
+
+
+def _number_hint(value: Any, path: tuple, data: Any) -> str:
+    """A hint for a number of the wrong type or range. A concrete rewrite is proposed only after checking
+    that the spec accepts it there; otherwise the allowed range, read from the model itself."""
+    last = path[-1] if path else "value"
+    whole = _is_whole_field(data, path)
+    fix = _rewrite(value, whole)
+    if fix is not None and not _errors_at(data, path, fix):
+        return f"write {last}: {fix} ({_how(value)})"
+    return f"use {'a whole number' if whole else 'a finite number'} {_bounds(data, path, whole)}".rstrip()
+
+
+def _how(value: Any) -> str:
+    if not isinstance(value, str):
+        return "a whole number"
+    # Plain digits only arrive as a string when quoted; 1e3 arrives as one because YAML 1.1 wants a dot.
+    return "without quotes" if value.strip().lstrip("+-").isdigit() else "in plain digits"
+
+
+def _rewrite(value: Any, whole: bool) -> int | float | None:
+    """The number a mistyped value most likely means: ``'8'`` -> 8, ``1e3`` -> 1000, ``2.0`` -> 2 (whole)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    if isinstance(value, str):
+        if not float_literal(value):
+            return None
+        value = float(value)
+    if not math.isfinite(value):
+        return None
+    if whole:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
+
+
+def _bounds(data: Any, path: tuple, whole: bool) -> str:
+    """The allowed range of a numeric field, e.g. "from 1 to 512" or "> 0 and <= 10", found by validating
+    extreme values in its place (so it never drifts from the model)."""
+    huge = 10**30 if whole else 1e300
+    low = {k: v for e in _errors_at(data, path, -huge) for k, v in (e.get("ctx") or {}).items() if k in ("ge", "gt")}
+    high = {k: v for e in _errors_at(data, path, huge) for k, v in (e.get("ctx") or {}).items() if k in ("le", "lt")}
+    show = {k: _plain(v) for k, v in {**low, **high}.items()}
+    if "ge" in show and "le" in show:
+        return f"from {show['ge']} to {show['le']}"
+    symbols = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    return " and ".join(f"{symbols[k]} {v}" for k, v in show.items())
+
+
+def _plain(number: Any) -> str:
+    return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
+
+
+def _is_whole_field(data: Any, path: tuple) -> bool:
+    return any(e["type"].startswith("int") for e in _errors_at(data, path, 0.5))
+
+
+def _too_short_hint(path: tuple, at_least: int) -> str:
+    example = _FIELD_EXAMPLES.get(path)
+    return f"give at least {at_least} value{'s' if at_least > 1 else ''}" + (f", e.g. {example}" if example else "")
+
+
+_FIELD_EXAMPLES = {("tests", "scales"): "scales: [0.1, 1.0, 10.0]"}
+
+
+def _errors_at(data: Any, path: tuple, value: Any) -> list[dict]:
+    """The schema errors at ``path`` once its value is replaced by ``value``: how hints test a rewrite."""
+    changed = _replaced(data, path, value)
+    try:
+        Spec.model_validate(changed)
+    except ValidationError as err:
+        return [e for e in err.errors() if not _wrong_arm(e, changed) and _data_path(e["loc"], changed) == path]
+    return []
+
+
+def _replaced(node: Any, path: tuple, value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        return {**node, head: _replaced(node.get(head), rest, value)}
+    if isinstance(node, list) and isinstance(head, int) and head < len(node):
+        return [_replaced(x, rest, value) if i == head else x for i, x in enumerate(node)]
+    return node

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+import re
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 GROUP_NAMES = Literal[
     "so2", "o2", "so3", "o3", "cyclic", "dihedral", "ico", "octa", "full_ico", "full_octa", "cylinder", "full_cylinder"
 ]
+ORDERED_GROUPS = ("cyclic", "dihedral")  # the groups that take an order n (registry.KINDS agrees; a test checks)
 MAX_ORDER = 512  # largest n for cyclic and dihedral groups
+SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32)
+
+# YAML 1.1 (PyYAML) reads a float only with a dot: ``1e-3`` and ``1E5`` arrive as strings. Where the spec wants
+# a float, such a string is read as the number it spells; anything else stays a string and is refused.
+_FLOAT_LITERAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def float_literal(value: Any) -> bool:
+    """Whether a string spells a plain decimal number (``1e-3``, ``0.5``; not ``inf`` or ``nan``)."""
+    return isinstance(value, str) and _FLOAT_LITERAL.fullmatch(value.strip()) is not None
+
+
+def _read_float_literal(value: Any) -> Any:
+    return float(value) if float_literal(value) else value
+
+
+# Constraints before the validator, so that they reach the JSON schema as exclusiveMinimum and maximum.
+ReadFloat = BeforeValidator(_read_float_literal)
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False), ReadFloat]
 Count = Annotated[int, Field(ge=1, le=4096)]
 BandLimit = Annotated[int, Field(ge=0, le=12)]
 
@@ -93,11 +114,11 @@ NONLINEARITIES = (
 class Tests(_Strict):
     """How ``eqdesign build`` tests equivariance."""
 
-    tolerance: Annotated[float, Field(gt=0, le=10)] = 0.05
+    tolerance: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False), ReadFloat] = 0.05
     samples: Annotated[int, Field(ge=1, le=10000)] = 32
     dtype: Literal["float64", "float32"] = "float64"
-    seed: int = 0
-    scales: list[Annotated[float, Field(gt=0)]] = [0.1, 1.0, 10.0]
+    seed: Annotated[int, Field(ge=0, le=SEED_MAX)] = 0
+    scales: Annotated[list[PositiveFloat], Field(min_length=1)] = [0.1, 1.0, 10.0]
 
 
 class Spec(_Strict):

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .group import Group, NamedRep, Quadrature, Quotient
+from .group import GridKind, Group, NamedRep, Quadrature, Quotient
 from .irreps import Irrep
 
 
@@ -108,8 +108,8 @@ class SO2(Group):
     def power(self, points: np.ndarray, j: int) -> np.ndarray:
         return j * points
 
-    def grid_types(self) -> dict:
-        return {"regular": lambda n: n, "rand": lambda n: n}
+    def grid_types(self) -> dict[str, GridKind]:
+        return {"regular": GridKind(lambda n: n, "n", circle=True), "rand": GridKind(lambda n: n, "n", circle=True)}
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         return circle_reachable(source, lambda i: CircleLaw(i.freq), [])
@@ -167,11 +167,12 @@ class O2(Group):
         # O(2)/{1, reflection}: the circle. It fixes the trivial irrep and one line of every 2-dim irrep.
         return {"circle": Quotient("circle", (0.0, 1), lambda i: 1 if i.eid != (1, 0) else 0)}
 
-    def grid_types(self) -> dict:
-        return {"regular": lambda n: 2 * n, "rand": lambda n: n}
+    def grid_types(self) -> dict[str, GridKind]:
+        # escnn's O2.grid: "regular" takes n rotations and the n reflections with them; "rand" n elements in all
+        return {"regular": GridKind(lambda n: 2 * n, "2n", circle=True), "rand": GridKind(lambda n: n, "n", circle=True)}
 
-    def quotient_grid_types(self, name: str) -> dict:
-        return {"regular": lambda n: n}
+    def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
+        return {"regular": GridKind(lambda n: n, "n", circle=True)}  # n rotations, one per point of the circle
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         return circle_reachable(source, self.law, [(1, 0)])

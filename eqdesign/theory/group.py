@@ -49,6 +49,17 @@ class Quotient:
     fixed: Callable[[Irrep], int]  # dim of the K-fixed space of an irrep
 
 
+@dataclass(frozen=True)
+class GridKind:
+    """One escnn grid type: how many points escnn samples for a given ``n``, and which ``n`` it takes."""
+
+    points: Callable[[int], int]
+    size: str  # the count for messages, e.g. "24n" or "60"
+    takes_n: bool = True  # False for the fixed point sets (ico, cube, tetra), where escnn ignores n
+    min_n: int = 1  # smallest n escnn samples without failing (or producing NaN points)
+    circle: bool = False  # points on a circle: cheap, and oversampled more (see analysis.resolve)
+
+
 class Group(ABC):
     key: str  # stable machine name, e.g. "so3" or "cyclic8"
     label: str  # human name, e.g. "SO(3)" or "C8"
@@ -101,11 +112,12 @@ class Group(ABC):
         q = self.quotients()[name]
         return content((i, q.fixed(i) // i.endo) for i in self.irreps(band_limit))
 
-    def grid_types(self) -> dict[str, Callable[[int | None], int]]:
-        """Grid type -> number of points for a given ``n``; finite groups use all their elements."""
+    def grid_types(self) -> dict[str, GridKind]:
+        """escnn's grid types for Fourier layers on the group; finite groups use all their elements."""
         return {}
 
-    def quotient_grid_types(self, name: str) -> dict[str, Callable[[int | None], int]]:
+    def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
+        """escnn's grid types for quotient Fourier layers on the quotient ``name``, as eqdesign builds them."""
         return {}
 
     # -- ideal reachability -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from .circle import O2, SO2, CircleLaw, circle_reachable
 from .finite import FiniteGroup, Ico, Octa
-from .group import Group, NamedRep, Quadrature
+from .group import GridKind, Group, NamedRep, Quadrature
 from .irreps import Irrep
 
 
@@ -78,7 +78,7 @@ class C2Product(Group):
         eps, pts = points
         return (eps if j % 2 else np.zeros_like(eps), self.inner.power(pts, j))
 
-    def grid_types(self) -> dict:
+    def grid_types(self) -> dict[str, GridKind]:
         return {}
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:

@@ -19,33 +19,42 @@ Ideal reachability uses the generic stabilizer H of the input, which is known in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Mapping
 
 import numpy as np
 
-from .group import Group, NamedRep, Quadrature, Quotient
+from .group import GridKind, Group, NamedRep, Quadrature, Quotient
 from .irreps import Irrep
 
+# Point counts of escnn's SO3.grid (O3.grid repeats each point with the inversion, except "rand") and of
+# sphere_grid; tests/test_static_refusal.py compares them with escnn. escnn's hopf and fibonacci SO(3) grids
+# give "about n" points and its random sphere grid takes no seed, so eqdesign offers neither.
 _SO3_GRIDS = {
-    "thomson": lambda n: n,
-    "thomson_cube": lambda n: 24 * n,
-    "ico": lambda n: 60,
-    "cube": lambda n: 24,
-    "tetra": lambda n: 12,
-    "rand": lambda n: n,
+    "thomson": GridKind(lambda n: n, "n"),
+    "thomson_cube": GridKind(lambda n: 24 * n, "24n"),
+    "ico": GridKind(lambda n: 60, "60", takes_n=False),
+    "cube": GridKind(lambda n: 24, "24", takes_n=False),
+    "tetra": GridKind(lambda n: 12, "12", takes_n=False),
+    "rand": GridKind(lambda n: n, "n"),
 }
 _SPHERE_GRIDS = {
-    "thomson": lambda n: n,
-    "thomson_cube": lambda n: 24 * n,
-    "ico": lambda n: 30,
-    "cube": lambda n: 6,
-    "fibonacci": lambda n: n,
-    "rand": lambda n: n,
+    "thomson": GridKind(lambda n: n, "n"),
+    "thomson_cube": GridKind(lambda n: 24 * n, "24n"),
+    "ico": GridKind(lambda n: 30, "30", takes_n=False),  # the orbit of the z axis: the icosahedron's edge centres
+    "cube": GridKind(lambda n: 6, "6", takes_n=False),
+    "tetra": GridKind(lambda n: 6, "6", takes_n=False),  # z is a 2-fold axis of the tetrahedral group
+    "fibonacci": GridKind(lambda n: n, "n", min_n=2),  # escnn divides by n - 1
 }
 
 
-def _doubled(grids: dict) -> dict:
-    return {k: (lambda n, f=f: 2 * f(n)) for k, f in grids.items()}
+def _with_inversion(grids: dict[str, GridKind]) -> dict[str, GridKind]:
+    """O3.grid: every SO(3) point twice (with and without the inversion), but "rand" draws n elements of O(3)."""
+    def doubled(k: GridKind) -> GridKind:
+        coeff, var = (k.size[:-1] or "1", "n") if k.size.endswith("n") else (k.size, "")
+        return replace(k, points=lambda n, f=k.points: 2 * f(n), size=f"{2 * int(coeff)}{var}")
+
+    return {name: (k if name == "rand" else doubled(k)) for name, k in grids.items()}
 
 
 def _angle_quadrature(degree: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,10 +134,10 @@ class SO3(Group):
     def quotients(self) -> dict[str, Quotient]:
         return {"sphere": Quotient("sphere", (False, -1), lambda i: 1)}
 
-    def grid_types(self) -> dict:
+    def grid_types(self) -> dict[str, GridKind]:
         return dict(_SO3_GRIDS)
 
-    def quotient_grid_types(self, name: str) -> dict:
+    def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
         return dict(_SPHERE_GRIDS)
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
@@ -188,10 +197,10 @@ class O3(Group):
         # O(3)/O(2) (escnn's "cone" subgroup): one copy of each natural-parity harmonic 0e, 1o, 2e, ...
         return {"sphere": Quotient("sphere", ("cone", -1), lambda i: 1 if i.eid[0] == i.eid[1] % 2 else 0)}
 
-    def grid_types(self) -> dict:
-        return _doubled(_SO3_GRIDS)
+    def grid_types(self) -> dict[str, GridKind]:
+        return _with_inversion(_SO3_GRIDS)
 
-    def quotient_grid_types(self, name: str) -> dict:
+    def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
         # O(3)/O(2) is the sphere itself: escnn's O3.sphere_grid samples as many points as SO(3)'s
         return dict(_SPHERE_GRIDS)
 
