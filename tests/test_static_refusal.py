@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from eqdesign.analysis.pipeline import check_file
+from eqdesign.commands.check import check_file
 from eqdesign.findings import SPEC_RULES, Severity
 from eqdesign.spec.model import GROUP_NAMES, ORDERED_GROUPS, SEED_MAX
 from eqdesign.theory.registry import KINDS, make_group
@@ -51,10 +51,11 @@ def _escnn_points(key: str, quotient: str | None, kind: str, n: int | None) -> i
     import escnn.group as eg
 
     from eqdesign.analysis.design import Grid
-    from eqdesign.build.escnn_model import design_grid
+    from eqdesign.escnn_backend.families import family
 
     G = {"so3": eg.so3_group, "o3": eg.o3_group, "so2": eg.so2_group, "o2": eg.o2_group}[key](2)
-    return len(design_grid(G, make_group(key), Grid(kind, n, 0, 0), quotient))
+    group = make_group(key)
+    return len(family(group).design_grid(G, group, Grid(kind, n, 0, 0), quotient))
 
 
 def _check_points(tmp_path: Path, key: str, quotient: str | None, kind: str, n: int | None) -> int:

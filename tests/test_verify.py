@@ -47,9 +47,12 @@ def _write(tmp_path: Path, name: str, module: torch.nn.Module, extras: dict[str,
 
 
 def _verify(*paths: Path) -> tuple[int, list[dict]]:
-    proc = run_cli("verify", *map(str, paths), "--format", "json")
-    assert "Traceback" not in proc.stderr
-    return proc.returncode, json.loads(proc.stdout)["models"]
+    """In-process (fast); the CLI's JSON is the same document (see the last test)."""
+    from eqdesign.commands.verify import verify_paths
+    from eqdesign.report.jsonfmt import verify_json
+
+    batch = verify_paths([str(p) for p in paths])
+    return int(batch.exit_code), verify_json(batch)["models"]
 
 
 def _tamper(path: Path, name: str, edit) -> None:
@@ -112,7 +115,9 @@ def test_unreadable_files_are_exit_2_and_do_not_hide_the_others(tmp_path: Path):
     garbage.write_bytes(b"not a zip archive")
     malformed = _write(tmp_path, "malformed", Rotate(), _extras())
     _tamper(malformed, "report.json", lambda t: "{not json")
-    code, models = _verify(garbage, good, tmp_path / "missing.pt", malformed)
+    proc = run_cli("verify", *map(str, (garbage, good, tmp_path / "missing.pt", malformed)), "--format", "json")
+    assert "Traceback" not in proc.stderr
+    code, models = proc.returncode, json.loads(proc.stdout)["models"]
     assert code == 2
     assert [m["ok"] for m in models] == [False, True, False, False]
     assert [m["readable"] for m in models] == [False, True, False, False]

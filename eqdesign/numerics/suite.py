@@ -105,7 +105,21 @@ def _failure(report: EquivarianceReport, r: ProbeResult, elements: Sequence[str]
 def _fix_hint(design: Design, r: ProbeResult) -> str:
     if r.exact:
         return "an exact layer should never fail: please report this"
-    grids = [x.grid for x in design.hidden if x.grid is not None and x.kind in ("fourier", "quotient")]
-    finer = ", ".join(f"grid: {{type: {g.type}, n: {2 * (g.n or g.points)}}}" for g in grids[:1])
+    layers = [x for x in design.hidden if x.grid is not None and x.kind in ("fourier", "quotient")]
+    finer = next(filter(None, (finer_grid(design, x) for x in layers)), "")
     return (f"try a finer grid ({finer or 'more points'}), a lower band_limit, smaller inputs, or a looser "
             "tests.tolerance if this error is acceptable")
+
+
+def finer_grid(design: Design, layer: Nonlinear) -> str:
+    """A grid of at least twice the layer's points that check accepts: the same type where it takes n, else
+    the first type of that space that does ("" when there is none)."""
+    assert layer.grid is not None
+    types = design.group.quotient_grid_types(layer.quotient) if layer.quotient else design.group.grid_types()
+    name = layer.grid.type if types.get(layer.grid.type) and types[layer.grid.type].takes_n else next((t for t, k in types.items() if k.takes_n), None)
+    if name is None:
+        return ""
+    kind, n = types[name], types[name].min_n
+    while kind.points(n) < 2 * layer.grid.points:
+        n += 1
+    return f"{layer.path[0]}[{layer.path[1]}].grid: {{type: {name}, n: {n}}}"
