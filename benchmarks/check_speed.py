@@ -13,6 +13,7 @@ It then times `eqdesign.commands.check.check_file(path)` per spec in-process
 Stdlib only; run it with any Python 3:  python3 benchmarks/check_speed.py [--rounds N]
 Exit code: 0 target met, 1 target missed or the measurement could not be made.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,13 +103,13 @@ def run_torch() -> float:
 
 def per_spec(rounds: int) -> None:
     specs = sorted(str(p) for p in SPECS.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    print("\nper-spec analysis time (in-process eqdesign.commands.check.check_file, median of "
-          f"{rounds} calls; first call in brackets):")
+    print(f"\nper-spec analysis time (in-process eqdesign.commands.check.check_file, median of {rounds} calls; first call in brackets):")
     if not specs:
         print("  per-spec timing unavailable: no *.yaml / *.yml files under specs/")
         return
-    proc = subprocess.run([str(VENV_PY), "-c", PER_SPEC_CODE, str(rounds), *specs],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=str(REPO))
+    proc = subprocess.run(
+        [str(VENV_PY), "-c", PER_SPEC_CODE, str(rounds), *specs], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=str(REPO)
+    )
     try:
         data = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -138,8 +139,10 @@ def main() -> int:
     missing = [p for p in (VENV_PY, EQDESIGN) if not p.exists()]
     if missing:
         print("check_speed: cannot measure, missing: " + ", ".join(map(str, missing)), file=sys.stderr)
-        print("check_speed: run `bash scripts/bootstrap.sh` first (the eqdesign CLI comes from "
-              "the editable install into .venv)", file=sys.stderr)
+        print(
+            "check_speed: run `bash scripts/bootstrap.sh` first (the eqdesign CLI comes from the editable install into .venv)",
+            file=sys.stderr,
+        )
         return 1
     if not SPECS.is_dir():
         print(f"check_speed: cannot measure, {SPECS} is not a directory", file=sys.stderr)
@@ -168,10 +171,8 @@ def main() -> int:
     ratio = check_ms / torch_ms
     ok = ratio <= args.target
     print(f"rounds: {args.rounds} (interleaved, order alternating, after 1 untimed warm-up each)")
-    print(f"eqdesign check specs/ --format json : median {check_ms:8.1f} ms  "
-          f"(min {min(check_s) * 1e3:.1f}, max {max(check_s) * 1e3:.1f})")
-    print(f"python -c 'import torch'            : median {torch_ms:8.1f} ms  "
-          f"(min {min(torch_s) * 1e3:.1f}, max {max(torch_s) * 1e3:.1f})")
+    print(f"eqdesign check specs/ --format json : median {check_ms:8.1f} ms  (min {min(check_s) * 1e3:.1f}, max {max(check_s) * 1e3:.1f})")
+    print(f"python -c 'import torch'            : median {torch_ms:8.1f} ms  (min {min(torch_s) * 1e3:.1f}, max {max(torch_s) * 1e3:.1f})")
     print(f"ratio check/torch: {ratio:.3f}   target: <= {args.target}   {'PASS' if ok else 'FAIL'}")
 
     per_spec(args.rounds)

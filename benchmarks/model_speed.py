@@ -25,6 +25,7 @@ process; ``--disk-cold`` adds a run with escnn's on-disk cache redirected to an 
 Needs only the stdlib, torch and eqdesign:  .venv/bin/python benchmarks/model_speed.py [--reps 30]
 Exit code 0 whether or not the targets are met; non-zero (2) only when something crashes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,7 +72,7 @@ if disk_cold:
     joblib.Memory.__init__ = _patched
 t = time.perf_counter()
 import torch
-torch.set_num_threads(%(threads)d)
+torch.set_num_threads(@THREADS@)
 out["import_torch_s"] = time.perf_counter() - t
 t = time.perf_counter()
 from eqdesign.commands.check import check_file
@@ -100,7 +101,7 @@ if disk_cold:
     import shutil
     shutil.rmtree(tmp, ignore_errors=True)
 print(json.dumps(out))
-""" % {"threads": THREADS}
+""".replace("@THREADS@", str(THREADS))
 
 
 class BenchError(Exception):
@@ -172,6 +173,7 @@ def _forward_fn(model, x, torch):
     def f():
         with torch.no_grad():
             model(x)
+
     return f
 
 
@@ -183,6 +185,7 @@ def _train_fn(model, x, torch):
     def f():
         model.zero_grad(set_to_none=True)
         model(x).square().mean().backward()
+
     return f
 
 
@@ -211,7 +214,7 @@ def interleaved(fns: dict, reps: int, sample_ms: float, warmup: int) -> tuple[di
     inner = {k: _calibrate(fns[k], sample_ms, warmup) for k in keys}
     samples = {k: [] for k in keys}
     for r in range(reps):
-        order = keys[r % len(keys):] + keys[:r % len(keys)]
+        order = keys[r % len(keys) :] + keys[: r % len(keys)]
         if (r // len(keys)) % 2:
             order.reverse()
         for k in order:
@@ -242,28 +245,33 @@ def per_layer(design, esc, compiled, x, reps: int, sample_ms: float, warmup: int
             inputs.append(h)
             h = m(h)
     fns = {}
-    for i, (em, cm, xin) in enumerate(zip(esc.layers, compiled.layers, inputs)):
+    for i, (em, cm, xin) in enumerate(zip(esc.layers, compiled.layers, inputs, strict=True)):
+
         def ef(em=em, xin=xin):
             with torch.no_grad():
                 em(em.in_type(xin))
+
         def cf(cm=cm, xin=xin):
             with torch.no_grad():
                 cm(xin)
+
         fns[("a", i)] = ef
         fns[("b", i)] = cf
     samples, _ = interleaved(fns, reps, sample_ms, warmup)
-    for i, (em, cm, xin) in enumerate(zip(esc.layers, compiled.layers, inputs)):
+    for i, (em, cm, xin) in enumerate(zip(esc.layers, compiled.layers, inputs, strict=True)):
         with torch.no_grad():
             out = cm(xin)
-        rows.append({
-            "i": i,
-            "escnn": type(em).__name__,
-            "compiled": type(cm).__name__,
-            "shape": f"{xin.shape[1]}->{out.shape[1]}",
-            "a_ms": _med(samples[("a", i)]),
-            "b_ms": _med(samples[("b", i)]),
-            "detail": _layer_detail(cm),
-        })
+        rows.append(
+            {
+                "i": i,
+                "escnn": type(em).__name__,
+                "compiled": type(cm).__name__,
+                "shape": f"{xin.shape[1]}->{out.shape[1]}",
+                "a_ms": _med(samples[("a", i)]),
+                "b_ms": _med(samples[("b", i)]),
+                "detail": _layer_detail(cm),
+            }
+        )
     return rows
 
 
@@ -283,8 +291,14 @@ def _layer_detail(cm) -> str:
 
 def build_times(spec: str, disk_cold: bool) -> dict:
     path = str(REPO / spec) if not Path(spec).is_absolute() else spec
-    proc = subprocess.run([sys.executable, "-c", BUILD_CODE, path, "1" if disk_cold else "0"], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, cwd=str(REPO), timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", BUILD_CODE, path, "1" if disk_cold else "0"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        cwd=str(REPO),
+        timeout=600,
+    )
     lines = proc.stdout.strip().splitlines()
     try:
         data = json.loads(lines[-1])
@@ -297,6 +311,7 @@ def build_times(spec: str, disk_cold: bool) -> dict:
 def _escnn_cache_info() -> str:
     try:
         import escnn.group as eg  # already imported by eqdesign
+
         path = Path(eg.__cache_path__)
     except Exception as exc:  # noqa: BLE001
         return f"unknown ({exc})"
@@ -315,23 +330,32 @@ def run(args) -> None:
     t_import = time.perf_counter()
     import eqdesign.escnn_backend.builder  # noqa: F401  (escnn import: quiet, and timed separately below)
     import eqdesign.escnn_backend.lower  # noqa: F401
+
     t_import = time.perf_counter() - t_import
 
-    print(f"model_speed: torch {torch.__version__}, python {platform.python_version()}, "
-          f"torch.set_num_threads({THREADS}) (get_num_threads={torch.get_num_threads()}), os.cpu_count={os.cpu_count()}")
-    print(f"  OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp default, spinning)')} "
-          f"(--omp-wait-policy; spinning OpenMP threads on a busy machine make every multi-threaded op wait for a "
-          f"time slice)")
+    print(
+        f"model_speed: torch {torch.__version__}, python {platform.python_version()}, "
+        f"torch.set_num_threads({THREADS}) (get_num_threads={torch.get_num_threads()}), os.cpu_count={os.cpu_count()}"
+    )
+    print(
+        f"  OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp default, spinning)')} "
+        f"(--omp-wait-policy; spinning OpenMP threads on a busy machine make every multi-threaded op wait for a "
+        f"time slice)"
+    )
     try:
         load = os.getloadavg()
         print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     except OSError:
         pass
-    print(f"  batch {BATCH}, float32; {args.reps} interleaved repetitions (order rotating), "
-          f"{args.warmup} untimed warm-up calls each; one sample = mean over an inner loop of >= {args.sample_ms:g} ms; "
-          f"numbers are medians of the samples, ms per call")
-    print(f"  forward = model(x) under no_grad; train step = zero_grad + model(x).square().mean().backward() "
-          f"(escnn in train mode, re-expanding its weights every call)")
+    print(
+        f"  batch {BATCH}, float32; {args.reps} interleaved repetitions (order rotating), "
+        f"{args.warmup} untimed warm-up calls each; one sample = mean over an inner loop of >= {args.sample_ms:g} ms; "
+        f"numbers are medians of the samples, ms per call"
+    )
+    print(
+        "  forward = model(x) under no_grad; train step = zero_grad + model(x).square().mean().backward() "
+        "(escnn in train mode, re-expanding its weights every call)"
+    )
 
     summary = []
     for spec in args.spec:
@@ -349,15 +373,16 @@ def run(args) -> None:
 
         print()
         print("=" * 100)
-        print(f"spec {spec}: group {design.group.label if hasattr(design, 'group') else '?'}, widths "
-              f"{' -> '.join(map(str, widths))}")
+        print(f"spec {spec}: group {design.group.label if hasattr(design, 'group') else '?'}, widths {' -> '.join(map(str, widths))}")
         print(f"  escnn layers:    {', '.join(type(m).__name__ for m in fwd['a'].layers)}")
         print(f"  compiled layers: {', '.join(type(m).__name__ for m in fwd['b'].layers)}")
         print(f"  trainable parameters: escnn {params['a']}, compiled {params['b']}, plain MLP {params['d']}")
         for n in notes:
             print(f"  note: {n}")
-        print(f"  sanity: max|compiled - escnn| = {diff_b:.2e}, max|scripted - escnn| = {diff_c:.2e}, "
-              f"max|escnn train - escnn eval| = {diff_t:.2e} (output scale {scale:.2e})")
+        print(
+            f"  sanity: max|compiled - escnn| = {diff_b:.2e}, max|scripted - escnn| = {diff_c:.2e}, "
+            f"max|escnn train - escnn eval| = {diff_t:.2e} (output scale {scale:.2e})"
+        )
 
         res = {}
         inner = {}
@@ -372,19 +397,25 @@ def run(args) -> None:
             fl, fh = _spread(f)
             tl, th = _spread(t)
             lab = LABELS[k] + (" [eval / train]" if k == "a" else "")
-            print(f"  {lab:<28}{_med(f):>12.3f}{f'({fl:.3f}-{fh:.3f})':>18}{_med(t):>16.3f}"
-                  f"{f'({tl:.3f}-{th:.3f})':>18}   {inner['forward'][k]},{inner['train'][k]}")
+            print(
+                f"  {lab:<28}{_med(f):>12.3f}{f'({fl:.3f}-{fh:.3f})':>18}{_med(t):>16.3f}"
+                f"{f'({tl:.3f}-{th:.3f})':>18}   {inner['forward'][k]},{inner['train'][k]}"
+            )
         med = {ph: {k: _med(res[ph][k]) for k in VARIANTS} for ph in res}
-        ratios = {ph: {"b/a": med[ph]["b"] / med[ph]["a"], "c/a": med[ph]["c"] / med[ph]["a"],
-                       "b/d": med[ph]["b"] / med[ph]["d"]} for ph in med}
+        ratios = {
+            ph: {"b/a": med[ph]["b"] / med[ph]["a"], "c/a": med[ph]["c"] / med[ph]["a"], "b/d": med[ph]["b"] / med[ph]["d"]} for ph in med
+        }
         # ratio of medians, and the median of the per-repetition ratios (same repetition = same load)
-        rep_ratios = {ph: {r: _med([res[ph][r[0]][i] / res[ph][r[2]][i] for i in range(args.reps)])
-                           for r in ("b/a", "c/a", "b/d")} for ph in res}
+        rep_ratios = {
+            ph: {r: _med([res[ph][r[0]][i] / res[ph][r[2]][i] for i in range(args.reps)]) for r in ("b/a", "c/a", "b/d")} for ph in res
+        }
         print()
         print(f"  {'ratio':<10}{'forward':>10}{'train step':>12}   (ratio of medians; median of per-repetition ratios in brackets)")
         for r in ("b/a", "c/a", "b/d"):
-            print(f"  {r:<10}{ratios['forward'][r]:>10.3f}{ratios['train'][r]:>12.3f}   "
-                  f"[{rep_ratios['forward'][r]:.3f}, {rep_ratios['train'][r]:.3f}]")
+            print(
+                f"  {r:<10}{ratios['forward'][r]:>10.3f}{ratios['train'][r]:>12.3f}   "
+                f"[{rep_ratios['forward'][r]:.3f}, {rep_ratios['train'][r]:.3f}]"
+            )
         verdicts = []
         for phase, r, limit in TARGETS:
             v = ratios[phase][r]
@@ -392,16 +423,17 @@ def run(args) -> None:
             verdicts.append((phase, r, limit, v, ok))
             print(f"  target {phase:<8} {r} <= {limit:<4}: {v:.3f}  {'PASS' if ok else 'FAIL'}")
 
-        layers = per_layer(design, fwd["a"], fwd["b"], x, max(10, args.reps // 2), args.sample_ms / 2,
-                           args.warmup, torch)
+        layers = per_layer(design, fwd["a"], fwd["b"], x, max(10, args.reps // 2), args.sample_ms / 2, args.warmup, torch)
         tot_a = sum(r["a_ms"] for r in layers)
         tot_b = sum(r["b_ms"] for r in layers)
         print()
-        print(f"  forward per layer (no_grad, medians, ms; share of the layer sum):")
+        print("  forward per layer (no_grad, medians, ms; share of the layer sum):")
         for r in layers:
-            print(f"    {r['i']}: {r['escnn']:<26} -> {r['compiled']:<12} {r['shape']:>10}  escnn {r['a_ms']:8.3f} "
-                  f"({100 * r['a_ms'] / tot_a:4.0f}%)  compiled {r['b_ms']:8.3f} ({100 * r['b_ms'] / tot_b:4.0f}%)"
-                  f"  b/a {r['b_ms'] / r['a_ms']:.2f}")
+            print(
+                f"    {r['i']}: {r['escnn']:<26} -> {r['compiled']:<12} {r['shape']:>10}  escnn {r['a_ms']:8.3f} "
+                f"({100 * r['a_ms'] / tot_a:4.0f}%)  compiled {r['b_ms']:8.3f} ({100 * r['b_ms'] / tot_b:4.0f}%)"
+                f"  b/a {r['b_ms'] / r['a_ms']:.2f}"
+            )
             if r["detail"]:
                 print(f"         {r['detail']}")
 
@@ -411,38 +443,50 @@ def run(args) -> None:
         if "error" in bt:
             print(f"  build time: unavailable ({bt['error']})")
         else:
-            print(f"  build time (fresh subprocess): import torch {bt['import_torch_s']:.2f} s, import eqdesign+escnn "
-                  f"{bt['import_eqdesign_escnn_s']:.2f} s, check_file {bt['check_s']:.2f} s;")
-            print(f"    build_escnn cold {bt['build_cold_s']:.3f} s (first build in the process, escnn's on-disk cache "
-                  f"as found), warm {bt['build_warm_s']:.3f} s (second build, same process);")
+            print(
+                f"  build time (fresh subprocess): import torch {bt['import_torch_s']:.2f} s, import eqdesign+escnn "
+                f"{bt['import_eqdesign_escnn_s']:.2f} s, check_file {bt['check_s']:.2f} s;"
+            )
+            print(
+                f"    build_escnn cold {bt['build_cold_s']:.3f} s (first build in the process, escnn's on-disk cache "
+                f"as found), warm {bt['build_warm_s']:.3f} s (second build, same process);"
+            )
             print(f"    compile_model {bt['compile_s']:.3f} s, torch.jit.script {bt['script_s']:.3f} s")
         if btc is not None:
             if "error" in btc:
                 print(f"    disk-cold: unavailable ({btc['error']})")
             else:
-                print(f"    disk-cold (escnn's joblib cache redirected to an empty folder): import eqdesign+escnn "
-                      f"{btc['import_eqdesign_escnn_s']:.2f} s, build_escnn cold {btc['build_cold_s']:.3f} s, warm "
-                      f"{btc['build_warm_s']:.3f} s")
+                print(
+                    f"    disk-cold (escnn's joblib cache redirected to an empty folder): import eqdesign+escnn "
+                    f"{btc['import_eqdesign_escnn_s']:.2f} s, build_escnn cold {btc['build_cold_s']:.3f} s, warm "
+                    f"{btc['build_warm_s']:.3f} s"
+                )
         print(f"  (spec done in {time.perf_counter() - t_spec:.0f} s)")
         summary.append((spec, med, ratios, verdicts, bt, btc))
 
     print()
     print("=" * 100)
-    print(f"SUMMARY (medians, ms; batch {BATCH}, float32, {THREADS} threads, {args.reps} reps; in-process import of "
-          f"eqdesign+escnn {t_import:.2f} s; escnn disk cache {_escnn_cache_info()})")
+    print(
+        f"SUMMARY (medians, ms; batch {BATCH}, float32, {THREADS} threads, {args.reps} reps; in-process import of "
+        f"eqdesign+escnn {t_import:.2f} s; escnn disk cache {_escnn_cache_info()})"
+    )
     for spec, med, ratios, verdicts, bt, btc in summary:
         name = Path(spec).stem
         for ph in ("forward", "train"):
             m = med[ph]
             r = ratios[ph]
-            print(f"  {name:<22} {ph:<7}  a {m['a']:8.3f}  b {m['b']:8.3f}  c {m['c']:8.3f}  d {m['d']:8.3f}   "
-                  f"b/a {r['b/a']:.3f}  c/a {r['c/a']:.3f}  b/d {r['b/d']:.3f}")
+            print(
+                f"  {name:<22} {ph:<7}  a {m['a']:8.3f}  b {m['b']:8.3f}  c {m['c']:8.3f}  d {m['d']:8.3f}   "
+                f"b/a {r['b/a']:.3f}  c/a {r['c/a']:.3f}  b/d {r['b/d']:.3f}"
+            )
         line = "  ".join(f"{ph} {r}<={lim}: {v:.3f} {'PASS' if ok else 'FAIL'}" for ph, r, lim, v, ok in verdicts)
         print(f"  {'':<22} {line}")
         if "error" not in bt:
             extra = f", disk-cold {btc['build_cold_s']:.3f} s" if btc and "error" not in btc else ""
-            print(f"  {'':<22} build_escnn cold {bt['build_cold_s']:.3f} s, warm {bt['build_warm_s']:.3f} s{extra} "
-                  f"(cold = first build in a fresh process, escnn disk cache as found)")
+            print(
+                f"  {'':<22} build_escnn cold {bt['build_cold_s']:.3f} s, warm {bt['build_warm_s']:.3f} s{extra} "
+                f"(cold = first build in a fresh process, escnn disk cache as found)"
+            )
     n_fail = sum(not ok for *_, verdicts, _, _ in summary for *__, ok in verdicts)
     n_all = sum(len(s[3]) for s in summary)
     print(f"  targets: {n_all - n_fail}/{n_all} PASS")
@@ -450,19 +494,24 @@ def run(args) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spec", action="append", help="spec to time (repeatable; default: "
-                    + ", ".join(DEFAULT_SPECS) + ")")
+    ap.add_argument("--spec", action="append", help="spec to time (repeatable; default: " + ", ".join(DEFAULT_SPECS) + ")")
     ap.add_argument("--reps", type=int, default=30, help="interleaved timed repetitions (default 30)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed warm-up calls per variant (default 5)")
     ap.add_argument("--sample-ms", type=float, default=10.0, help="minimum duration of one sample (default 10 ms)")
-    ap.add_argument("--disk-cold", action="store_true",
-                    help="also time a build with escnn's on-disk cache redirected to an empty folder (slow for "
-                         "polyhedral groups)")
-    ap.add_argument("--omp-wait-policy", choices=("PASSIVE", "ACTIVE", "default"),
-                    default=os.environ.get("OMP_WAIT_POLICY", "PASSIVE").upper()
-                    if os.environ.get("OMP_WAIT_POLICY", "PASSIVE").upper() in ("PASSIVE", "ACTIVE") else "PASSIVE",
-                    help="OMP_WAIT_POLICY for torch's OpenMP threads (default: $OMP_WAIT_POLICY, else PASSIVE; "
-                         "'default' leaves libgomp's spinning default)")
+    ap.add_argument(
+        "--disk-cold",
+        action="store_true",
+        help="also time a build with escnn's on-disk cache redirected to an empty folder (slow for polyhedral groups)",
+    )
+    ap.add_argument(
+        "--omp-wait-policy",
+        choices=("PASSIVE", "ACTIVE", "default"),
+        default=os.environ.get("OMP_WAIT_POLICY", "PASSIVE").upper()
+        if os.environ.get("OMP_WAIT_POLICY", "PASSIVE").upper() in ("PASSIVE", "ACTIVE")
+        else "PASSIVE",
+        help="OMP_WAIT_POLICY for torch's OpenMP threads (default: $OMP_WAIT_POLICY, else PASSIVE; "
+        "'default' leaves libgomp's spinning default)",
+    )
     args = ap.parse_args()
     if args.reps < 1:
         ap.error("--reps must be >= 1")

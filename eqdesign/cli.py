@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import List, Optional
 
 import typer
 
@@ -42,7 +41,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 @app.command()
 def check(
-    paths: List[str] = typer.Argument(..., help="Spec files, directories or globs."),
+    paths: list[str] = typer.Argument(..., help="Spec files, directories or globs."),
     format: Format = typer.Option(Format.human, "--format", "-f", help="Report format."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
 ) -> None:
@@ -57,8 +56,8 @@ def check(
 
 @app.command()
 def build(
-    specs: List[str] = typer.Argument(..., help="Spec files, directories or globs to build."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory (default: beside the spec)."),
+    specs: list[str] = typer.Argument(..., help="Spec files, directories or globs to build."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Output directory (default: beside the spec)."),
     format: Format = typer.Option(Format.human, "--format", "-f", help="Report format (json goes to stdout)."),
     influence: bool = typer.Option(True, "--influence/--no-influence", help="Measure influence from Jacobians."),
 ) -> None:
@@ -74,7 +73,7 @@ def build(
 
 @app.command()
 def verify(
-    models: List[str] = typer.Argument(..., help="NAME.pt or NAME.pt2 files written by eqdesign build."),
+    models: list[str] = typer.Argument(..., help="NAME.pt or NAME.pt2 files written by eqdesign build."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Re-verify the equivariance of saved models with torch alone, from their own extra files.
@@ -91,8 +90,8 @@ def verify(
 
 @app.command()
 def groups(
-    group: Optional[str] = typer.Argument(None, help="A group such as so3, o3, c8, d6, ico."),
-    n: Optional[int] = typer.Option(None, "--n", help="Order for cyclic/dihedral."),
+    group: str | None = typer.Argument(None, help="A group such as so3, o3, c8, d6, ico."),
+    n: int | None = typer.Option(None, "--n", help="Order for cyclic/dihedral."),
     max_freq: int = typer.Option(4, "--max-freq", help="Highest frequency listed for continuous groups."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
@@ -115,8 +114,11 @@ def groups(
     if format is Format.json:
         out.data(info)
     else:
-        out.table(f"Irreps of {info['label']}", ["name", "escnn id", "dim", "type", "frequency"],
-                  [[i["name"], i["escnn_id"], i["dim"], i["type"], i["frequency"]] for i in info["irreps"]])
+        out.table(
+            f"Irreps of {info['label']}",
+            ["name", "escnn id", "dim", "type", "frequency"],
+            [[i["name"], i["escnn_id"], i["dim"], i["type"], i["frequency"]] for i in info["irreps"]],
+        )
         out.text(f"vector (standard representation): {info['vector'] or 'none'}")
         out.text(f"quotients: {', '.join(info['quotients']) or 'none'}")
     raise typer.Exit(0)
@@ -129,7 +131,10 @@ def rules(format: Format = typer.Option(Format.human, "--format", "-f")) -> None
     from .findings import RULES
     from .report import reporter
 
-    rows = [{"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "doc": r.doc} for r in sorted(RULES.values(), key=lambda r: r.rule_id)]
+    rows = [
+        {"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "doc": r.doc}
+        for r in sorted(RULES.values(), key=lambda r: r.rule_id)
+    ]
     _emit(reporter(format.value, sys.stdout), format, rows, "Rules", ["rule_id", "rule", "severity", "doc"])
 
 
@@ -154,8 +159,10 @@ def cache_clear(format: Format = typer.Option(Format.human, "--format", "-f")) -
 
 
 @cache_app.command("warm")
-def cache_warm(specs: List[str] = typer.Argument(..., help="Spec files whose escnn models to build once."),
-               format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
+def cache_warm(
+    specs: list[str] = typer.Argument(..., help="Spec files whose escnn models to build once."),
+    format: Format = typer.Option(Format.human, "--format", "-f"),
+) -> None:
     """Fill the cache by building the escnn model of every spec (what CI can run before caching the folder)."""
     from .commands import cache
 

@@ -7,9 +7,9 @@ Every rule has a stable id (``EQ...``) and name; its docstring is its user docum
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
 
 
 class Severity(str, Enum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .analysis.dataflow import Flow, ideal_influence, influence
 from .analysis.design import Design
@@ -80,7 +80,7 @@ class BuildResult:
     failures: list[str] = field(default_factory=list)
     equivariance: list[dict[str, Any]] = field(default_factory=list)
     influence: dict[str, Any] = field(default_factory=dict)
-    agreement: Optional[float] = None
+    agreement: float | None = None
     artifacts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -111,8 +111,8 @@ class Verification:
 
     path: str
     ok: bool
-    max_rel: Optional[float]
-    tolerance: Optional[float]
+    max_rel: float | None
+    tolerance: float | None
     elements: int
     worst_element: str
     message: str
@@ -125,7 +125,7 @@ class Verification:
         return ExitCode.OK if self.ok else ExitCode.FINDINGS
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
 
 @dataclass

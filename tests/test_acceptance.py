@@ -32,7 +32,9 @@ KNOWN_KEYS = {"exit", "rules", "influence", "ideal_influence", "line"}
 def load_cases(folder: Path, label: str) -> list:
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
     specs = {p.stem for p in folder.glob("*.yaml")}
-    assert specs == set(expected), f"{folder}: specs without expectations {sorted(specs - set(expected))}, expectations without specs {sorted(set(expected) - specs)}"
+    assert specs == set(expected), (
+        f"{folder}: specs without expectations {sorted(specs - set(expected))}, expectations without specs {sorted(set(expected) - specs)}"
+    )
     return [pytest.param(folder / f"{name}.yaml", expected[name], id=f"{label}/{name}") for name in sorted(expected)]
 
 
@@ -41,7 +43,14 @@ def all_cases() -> list:
     if SHARED.is_dir():
         cases += load_cases(SHARED, "shared")
     else:
-        cases.append(pytest.param(None, None, id="shared/missing", marks=pytest.mark.skip(reason=f"shared acceptance folder not found at {SHARED.resolve()}; the local copies still run")))
+        cases.append(
+            pytest.param(
+                None,
+                None,
+                id="shared/missing",
+                marks=pytest.mark.skip(reason=f"shared acceptance folder not found at {SHARED.resolve()}; the local copies still run"),
+            )
+        )
     cases += load_cases(LOCAL, "local")
     cases += load_cases(EXTRA, "extra")
     return cases
@@ -52,8 +61,11 @@ def as_sets(influence: dict) -> dict:
 
 
 def describe(result) -> str:
-    lines = [f"exit={result.exit_code()} internal={result.internal_error}",
-             f"influence={result.influence}", f"ideal_influence={result.ideal_influence}"]
+    lines = [
+        f"exit={result.exit_code()} internal={result.internal_error}",
+        f"influence={result.influence}",
+        f"ideal_influence={result.ideal_influence}",
+    ]
     lines += [f"  {f.rule} {f.severity.value} {f.location.line}:{f.location.column} {f.message}" for f in result.findings]
     return "\n".join(lines)
 

@@ -49,8 +49,12 @@ def gallery(tmp_path_factory) -> dict:
             continue
         name = report["spec"]["name"]
         x = torch.randn(5, report["spec"]["input"]["dim"], generator=torch.Generator().manual_seed(3))
-        reload = subprocess.run([sys.executable, "-c", _RELOAD, str(out / f"{name}.pt"), str(out / f"{name}.pt2"), json.dumps(x.tolist())],
-                                capture_output=True, text=True, cwd=out)
+        reload = subprocess.run(
+            [sys.executable, "-c", _RELOAD, str(out / f"{name}.pt"), str(out / f"{name}.pt2"), json.dumps(x.tolist())],
+            capture_output=True,
+            text=True,
+            cwd=out,
+        )
         assert reload.returncode == 0, reload.stderr
         result[stem] = (report, json.loads(reload.stdout), x)
     result["__out__"] = out

@@ -60,4 +60,6 @@ def test_two_specs_of_one_name_are_refused(tmp_path: Path):
     twin.write_text(GOOD[0].read_text())
     proc = run_cli("build", str(GOOD[0]), str(twin), "-o", str(tmp_path / "out"), "--no-influence")
     assert proc.returncode == 2 and "same name" in proc.stdout
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"c8-regular-elu{e}" for e in (".md", ".pt", ".pt2", ".report.json"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"c8-regular-elu{e}" for e in (".md", ".pt", ".pt2", ".report.json")
+    )

@@ -35,7 +35,11 @@ def test_check_clean_spec_exits_0_and_reports_blocks(write_spec):
     assert first["bias"] == 2 and first["params"] == 10
     assert spec["params"] == sum(layer["params"] for layer in spec["layers"])
     assert spec["influence"] == {"0": ["0", "1"], "1": ["0", "1"]}
-    assert set(spec["findings"][0]) >= {"rule_id", "rule", "severity", "message", "line", "column", "spec_path", "hint"} if spec["findings"] else True
+    assert (
+        set(spec["findings"][0]) >= {"rule_id", "rule", "severity", "message", "line", "column", "spec_path", "hint"}
+        if spec["findings"]
+        else True
+    )
 
 
 def test_check_error_finding_exits_1(write_spec):
@@ -45,13 +49,21 @@ def test_check_error_finding_exits_1(write_spec):
     assert "EQ201" in proc.stdout or "EQ204" in proc.stdout
 
 
-@pytest.mark.parametrize("text, line, col, rule", [
-    ("name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\nhidden:\n  - {nonlinearity: fourier_elu, band_limit: 1, channels: 2, grdi: 3}\n", 6, 61, "schema"),
-    ("name: x\ngroup: so4\ninput: '1x1'\noutput: '1x0'\n", 2, 8, "unknown-group"),
-    ("name: x\ngroup: so3\ninput: '1x0 + 2xvec'\noutput: '1x0'\n", 3, 17, "unknown-irrep"),
-    ("name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\ninput: '1x1'\n", 5, 1, "duplicate-key"),
-    ("name: x\ngroup: so3\n  input: '1x1'\n", 3, 8, "yaml-syntax"),
-])
+@pytest.mark.parametrize(
+    "text, line, col, rule",
+    [
+        (
+            "name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\nhidden:\n  - {nonlinearity: fourier_elu, band_limit: 1, channels: 2, grdi: 3}\n",
+            6,
+            61,
+            "schema",
+        ),
+        ("name: x\ngroup: so4\ninput: '1x1'\noutput: '1x0'\n", 2, 8, "unknown-group"),
+        ("name: x\ngroup: so3\ninput: '1x0 + 2xvec'\noutput: '1x0'\n", 3, 17, "unknown-irrep"),
+        ("name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\ninput: '1x1'\n", 5, 1, "duplicate-key"),
+        ("name: x\ngroup: so3\n  input: '1x1'\n", 3, 8, "yaml-syntax"),
+    ],
+)
 def test_bad_spec_exits_2_with_location_and_no_traceback(write_spec, text, line, col, rule):
     path = write_spec(text)
     proc = run_cli("check", str(path), "--format", "json")
@@ -106,7 +118,11 @@ def test_groups_command_lists_o3_irreps_in_e3nn_style():
     assert proc.returncode == 0
     info = json.loads(proc.stdout)
     assert [(i["name"], i["escnn_id"], i["dim"]) for i in info["irreps"]] == [
-        ("0e", "(0, 0)", 1), ("0o", "(1, 0)", 1), ("1e", "(0, 1)", 3), ("1o", "(1, 1)", 3)]
+        ("0e", "(0, 0)", 1),
+        ("0o", "(1, 0)", 1),
+        ("1e", "(0, 1)", 3),
+        ("1o", "(1, 1)", 3),
+    ]
     assert info["vector"].startswith("1o")
     assert run_cli("groups", "c8").returncode == 0
     assert run_cli("groups", "nope").returncode == 2
@@ -117,7 +133,9 @@ def test_rules_are_documented_and_ids_unique():
     rules = json.loads(proc.stdout)
     ids = [r["rule_id"] for r in rules]
     assert len(ids) == len(set(ids)) and all(r["doc"] for r in rules)
-    assert {"dropped-irrep", "grid-too-small", "invalid-nonlinearity", "unreachable-output", "unused-input", "decoupled", "band-limit"} <= {r["rule"] for r in rules}
+    assert {"dropped-irrep", "grid-too-small", "invalid-nonlinearity", "unreachable-output", "unused-input", "decoupled", "band-limit"} <= {
+        r["rule"] for r in rules
+    }
 
 
 def test_shipped_json_schema_is_current():

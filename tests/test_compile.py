@@ -9,8 +9,13 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.escnn
 
-SPECS = ["tests/acceptance/acc12-so3-gated-scalar-gates-vector.yaml", "specs/so2-fourier-frequencies.yaml",
-         "specs/c8-regular-elu.yaml", "specs/so3-gated-tensor-product.yaml", "specs/o2-circle-quotient.yaml"]
+SPECS = [
+    "tests/acceptance/acc12-so3-gated-scalar-gates-vector.yaml",
+    "specs/so2-fourier-frequencies.yaml",
+    "specs/c8-regular-elu.yaml",
+    "specs/so3-gated-tensor-product.yaml",
+    "specs/o2-circle-quotient.yaml",
+]
 
 
 def _model(spec: str):
@@ -59,9 +64,12 @@ def test_training_with_plain_torch_keeps_exact_equivariance():
         opt.zero_grad()
         compiled(torch.randn(16, model.in_type.size, dtype=torch.float64))[:, 0].mean().backward()
         opt.step()
-    assert max(float((p - q).abs().max()) for p, q in zip(compiled.parameters(), before)) > 1e-4  # it did train
+    assert max(float((p - q).abs().max()) for p, q in zip(compiled.parameters(), before, strict=True)) > 1e-4  # it did train
     elements = pick_elements(model.G, 6, 1)
-    rin, rout = rep_stack(model.in_type.representation, elements, torch.float64), rep_stack(model.out_type.representation, elements, torch.float64)
+    rin, rout = (
+        rep_stack(model.in_type.representation, elements, torch.float64),
+        rep_stack(model.out_type.representation, elements, torch.float64),
+    )
     x = torch.randn(8, model.in_type.size, dtype=torch.float64)
     with torch.no_grad():
         fx = compiled(x)

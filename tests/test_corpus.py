@@ -34,7 +34,7 @@ def parse_expectation(path: Path) -> dict[str, str]:
     """The ``# expect:`` header of a corpus file as a dict of key=value pairs."""
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# expect:"):
-            pairs = shlex.split(line[len("# expect:"):])
+            pairs = shlex.split(line[len("# expect:") :])
             return dict(pair.split("=", 1) for pair in pairs)
     raise AssertionError(f"{path.name}: no '# expect:' header")
 

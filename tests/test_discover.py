@@ -81,7 +81,9 @@ def test_link_up_above_the_named_folder_is_a_loop_too(tmp_path: Path) -> None:
     # was never entered; it is named by its real path because the walk has no name for it.
     real_specs = str((tmp_path / "specs").resolve())
     assert run(["specs/sub"]) == Discovery(
-        ("specs/sub/b.yaml",), (Skipped("specs/sub/up", LOOP.format(real_specs)),), (),
+        ("specs/sub/b.yaml",),
+        (Skipped("specs/sub/up", LOOP.format(real_specs)),),
+        (),
     )
 
 
@@ -89,7 +91,9 @@ def test_second_link_to_a_walked_folder_is_reported_not_walked_again() -> None:
     touch("specs/v2/a.yaml")
     link("specs/current", "v2")
     assert run(["specs"]) == Discovery(
-        ("specs/current/a.yaml",), (Skipped("specs/v2", "same folder as specs/current"),), (),
+        ("specs/current/a.yaml",),
+        (Skipped("specs/v2", "same folder as specs/current"),),
+        (),
     )
 
 
@@ -145,7 +149,9 @@ def test_fifo_inside_a_folder_is_skipped() -> None:
     os.mkfifo("specs/pipe.yml")
     os.mkfifo("specs/pipe.txt")  # not spec-looking: ignored like any other non-spec file
     assert run(["specs"]) == Discovery(
-        ("specs/a.yaml",), (Skipped("specs/pipe.yml", "not a regular file (named pipe)"),), (),
+        ("specs/a.yaml",),
+        (Skipped("specs/pipe.yml", "not a regular file (named pipe)"),),
+        (),
     )
 
 
@@ -154,7 +160,9 @@ def test_fifo_matched_by_a_glob_is_skipped() -> None:
     touch("specs/a.yaml")
     os.mkfifo("specs/pipe.yaml")
     assert run(["specs/*.yaml"]) == Discovery(
-        ("specs/a.yaml",), (Skipped("specs/pipe.yaml", "not a regular file (named pipe)"),), (),
+        ("specs/a.yaml",),
+        (Skipped("specs/pipe.yaml", "not a regular file (named pipe)"),),
+        (),
     )
 
 
@@ -193,7 +201,9 @@ def test_folder_without_specs_is_a_problem() -> None:
 def test_missing_path_and_unmatched_glob_are_problems() -> None:
     touch("specs/a.yaml")
     assert run(["missing.yaml", "specs/*.yml", "specs/a.yaml"]) == Discovery(
-        ("specs/a.yaml",), (), ("missing.yaml: no such file or directory", "specs/*.yml: no file matches"),
+        ("specs/a.yaml",),
+        (),
+        ("missing.yaml: no such file or directory", "specs/*.yml: no file matches"),
     )
 
 
@@ -232,7 +242,9 @@ def test_repeated_recursive_glob_does_not_multiply_through_a_loop() -> None:
     touch("a/x.yaml", "a/b/y.yaml", "a/b/c/z.yaml")
     link("a/b/c/up", "../..")
     assert run(["**/**/**/*.yaml"]) == Discovery(
-        ("a/b/c/z.yaml", "a/b/y.yaml", "a/x.yaml"), (Skipped("a/b/c/up", LOOP.format("a")),), (),
+        ("a/b/c/z.yaml", "a/b/y.yaml", "a/x.yaml"),
+        (Skipped("a/b/c/up", LOOP.format("a")),),
+        (),
     )
 
 

@@ -30,8 +30,17 @@ EXACT = ["so3-exact", "o3-exact", "c8-exact", "d6-mix", "ico-mix", "full-octa-ex
 APPROXIMATE = ["so3-fourier", "o3-sphere", "so2-fourier"]
 
 NONLINEARITIES = {
-    "fourier_elu", "fourier_relu", "quotient_fourier_elu", "quotient_fourier_relu", "norm_relu", "norm_sigmoid",
-    "norm_squash", "gated", "tensor_product", "elu", "relu",
+    "fourier_elu",
+    "fourier_relu",
+    "quotient_fourier_elu",
+    "quotient_fourier_relu",
+    "norm_relu",
+    "norm_sigmoid",
+    "norm_squash",
+    "gated",
+    "tensor_product",
+    "elu",
+    "relu",
 }
 GROUPS = {"so2", "o2", "so3", "o3", "cyclic8", "dihedral6", "ico", "octa", "full_octa", "cylinder"}
 
@@ -79,8 +88,8 @@ def test_inline_designs_cover_every_nonlinearity_and_group(design_dir):
         assert r.design is not None, (path.name, [f.message for f in r.findings])
         seen_nl |= {nl.activation for nl in r.design.hidden}
         seen_groups.add(r.design.group.key)
-    assert NONLINEARITIES <= seen_nl
-    assert GROUPS <= seen_groups
+    assert seen_nl >= NONLINEARITIES
+    assert seen_groups >= GROUPS
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in DESIGNS.glob("*.yaml")))
@@ -202,7 +211,10 @@ def test_approximate_fourier_layers_are_nearly_equivariant(design_dir, name):
 def _equivariance(model, elements: int, scales, seed: int) -> float:
     """The shared equivariance check on random elements of the model's group (max relative error)."""
     picked = pick_elements(model.G, elements, seed)[:elements]
-    rin, rout = rep_stack(model.in_type.representation, picked, torch.float64), rep_stack(model.out_type.representation, picked, torch.float64)
+    rin, rout = (
+        rep_stack(model.in_type.representation, picked, torch.float64),
+        rep_stack(model.out_type.representation, picked, torch.float64),
+    )
     x = torch.randn(8, model.in_type.size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     return measure(Probe("model", model, rin, rout), x, scales).max_rel
 
@@ -256,4 +268,3 @@ def test_grid_points_match_design(design_dir):
     paths = _case_paths(design_dir) + [p for p in _acceptance_files() if _buildable(_result(p))]
     notes = [f"{p.stem}: {n}" for p in paths for n in _model(p).notes if "grid points" in n]
     assert not notes, "\n".join(notes)
-

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from eqdesign.commands.check import check_file
 
 CROSSCHECK = Path(__file__).resolve().parent / "corpus" / "crosscheck"

@@ -57,7 +57,8 @@ def _measured(name: str, spec_dir):
 
 def _report(m) -> str:
     return "\n".join(
-        f"  {b.output} <- {b.input}: rel {b.rel:.2e}" + ("" if b.rel_refined is None else f", finer grid {b.rel_refined:.2e}")
+        f"  {b.output} <- {b.input}: rel {b.rel:.2e}"
+        + ("" if b.rel_refined is None else f", finer grid {b.rel_refined:.2e}")
         + (" (dependence)" if b.genuine else "")
         for b in m.blocks
     )

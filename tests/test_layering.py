@@ -15,9 +15,22 @@ from conftest import ROOT
 PACKAGE = ROOT / "eqdesign"
 #: a stage may import its own modules and those of lower ranks only
 RANK = {
-    "theory": 0, "findings": 0, "exitcodes": 0, "paths": 0, "__version__": 0,
-    "spec": 1, "analysis": 2, "results": 3, "numerics": 4, "export": 4,
-    "escnn_backend": 5, "report": 6, "commands": 7, "cli": 8, "__main__": 9, "eqdesign": 0,
+    "theory": 0,
+    "findings": 0,
+    "exitcodes": 0,
+    "paths": 0,
+    "__version__": 0,
+    "spec": 1,
+    "analysis": 2,
+    "results": 3,
+    "numerics": 4,
+    "export": 4,
+    "escnn_backend": 5,
+    "report": 6,
+    "commands": 7,
+    "cli": 8,
+    "__main__": 9,
+    "eqdesign": 0,
 }
 PURE = {"theory", "findings", "exitcodes", "paths", "spec", "analysis", "results"}  # never torch or escnn
 

@@ -15,8 +15,8 @@ from typing import get_args
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from eqdesign.commands.check import check_file
 from eqdesign.findings import SPEC_RULES, Severity
 from eqdesign.spec.model import GROUP_NAMES, ORDERED_GROUPS, SEED_MAX
@@ -29,8 +29,10 @@ _THOMSON = {"thomson", "thomson_cube"}  # numerically optimised grids: keep n sm
 
 def _spec(group: str, quotient: str | None, grid: str) -> str:
     layer = "fourier_elu" if quotient is None else f"quotient_fourier_elu, quotient: {quotient}"
-    return (f"name: t\ngroup: {group}\ninput: \"{_IO[group]}\"\noutput: \"{_IO[group]}\"\n"
-            f"hidden:\n  - {{nonlinearity: {layer}, band_limit: 1, channels: 1, grid: {grid}}}\n")
+    return (
+        f'name: t\ngroup: {group}\ninput: "{_IO[group]}"\noutput: "{_IO[group]}"\n'
+        f"hidden:\n  - {{nonlinearity: {layer}, band_limit: 1, channels: 1, grid: {grid}}}\n"
+    )
 
 
 def _grid_cases() -> list:
@@ -83,6 +85,7 @@ def test_o3_random_grid_is_not_doubled(tmp_path: Path):
 
 # -- hints that propose a rewrite must work -------------------------------------------------------------------
 
+
 def _first_error(path: Path):
     result = check_file(path)
     errors = [f for f in result.findings if f.severity == Severity.ERROR]
@@ -120,12 +123,12 @@ _FIXES: list[tuple[str, str, Callable[[str, str], str]]] = [
     (_spec("so3", "sphere", "{type: thomson}"), "schema", _add_n),
     (_spec("so3", None, "{type: ico, n: 5}"), "schema", _remove_n),
     (_spec("so3", "sphere", "{type: cube, n: 2}"), "schema", _remove_n),
-    ("name: t\ngroup: {name: cyclic, n: \"8\"}\ninput: \"1\"\noutput: \"1\"\n", "schema", _write_value),
-    ("name: t\ngroup: {name: so3, n: 3}\ninput: \"1\"\noutput: \"1\"\n", "schema", _use_group),
-    ("name: t\ngroup: {name: su3, n: 3}\ninput: \"1\"\noutput: \"1\"\n", "unknown-group", _use_group),
-    ("name: t\ngroup: so3\ninput: \"1\"\noutput: \"1\"\ntests: {seed: 1e3}\n", "schema", _write_value),
-    ("name: t\ngroup: so3\ninput: \"1\"\noutput: \"1\"\ntests: {samples: \"12\"}\n", "schema", _write_value),
-    ("name: t\ngroup: {name: dihedral, n: 6.0}\ninput: \"1\"\noutput: \"1\"\n", "schema", _write_value),
+    ('name: t\ngroup: {name: cyclic, n: "8"}\ninput: "1"\noutput: "1"\n', "schema", _write_value),
+    ('name: t\ngroup: {name: so3, n: 3}\ninput: "1"\noutput: "1"\n', "schema", _use_group),
+    ('name: t\ngroup: {name: su3, n: 3}\ninput: "1"\noutput: "1"\n', "unknown-group", _use_group),
+    ('name: t\ngroup: so3\ninput: "1"\noutput: "1"\ntests: {seed: 1e3}\n', "schema", _write_value),
+    ('name: t\ngroup: so3\ninput: "1"\noutput: "1"\ntests: {samples: "12"}\n', "schema", _write_value),
+    ('name: t\ngroup: {name: dihedral, n: 6.0}\ninput: "1"\noutput: "1"\n', "schema", _write_value),
 ]
 
 
@@ -142,27 +145,32 @@ def test_hint_fixes_the_error(write_spec, text: str, rule: str, fix: Callable[[s
 
 # -- located refusals at the CLI ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("group, rule, col", [
-    ("{name: su3, n: 3}", "EQ004", 15),
-    ("{name: cyclic, n: \"8\"}", "EQ003", 26),
-    ("{name: dihedral, n: true}", "EQ003", 28),
-    ("{name: so3, n: 3}", "EQ003", 23),
-])
+
+@pytest.mark.parametrize(
+    "group, rule, col",
+    [
+        ("{name: su3, n: 3}", "EQ004", 15),
+        ('{name: cyclic, n: "8"}', "EQ003", 26),
+        ("{name: dihedral, n: true}", "EQ003", 28),
+        ("{name: so3, n: 3}", "EQ003", 23),
+    ],
+)
 def test_group_mapping_errors_exit_2_located(write_spec, group: str, rule: str, col: int):
-    path = write_spec(f"name: t\ngroup: {group}\ninput: \"1\"\noutput: \"1\"\n")
+    path = write_spec(f'name: t\ngroup: {group}\ninput: "1"\noutput: "1"\n')
     result, error = _first_error(path)
     assert result.exit_code() == 2 and error.rule_id == rule and (error.location.line, error.location.column) == (2, col)
     assert error.hint and error.rule in SPEC_RULES
 
 
 def test_unknown_group_mapping_exits_2_from_the_cli(write_spec):
-    path = write_spec("name: t\ngroup: {name: su3, n: 3}\ninput: \"1\"\noutput: \"1\"\n")
+    path = write_spec('name: t\ngroup: {name: su3, n: 3}\ninput: "1"\noutput: "1"\n')
     proc = run_cli("check", str(path))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert ":2:15:" in proc.stdout and "su3" in proc.stdout and "so3" in proc.stdout
 
 
 # -- the spec's limits agree with what they protect -----------------------------------------------------------
+
 
 def test_group_names_and_orders_agree_with_the_registry():
     assert set(get_args(GROUP_NAMES)) == set(KINDS)
@@ -175,15 +183,29 @@ def test_seed_range_is_numpys():
         np.random.RandomState(SEED_MAX + 1)
 
 
-@pytest.mark.parametrize("tests, ok", [
-    ("{seed: 0}", True), (f"{{seed: {SEED_MAX}}}", True), (f"{{seed: {SEED_MAX + 1}}}", False), ("{seed: -1}", False),
-    ("{seed: 1e20}", False), ("{seed: 1.0e+20}", False),
-    ("{tolerance: .inf}", False), ("{tolerance: .nan}", False), ("{tolerance: 1e400}", False), ("{tolerance: 0}", False),
-    ("{scales: []}", False), ("{scales: [1, .nan]}", False), ("{scales: [-.inf]}", False), ("{scales: [0]}", False),
-    ("{samples: 0}", False), ("{samples: 1}", True),
-])
+@pytest.mark.parametrize(
+    "tests, ok",
+    [
+        ("{seed: 0}", True),
+        (f"{{seed: {SEED_MAX}}}", True),
+        (f"{{seed: {SEED_MAX + 1}}}", False),
+        ("{seed: -1}", False),
+        ("{seed: 1e20}", False),
+        ("{seed: 1.0e+20}", False),
+        ("{tolerance: .inf}", False),
+        ("{tolerance: .nan}", False),
+        ("{tolerance: 1e400}", False),
+        ("{tolerance: 0}", False),
+        ("{scales: []}", False),
+        ("{scales: [1, .nan]}", False),
+        ("{scales: [-.inf]}", False),
+        ("{scales: [0]}", False),
+        ("{samples: 0}", False),
+        ("{samples: 1}", True),
+    ],
+)
 def test_tests_section_limits(write_spec, tests: str, ok: bool):
-    result, error = _first_error(write_spec(f"name: t\ngroup: so3\ninput: \"1\"\noutput: \"1\"\ntests: {tests}\n"))
+    result, error = _first_error(write_spec(f'name: t\ngroup: so3\ninput: "1"\noutput: "1"\ntests: {tests}\n'))
     assert result.internal_error is None
     if ok:
         assert error is None, error
@@ -193,11 +215,21 @@ def test_tests_section_limits(write_spec, tests: str, ok: bool):
 
 # -- floats YAML 1.1 leaves as strings ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("written, value", [
-    ("1e-3", 1e-3), ("1E-3", 1e-3), ("+2e-1", 0.2), ("5e-2", 0.05), ("1.0e-3", 1e-3), ('"1e-3"', 1e-3), ("3", 3.0),
-])
+
+@pytest.mark.parametrize(
+    "written, value",
+    [
+        ("1e-3", 1e-3),
+        ("1E-3", 1e-3),
+        ("+2e-1", 0.2),
+        ("5e-2", 0.05),
+        ("1.0e-3", 1e-3),
+        ('"1e-3"', 1e-3),
+        ("3", 3.0),
+    ],
+)
 def test_exponent_floats_are_numbers(write_spec, written: str, value: float):
-    result = check_file(write_spec(f"name: t\ngroup: so3\ninput: \"1\"\noutput: \"1\"\ntests: {{tolerance: {written}, scales: [{written}]}}\n"))
+    result = check_file(write_spec(f'name: t\ngroup: so3\ninput: "1"\noutput: "1"\ntests: {{tolerance: {written}, scales: [{written}]}}\n'))
     assert not result.spec_error, [f.message for f in result.findings]
     assert result.loaded.spec.tests.tolerance == pytest.approx(value)
     assert result.loaded.spec.tests.scales == [pytest.approx(value)]
@@ -205,6 +237,6 @@ def test_exponent_floats_are_numbers(write_spec, written: str, value: float):
 
 @pytest.mark.parametrize("written", ["1e", "e3", "1e3.5", "1.5.2", "inf", "nan", "1e-3e"])
 def test_other_strings_are_not_numbers(write_spec, written: str):
-    result, error = _first_error(write_spec(f"name: t\ngroup: so3\ninput: \"1\"\noutput: \"1\"\ntests: {{tolerance: {written}}}\n"))
+    result, error = _first_error(write_spec(f'name: t\ngroup: so3\ninput: "1"\noutput: "1"\ntests: {{tolerance: {written}}}\n'))
     assert result.exit_code() == 2 and error.rule == "schema" and repr(written) in error.message
     assert "> 0 and <= 10" in error.hint

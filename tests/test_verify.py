@@ -36,8 +36,12 @@ def _rotations() -> torch.Tensor:
 def _extras(reps: torch.Tensor | None = None, tolerance: float = 1e-5, scales: list | None = None) -> dict[str, str]:
     reps = _rotations() if reps is None else reps
     report = {"tests": {"tolerance": 0.05, "scales": [0.1, 1.0] if scales is None else scales}}
-    extras = {"spec.yaml": "name: square\n", "report.json": json.dumps(report), "layout.json": json.dumps({"input_dim": 2, "output_dim": 2}),
-              "representations.json": representations_payload([f"r{k}" for k in range(4)], reps, reps, tolerance, True)}
+    extras = {
+        "spec.yaml": "name: square\n",
+        "report.json": json.dumps(report),
+        "layout.json": json.dumps({"input_dim": 2, "output_dim": 2}),
+        "representations.json": representations_payload([f"r{k}" for k in range(4)], reps, reps, tolerance, True),
+    }
     return with_hashes(extras, {"spec_sha256": __import__("hashlib").sha256(b"name: square\n").hexdigest()})
 
 
@@ -71,7 +75,11 @@ def test_a_genuine_artifact_passes_as_pt_and_pt2(tmp_path: Path):
 
 def test_identity_representations_fail(tmp_path: Path):
     pt = _write(tmp_path, "m", Rotate(), _extras())
-    _tamper(pt, "representations.json", lambda t: json.dumps(dict(json.loads(t), input=[torch.eye(2).tolist()] * 4, output=[torch.eye(2).tolist()] * 4)))
+    _tamper(
+        pt,
+        "representations.json",
+        lambda t: json.dumps(dict(json.loads(t), input=[torch.eye(2).tolist()] * 4, output=[torch.eye(2).tolist()] * 4)),
+    )
     code, (model,) = _verify(pt)
     assert code == 1 and not model["ok"] and "representations.json was changed" in model["message"]
 

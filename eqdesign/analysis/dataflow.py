@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..theory.group import Group
 from ..theory.irreps import Irrep
@@ -161,8 +161,12 @@ def _gated_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]
 
 
 _LAYERS: dict[str, Callable] = {
-    "fourier": _grid_layer, "quotient": _grid_layer, "pointwise": _grid_layer,
-    "tensor": _tensor_layer, "norm": _norm_layer, "gated": _gated_layer,
+    "fourier": _grid_layer,
+    "quotient": _grid_layer,
+    "pointwise": _grid_layer,
+    "tensor": _tensor_layer,
+    "norm": _norm_layer,
+    "gated": _gated_layer,
 }
 
 

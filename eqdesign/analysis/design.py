@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..spec.model import Spec
 from ..theory.group import Group
@@ -37,7 +36,7 @@ class FieldType:
         return format_content(self.content())
 
     @staticmethod
-    def of(*entries: tuple[Field, int]) -> "FieldType":
+    def of(*entries: tuple[Field, int]) -> FieldType:
         return FieldType(tuple((f, m) for f, m in entries if m))
 
 
@@ -88,7 +87,7 @@ class Linear:
 @dataclass(frozen=True)
 class Grid:
     type: str
-    n: Optional[int]
+    n: int | None
     points: int  # number of sample points per channel
     coefficients: int  # Fourier coefficients per channel
 
@@ -103,9 +102,9 @@ class Nonlinear:
     path: tuple
     channels: int = 1
     channel: Counter = field(default_factory=Counter)  # per-channel content (fourier, quotient, pointwise, tensor)
-    band_limit: Optional[int] = None
-    grid: Optional[Grid] = None
-    quotient: Optional[str] = None
+    band_limit: int | None = None
+    grid: Grid | None = None
+    quotient: str | None = None
     scalars: int = 0  # gated: ELU'd trivial fields beside the gated ones
     own_params: int = 0  # learnable parameters of the nonlinearity itself
 

@@ -8,8 +8,8 @@ higher band-limit, an extra Fourier layer) and names the first that works.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Iterator
 
 from ..spec.load import LoadedSpec
 from ..spec.model import FourierLayer, PointwiseLayer, QuotientLayer, Spec, TensorProductLayer
@@ -65,13 +65,26 @@ def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
     for i, layer in enumerate(spec.hidden):
         if isinstance(layer, QuotientLayer):
             fourier = FourierLayer(nonlinearity="fourier_elu", channels=layer.channels, band_limit=max(layer.band_limit, c.freq))
-            yield _with_layer(spec, i, fourier), f"use fourier_elu (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs"
+            yield (
+                _with_layer(spec, i, fourier),
+                f"use fourier_elu (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs",
+            )
         if isinstance(layer, TensorProductLayer):
             doubled = layer.model_copy(update={"field": f"{layer.field} + {layer.field}"})
-            yield _with_layer(spec, i, doubled), f"put two copies in the tensor_product field of hidden[{i}] (field: '{doubled.field}'): a single copy only meets itself"
+            yield (
+                _with_layer(spec, i, doubled),
+                f"put two copies in the tensor_product field of hidden[{i}] (field: '{doubled.field}'): a single copy only meets itself",
+            )
         if isinstance(layer, (FourierLayer, QuotientLayer)) and layer.band_limit is not None and layer.band_limit < c.freq:
             yield _with_layer(spec, i, layer.model_copy(update={"band_limit": c.freq})), f"raise band_limit of hidden[{i}] to {c.freq}"
     top = max([c.freq, 1] + [i.freq for i in design.input.content()])
-    extra = PointwiseLayer(nonlinearity="elu", channels=8) if design.group.finite else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=top)
+    extra = (
+        PointwiseLayer(nonlinearity="elu", channels=8)
+        if design.group.finite
+        else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=top)
+    )
     text = "{nonlinearity: elu, channels: 8}" if design.group.finite else f"{{nonlinearity: fourier_elu, band_limit: {top}, channels: 8}}"
-    yield spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}), f"add a mixing layer such as {text}; linear and gated layers never mix irreps, and norm layers only within a field"
+    yield (
+        spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}),
+        f"add a mixing layer such as {text}; linear and gated layers never mix irreps, and norm layers only within a field",
+    )

@@ -60,7 +60,14 @@ def _group(loaded: LoadedSpec) -> Group:
         raise _Stop(make("unknown-group", f"{name} order n = {n} is out of range", where, f"use 1 <= n <= {MAX_ORDER}"))
     if not KINDS[name].needs_n and n is not None:
         # escnn would build the group and ignore n: refuse rather than let the spec claim an order it lacks
-        raise _Stop(make("schema", f"group {name!r} takes no order n (got n: {n})", loaded.at(("group", "n")), f"remove 'n: {n}': write 'group: {name}'"))
+        raise _Stop(
+            make(
+                "schema",
+                f"group {name!r} takes no order n (got n: {n})",
+                loaded.at(("group", "n")),
+                f"remove 'n: {n}': write 'group: {name}'",
+            )
+        )
     return make_group(name, n)
 
 
@@ -91,8 +98,12 @@ class _Resolver:
 
     def nonlinear(self, i: int, layer) -> Nonlinear:
         builder = {
-            FourierLayer: self.fourier, QuotientLayer: self.quotient, NormLayer: self.norm,
-            GatedLayer: self.gated, TensorProductLayer: self.tensor, PointwiseLayer: self.pointwise,
+            FourierLayer: self.fourier,
+            QuotientLayer: self.quotient,
+            NormLayer: self.norm,
+            GatedLayer: self.gated,
+            TensorProductLayer: self.tensor,
+            PointwiseLayer: self.pointwise,
         }[type(layer)]
         return builder(i, layer, ("hidden", i))
 
@@ -103,7 +114,11 @@ class _Resolver:
     def fourier(self, i: int, layer: FourierLayer, path: tuple) -> Nonlinear:
         L = layer.band_limit
         if L is None and not self.g.finite:
-            raise _Stop(make("schema", f"{layer.nonlinearity} on {self.g.label} needs a band_limit", self.loaded.at(path), "add 'band_limit: 2', say"))
+            raise _Stop(
+                make(
+                    "schema", f"{layer.nonlinearity} on {self.g.label} needs a band_limit", self.loaded.at(path), "add 'band_limit: 2', say"
+                )
+            )
         channel = self.g.regular(L)
         grid = self._grid(path, layer.grid, self.g.grid_types(), channel, L, self.g.label)
         label = "regular" if L is None else f"regular(L={L})"
@@ -115,11 +130,20 @@ class _Resolver:
         if name not in quotients:
             have = ", ".join(quotients) or "none"
             hint = "use fourier_elu (the regular representation) instead" if not quotients else f"use quotient: {next(iter(quotients))}"
-            self.findings.append(make("invalid-nonlinearity", f"{self.g.label} has no {name or 'quotient'} representation here (available: {have})", self.loaded.at(path), hint))
+            self.findings.append(
+                make(
+                    "invalid-nonlinearity",
+                    f"{self.g.label} has no {name or 'quotient'} representation here (available: {have})",
+                    self.loaded.at(path),
+                    hint,
+                )
+            )
             return self._channels(i, layer, path, "quotient", Counter(), "none", band_limit=layer.band_limit)
         channel = self.g.quotient(name, layer.band_limit)
         grid = self._grid(path, layer.grid, self.g.quotient_grid_types(name), channel, layer.band_limit, f"the {name} of {self.g.label}")
-        return self._channels(i, layer, path, "quotient", channel, f"{name}(L={layer.band_limit})", band_limit=layer.band_limit, grid=grid, quotient=name)
+        return self._channels(
+            i, layer, path, "quotient", channel, f"{name}(L={layer.band_limit})", band_limit=layer.band_limit, grid=grid, quotient=name
+        )
 
     def _grid(self, path: tuple, spec_grid, types: dict[str, GridKind], channel: Counter, L, space: str) -> Grid | None:
         """The sample points of a Fourier layer on ``space`` (the group, or one of its quotients)."""
@@ -127,7 +151,14 @@ class _Resolver:
         if self.g.finite:
             return Grid("elements", None, self.g.order, coeffs)
         if not types:
-            self.findings.append(make("invalid-nonlinearity", f"Fourier layers on {self.g.label} are not supported yet", self.loaded.at(path), "use norm, gated or tensor_product layers on this group"))
+            self.findings.append(
+                make(
+                    "invalid-nonlinearity",
+                    f"Fourier layers on {self.g.label} are not supported yet",
+                    self.loaded.at(path),
+                    "use norm, gated or tensor_product layers on this group",
+                )
+            )
             return None
         if spec_grid is None:
             kind = "thomson_cube" if "thomson_cube" in types else "regular"
@@ -135,7 +166,14 @@ class _Resolver:
         kind = types.get(spec_grid.type)
         if kind is None:
             valid = ", ".join(f"{name} ({k.size} points)" for name, k in types.items())
-            raise _Stop(make("schema", f"grid type {spec_grid.type!r} is not available on {space}", self.loaded.at(path + ("grid", "type")), "valid: " + valid))
+            raise _Stop(
+                make(
+                    "schema",
+                    f"grid type {spec_grid.type!r} is not available on {space}",
+                    self.loaded.at(path + ("grid", "type")),
+                    "valid: " + valid,
+                )
+            )
         n = self._grid_n(path + ("grid",), spec_grid, kind, coeffs, L or 1)
         return Grid(spec_grid.type, n, kind.points(n or 1), coeffs)
 
@@ -144,13 +182,34 @@ class _Resolver:
         name, n = spec_grid.type, spec_grid.n
         if not kind.takes_n:
             if n is not None:
-                raise _Stop(make("schema", f"grid type {name!r} always has {kind.size} points and takes no n (got n: {n})", self.loaded.at(path + ("n",)), f"remove 'n: {n}', or use a grid type that takes n"))
+                raise _Stop(
+                    make(
+                        "schema",
+                        f"grid type {name!r} always has {kind.size} points and takes no n (got n: {n})",
+                        self.loaded.at(path + ("n",)),
+                        f"remove 'n: {n}', or use a grid type that takes n",
+                    )
+                )
             return None
         good, points = _default_n(kind, coeffs, L)
         if n is None:
-            raise _Stop(make("schema", f"grid type {name!r} needs n (it samples {kind.size} points)", self.loaded.at(path), f"add n: {good} ({points} points for {coeffs} Fourier coefficients)"))
+            raise _Stop(
+                make(
+                    "schema",
+                    f"grid type {name!r} needs n (it samples {kind.size} points)",
+                    self.loaded.at(path),
+                    f"add n: {good} ({points} points for {coeffs} Fourier coefficients)",
+                )
+            )
         if n < kind.min_n:
-            raise _Stop(make("schema", f"grid type {name!r} needs n >= {kind.min_n} (got n: {n})", self.loaded.at(path + ("n",)), f"use n: {good} ({points} points for {coeffs} Fourier coefficients)"))
+            raise _Stop(
+                make(
+                    "schema",
+                    f"grid type {name!r} needs n >= {kind.min_n} (got n: {n})",
+                    self.loaded.at(path + ("n",)),
+                    f"use n: {good} ({points} points for {coeffs} Fourier coefficients)",
+                )
+            )
         return n
 
     def norm(self, i: int, layer: NormLayer, path: tuple) -> Nonlinear:
@@ -180,7 +239,9 @@ class _Resolver:
 
     def pointwise(self, i: int, layer: PointwiseLayer, path: tuple) -> Nonlinear:
         if self.g.finite:
-            return self._channels(i, layer, path, "pointwise", self.g.regular(None), "regular", grid=Grid("elements", None, self.g.order, self.g.order))
+            return self._channels(
+                i, layer, path, "pointwise", self.g.regular(None), "regular", grid=Grid("elements", None, self.g.order, self.g.order)
+            )
         return self._channels(i, layer, path, "pointwise", Counter({self.g.trivial: 1}), self.g.trivial.name)
 
 

@@ -22,8 +22,14 @@ def dropped_irrep(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findin
         lost = {i: m for i, m in layer.in_type.content().items() if i not in cout}
         if lost:
             where = _describe_linear(layer)
-            out.append(make("dropped-irrep", f"linear layer {layer.index} ({where}) drops {format_content(lost)}",
-                            loaded.at(layer.path), "add these irreps to the layer after it if they should reach the output"))
+            out.append(
+                make(
+                    "dropped-irrep",
+                    f"linear layer {layer.index} ({where}) drops {format_content(lost)}",
+                    loaded.at(layer.path),
+                    "add these irreps to the layer after it if they should reach the output",
+                )
+            )
     return out
 
 
@@ -32,8 +38,12 @@ def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findi
     """A Fourier layer samples fewer grid points than its band-limited representation has coefficients,
     so the inverse Fourier transform cannot be undone and the layer cannot be built."""
     return [
-        make("grid-too-small", f"{layer.activation} samples {layer.grid.points} points for {layer.grid.coefficients} Fourier coefficients per channel",
-             loaded.at(layer.path + (("grid",) if layer.grid.n else ())), f"use at least {layer.grid.coefficients} points, about twice that for a well-conditioned grid")
+        make(
+            "grid-too-small",
+            f"{layer.activation} samples {layer.grid.points} points for {layer.grid.coefficients} Fourier coefficients per channel",
+            loaded.at(layer.path + (("grid",) if layer.grid.n else ())),
+            f"use at least {layer.grid.coefficients} points, about twice that for a well-conditioned grid",
+        )
         for layer in design.hidden
         if layer.grid and not design.group.finite and layer.grid.points < layer.grid.coefficients
     ]
@@ -45,8 +55,12 @@ def grid_ill_conditioned(loaded: LoadedSpec, design: Design, flow: Flow) -> list
     conditioned sampling matrices (escnn's thomson_cube N=4 at L=3: condition number about 4e7), which
     inflate outputs and equivariance errors."""
     return [
-        make("grid-ill-conditioned", f"{layer.activation} has only {layer.grid.points / layer.grid.coefficients:.2f} grid points per Fourier coefficient",
-             loaded.at(layer.path), f"use about {2 * layer.grid.coefficients} points")
+        make(
+            "grid-ill-conditioned",
+            f"{layer.activation} has only {layer.grid.points / layer.grid.coefficients:.2f} grid points per Fourier coefficient",
+            loaded.at(layer.path),
+            f"use about {2 * layer.grid.coefficients} points",
+        )
         for layer in design.hidden
         if layer.grid and not design.group.finite and layer.grid.coefficients <= layer.grid.points < 1.5 * layer.grid.coefficients
     ]
@@ -57,10 +71,15 @@ def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
     """A linear layer whose input and output share no irrep: it has no equivariant weights at all, its
     output is identically zero, and escnn cannot even evaluate it."""
     return [
-        make("empty-linear", f"linear layer {layer.index} ({_describe_linear(layer)}) has no equivariant weights: "
-             f"{layer.in_type.irreps_string()} and {layer.out_type.irreps_string()} share no irrep",
-             loaded.at(layer.path), "make the two sides share at least one irrep")
-        for layer in design.linears if not layer.blocks
+        make(
+            "empty-linear",
+            f"linear layer {layer.index} ({_describe_linear(layer)}) has no equivariant weights: "
+            f"{layer.in_type.irreps_string()} and {layer.out_type.irreps_string()} share no irrep",
+            loaded.at(layer.path),
+            "make the two sides share at least one irrep",
+        )
+        for layer in design.linears
+        if not layer.blocks
     ]
 
 
@@ -91,9 +110,14 @@ def unused_input(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
     """An input irrep influences no output: the network ignores it."""
     used = set().union(*(info.deps for c, info in flow.final.items() if c in design.output.content()))
     return [
-        make("unused-input", f"input {i.name} influences no output", loaded.at(("input",)),
-             "remove it from the input, or add a layer that mixes it in (fourier_elu, tensor_product)")
-        for i in _ordered(design.input.content()) if i.name not in used
+        make(
+            "unused-input",
+            f"input {i.name} influences no output",
+            loaded.at(("input",)),
+            "remove it from the input, or add a layer that mixes it in (fourier_elu, tensor_product)",
+        )
+        for i in _ordered(design.input.content())
+        if i.name not in used
     ]
 
 
@@ -108,8 +132,14 @@ def decoupled(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     if mixes or not outs or len(kinds) < 2 or any(deps - {c.name} for c, deps in outs.items()):
         return []
     paths = ", ".join(f"{c.name} <- {c.name}" for c in outs)
-    return [make("decoupled", f"the network splits into independent irrep paths ({paths})", loaded.at(("hidden",) if design.spec.hidden else ("output",)),
-                 "add a fourier_elu or tensor_product layer so that irreps can interact")]
+    return [
+        make(
+            "decoupled",
+            f"the network splits into independent irrep paths ({paths})",
+            loaded.at(("hidden",) if design.spec.hidden else ("output",)),
+            "add a fourier_elu or tensor_product layer so that irreps can interact",
+        )
+    ]
 
 
 @rule("EQ204", "band-limit", Severity.ERROR)
@@ -117,9 +147,14 @@ def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """An output irrep has a higher frequency than every hidden layer can carry, so it cannot be reached
     although some equivariant network could produce it."""
     return [
-        make("band-limit", f"output {c.name} has frequency {c.freq}, above every hidden band-limit (max {_max_band_limit(design)})",
-             _output_at(loaded, c.name), f"raise a hidden band_limit to at least {c.freq}")
-        for c in _outputs(design) if _band_limited(design, c)
+        make(
+            "band-limit",
+            f"output {c.name} has frequency {c.freq}, above every hidden band-limit (max {_max_band_limit(design)})",
+            _output_at(loaded, c.name),
+            f"raise a hidden band_limit to at least {c.freq}",
+        )
+        for c in _outputs(design)
+        if _band_limited(design, c)
     ]
 
 

@@ -12,8 +12,10 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Optional, Sequence
+from typing import Any
 
 from ..exitcodes import ExitCode
 from ..results import BuildBatch, BuildResult
@@ -21,10 +23,10 @@ from ..spec.discover import discover
 from .check import check_file
 
 Progress = Callable[[str], None]
-ProgressFactory = Callable[[str], ContextManager[Progress]]
+ProgressFactory = Callable[[str], AbstractContextManager[Progress]]
 
 
-def build_specs(patterns: Sequence[str], out: Optional[str], progress: ProgressFactory, influence: bool = True) -> BuildBatch:
+def build_specs(patterns: Sequence[str], out: str | None, progress: ProgressFactory, influence: bool = True) -> BuildBatch:
     found = discover(patterns)
     batch = BuildBatch([], list(found.problems))
     if out is not None and os.path.exists(out) and not os.path.isdir(out):
@@ -39,7 +41,7 @@ def build_specs(patterns: Sequence[str], out: Optional[str], progress: ProgressF
     return batch
 
 
-def _claim_name(result: BuildResult, out: Optional[str], seen: dict[tuple[str, str], str]) -> None:
+def _claim_name(result: BuildResult, out: str | None, seen: dict[tuple[str, str], str]) -> None:
     """Two specs of one name would write the same artifacts: the second one is refused (before writing)."""
     design = result.check.design
     if design is None:
@@ -50,7 +52,7 @@ def _claim_name(result: BuildResult, out: Optional[str], seen: dict[tuple[str, s
     seen.setdefault(key, result.check.file)
 
 
-def build_spec(path: str, out_dir: Optional[str], progress: Progress = lambda s: None, influence: bool = True) -> BuildResult:
+def build_spec(path: str, out_dir: str | None, progress: Progress = lambda s: None, influence: bool = True) -> BuildResult:
     check = check_file(path)
     result = BuildResult(check)
     if check.exit_code() != ExitCode.OK:
@@ -72,7 +74,10 @@ def _build_failed(result: BuildResult, err: Exception) -> None:
         where = result.check.loaded.at(err.path) if err.path else f"{result.check.file}:1:1"
         result.fail(f"{where}: escnn cannot build this design: {err}")
     else:
-        result.fail(f"internal error while building: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1; please report this)", ExitCode.INTERNAL)
+        result.fail(
+            f"internal error while building: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1; please report this)",
+            ExitCode.INTERNAL,
+        )
 
 
 def _timed(result: BuildResult, label: str, progress: Progress, fn: Callable[[], Any]) -> Any:
@@ -89,18 +94,20 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     from ..escnn_backend import probes
     from ..escnn_backend.builder import build_escnn
     from ..escnn_backend.lower import compile_model
+    from ..export.layout import field_slices
     from ..numerics.elements import pick_elements
     from ..numerics.suite import run_suite
     from ..numerics.tolerances import AGREEMENT
     from ..report.jsonfmt import probe_json
-    from ..export.layout import field_slices
 
     design = result.check.design
     assert design is not None
     tests = design.spec.tests
     model = _timed(result, "building the escnn model (grids, bases)", progress, lambda: build_escnn(design, torch.float64, seed=tests.seed))
     result.notes.extend(model.notes)
-    c64, c32 = _timed(result, "compiling to plain torch", progress, lambda: (compile_model(model, torch.float64), compile_model(model, torch.float32)))
+    c64, c32 = _timed(
+        result, "compiling to plain torch", progress, lambda: (compile_model(model, torch.float64), compile_model(model, torch.float32))
+    )
     result.agreement = _agreement(model, c32, tests.seed)
     if not result.agreement <= AGREEMENT:  # written so that NaN fails too
         result.fail(f"the compiled module differs from escnn by {result.agreement:.1e} relative (> {AGREEMENT:.0e})")
@@ -108,7 +115,13 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     names = probes.element_names(elements)
 
     def suite() -> Any:
-        return run_suite(design, probes.layer_cases(design, model, c64, elements), probes.model_cases(model, c64, c32, elements), field_slices(design.output), names)
+        return run_suite(
+            design,
+            probes.layer_cases(design, model, c64, elements),
+            probes.model_cases(model, c64, c32, elements),
+            field_slices(design.output),
+            names,
+        )
 
     report = _timed(result, f"testing equivariance on {len(elements)} group elements", progress, suite)
     result.equivariance = [probe_json(r) for r in report.results]
@@ -140,7 +153,9 @@ def _influence(result: BuildResult, m: Any) -> None:
     result.influence = {"measured": m.influence, "static": static, "leakage": leaks}
     for out, measured in m.influence.items():
         if sorted(measured) != sorted(static.get(out, [])):
-            result.fail(f"measured influence of output {out} is {measured or 'nothing'}, but check says {static.get(out) or 'nothing'}: please report this")
+            result.fail(
+                f"measured influence of output {out} is {measured or 'nothing'}, but check says {static.get(out) or 'nothing'}: please report this"
+            )
 
 
 def provenance(result: BuildResult) -> dict[str, Any]:
@@ -154,10 +169,15 @@ def provenance(result: BuildResult) -> dict[str, Any]:
     assert result.check.loaded is not None and result.check.design is not None
     text = result.check.loaded.text
     return {
-        "eqdesign": __version__, "torch": torch.__version__, "escnn": version("escnn"),
-        "numpy": numpy.__version__, "python": platform.python_version(),
-        "spec_file": result.check.file, "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "seed": result.check.design.spec.tests.seed, "created": _created(),
+        "eqdesign": __version__,
+        "torch": torch.__version__,
+        "escnn": version("escnn"),
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "spec_file": result.check.file,
+        "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "seed": result.check.design.spec.tests.seed,
+        "created": _created(),
     }
 
 
@@ -180,7 +200,11 @@ def _export(result: BuildResult, out_dir: Path, compiled32: Any, element_names: 
     tolerance = 1e-5 if exact else design.spec.tests.tolerance  # the saved module runs in float32
     result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", ".report.json", ".md")]
     report_json = json.dumps(build_report(result, timings=False), indent=2)  # timings would make every build differ
-    extras = {"spec.yaml": result.check.loaded.text, "report.json": report_json, "layout.json": json.dumps(layout(design), indent=2),
-              "representations.json": representations_payload(element_names, reps[0], reps[1], tolerance, exact)}
+    extras = {
+        "spec.yaml": result.check.loaded.text,
+        "report.json": report_json,
+        "layout.json": json.dumps(layout(design), indent=2),
+        "representations.json": representations_payload(element_names, reps[0], reps[1], tolerance, exact),
+    }
     extras = with_hashes(extras, provenance(result))
     save_artifacts(out_dir, name, compiled32, extras, {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result)})

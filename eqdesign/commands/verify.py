@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..results import Verification, VerifyBatch
 
@@ -30,7 +31,9 @@ def verify_one(path: str, samples: int = 16, seed: int = 0) -> Verification:
         extras = {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()}
         parsed = {k: json.loads(extras[k] or "null") for k in ("report.json", "provenance.json", "layout.json", "representations.json")}
     except Exception as err:  # noqa: BLE001 - any unreadable or malformed file is a located "cannot read" (exit 2)
-        return Verification(path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {type(err).__name__}: {err}", readable=False)
+        return Verification(
+            path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {type(err).__name__}: {err}", readable=False
+        )
     problems = _consistency(extras, parsed)
     if problems:
         return Verification(path, False, None, None, 0, "", "the artifact's extras do not agree: " + "; ".join(problems))
@@ -50,7 +53,11 @@ def _consistency(extras: dict[str, str], parsed: dict[str, Any]) -> list[str]:
     hashes = prov.get("extras_sha256") if isinstance(prov, dict) else None
     if not isinstance(hashes, dict):
         return ["provenance.json holds no hashes of the other extras (not written by this eqdesign, or edited)"]
-    problems = [f"{name} was changed after the build (its SHA-256 differs from provenance.json)" for name in HASHED_EXTRAS if hashes.get(name) != sha256(extras[name])]
+    problems = [
+        f"{name} was changed after the build (its SHA-256 differs from provenance.json)"
+        for name in HASHED_EXTRAS
+        if hashes.get(name) != sha256(extras[name])
+    ]
     if prov.get("spec_sha256") != sha256(extras["spec.yaml"]):
         problems.append("spec.yaml does not match the spec hash in provenance.json")
     return problems + _shape_problems(reps, layout) + _tolerance_problems(reps, report)
@@ -98,7 +105,17 @@ def _verify(path: str, module: Any, parsed: dict[str, Any], samples: int, seed: 
     tol = float(reps["tolerance"])
     element = reps["elements"][r.worst_element] if reps.get("elements") else ""
     if not r.finite:
-        return Verification(path, False, None, tol, rin.shape[0], element, "the equivariance error is not a finite number (NaN or infinite outputs, or no valid input scale)")
+        return Verification(
+            path,
+            False,
+            None,
+            tol,
+            rin.shape[0],
+            element,
+            "the equivariance error is not a finite number (NaN or infinite outputs, or no valid input scale)",
+        )
     ok = r.passes(tol)
     verdict = "equivariant within tolerance" if ok else "equivariance error above tolerance"
-    return Verification(path, ok, r.max_rel, tol, rin.shape[0], element, f"{verdict}: {r.max_rel:.2e} (tolerance {tol:.0e}) over {rin.shape[0]} elements")
+    return Verification(
+        path, ok, r.max_rel, tol, rin.shape[0], element, f"{verdict}: {r.max_rel:.2e} (tolerance {tol:.0e}) over {rin.shape[0]} elements"
+    )

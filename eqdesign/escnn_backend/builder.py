@@ -9,7 +9,7 @@ Fourier transforms recomputed in float64.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -85,7 +85,7 @@ class _Builder:
         m = enn.QuotientFourierPointwise(self.gspace, sub, nl.channels, irreps, grid=elements, function=fn, inplace=False)
         return self._sampled(m, nl, quotient_kernel(self.G, sub, irreps), elements, nl.quotient)
 
-    def _sampled(self, m: Any, nl: Nonlinear, kernel: Any, elements: list, quotient: Optional[str]) -> Any:
+    def _sampled(self, m: Any, nl: Nonlinear, kernel: Any, elements: list, quotient: str | None) -> Any:
         """escnn's transforms recomputed in float64, on the design's grid or a finer one."""
         assert nl.grid is not None and nl.band_limit is not None
         self._note_points(nl, len(elements))
@@ -97,7 +97,9 @@ class _Builder:
 
     def _note_points(self, nl: Nonlinear, n: int) -> None:
         if nl.grid is not None and nl.grid.points != n:
-            self.notes.append(f"hidden layer {nl.index}: the design counts {nl.grid.points} grid points ({nl.grid.type}, n={nl.grid.n}), escnn samples {n}")
+            self.notes.append(
+                f"hidden layer {nl.index}: the design counts {nl.grid.points} grid points ({nl.grid.type}, n={nl.grid.n}), escnn samples {n}"
+            )
 
     def _pointwise(self, nl: Nonlinear) -> Any:
         if self.g.finite:
@@ -118,7 +120,9 @@ class _Builder:
         irreps = [self.G.irrep(*i.eid) for i in f.irreps]
         t = self.gspace.type(*[egroup.directsum(irreps) if len(irreps) > 1 else irreps[0]] * channels)
         if nl.own_params == 0:
-            self.notes.append(f"hidden layer {nl.index}: the square of {f.name} holds none of its irreps; the tensor product is the zero map")
+            self.notes.append(
+                f"hidden layer {nl.index}: the square of {f.name} holds none of its irreps; the tensor product is the zero map"
+            )
             return ZeroMap(t, t)
         return FixedTensorProduct(t, t)
 
@@ -126,7 +130,9 @@ class _Builder:
     def linear(self, layer: Linear, in_type: Any, out_type: Any) -> Any:
         m = enn.Linear(in_type, out_type, bias=True) if layer.blocks else BiasOnly(in_type, out_type)
         if m.in_type.size != layer.in_type.dim or m.out_type.size != layer.out_type.dim:
-            raise BuildError(f"escnn sizes {m.in_type.size}->{m.out_type.size}, design {layer.in_type.dim}->{layer.out_type.dim}", layer.path)
+            raise BuildError(
+                f"escnn sizes {m.in_type.size}->{m.out_type.size}, design {layer.in_type.dim}->{layer.out_type.dim}", layer.path
+            )
         return m
 
     def build(self) -> list[BuiltLayer]:
@@ -146,7 +152,7 @@ class _Builder:
         return built
 
 
-def build_escnn(design: Design, dtype: torch.dtype = torch.float64, seed: Optional[int] = 0, grid_refinement: int = 1) -> EscnnModel:
+def build_escnn(design: Design, dtype: torch.dtype = torch.float64, seed: int | None = 0, grid_refinement: int = 1) -> EscnnModel:
     """Build the escnn model of a design.
 
     ``seed``: redraw every parameter (weights and biases) from that seed, so that bias-only paths are alive

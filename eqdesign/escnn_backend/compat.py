@@ -10,7 +10,8 @@ import contextlib
 import io
 import os
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -56,8 +57,17 @@ with quiet(), _escnn_cache_here():
     from escnn.nn.modules.nonlinearities.fourier import _build_kernel as fourier_kernel
     from escnn.nn.modules.nonlinearities.fourier_quotient import _build_kernel as quotient_kernel
 
-__all__ = ["BlocksBasisExpansion", "default_dtype", "egroup", "enn", "fourier_kernel", "gspaces",
-           "private_basis_cache", "quiet", "quotient_kernel"]
+__all__ = [
+    "BlocksBasisExpansion",
+    "default_dtype",
+    "egroup",
+    "enn",
+    "fourier_kernel",
+    "gspaces",
+    "private_basis_cache",
+    "quiet",
+    "quotient_kernel",
+]
 
 
 class BuildError(Exception):

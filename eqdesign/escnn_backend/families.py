@@ -6,7 +6,7 @@ class per family, so the builder and the exact projection never switch on a grou
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -15,9 +15,9 @@ from ..theory.group import Group
 from .compat import BuildError, quiet
 from .grids import sampling_matrix
 
-Sampling = tuple[np.ndarray, Optional[np.ndarray]]  # (rows, quadrature weights or None for equal weights)
+Sampling = tuple[np.ndarray, np.ndarray | None]  # (rows, quadrature weights or None for equal weights)
 #: one step of an exact Haar average: (a key naming a finite set of elements, their weights or None)
-HaarStep = tuple[tuple, Optional[np.ndarray]]
+HaarStep = tuple[tuple, np.ndarray | None]
 
 _NEEDS_NO_N = {"ico", "cube", "tetra"}
 
@@ -28,13 +28,13 @@ class Family:
     def freq(self, eid: tuple) -> int:
         return 0
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
         raise BuildError(f"no grid of type {grid.type!r} for {group.label}" + (f" ({quotient})" if quotient else ""))
 
     def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
         raise BuildError(f"no Fourier grid for {grid.type!r} here")
 
-    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: Optional[str]) -> Sampling:
+    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
         raise BuildError(f"cannot refine a {grid.type} grid")
 
     def haar_steps(self, m: int) -> list[HaarStep]:
@@ -62,7 +62,7 @@ class Circle(Family):
     def freq(self, eid: tuple) -> int:
         return abs(int(eid[self._freq_index]))
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
         if quotient == "circle":
             return circle_cosets(G, grid.n or 1, grid.type)
         if quotient is None:
@@ -77,7 +77,7 @@ class Circle(Family):
             kwargs["seed"] = 0
         return (), kwargs
 
-    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: Optional[str]) -> Sampling:
+    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
         n = max(grid.n or 1, 2 * max(band_limit, 1) + 2) * factor
         elements = circle_cosets(G, n, "regular") if quotient == "circle" else G.grid(N=n, type="regular")
         return sampling_matrix(module, elements), None
@@ -98,7 +98,7 @@ class Cylinder(Circle):
     def freq(self, eid: tuple) -> int:
         return abs(int(eid[1][-1]))
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
         return Family.design_grid(self, G, group, grid, quotient)
 
     def haar_elements(self, G: Any, key: tuple) -> list:
@@ -122,12 +122,12 @@ class Euler(Family):
         args = (grid.type,) if grid.type in _NEEDS_NO_N else (grid.type, grid.n)
         return args, ({"seed": 0} if grid.type == "rand" else {})
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: Optional[str]) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
         args, kwargs = self.fourier_grid_args(grid)
         with quiet():
             return G.sphere_grid(*args, **kwargs) if quotient else G.grid(*args, **kwargs)
 
-    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: Optional[str]) -> Sampling:
+    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
         m = (2 * max(band_limit, 1) + 2) * factor
         return self._sphere(module, G, m) if quotient else self._euler(module, G, m)
 
@@ -180,8 +180,12 @@ def circle_cosets(G: Any, n: int, kind: str) -> list:
 
 
 _FAMILIES: dict[str, Family] = {
-    "so2": Circle(0), "o2": Circle(1), "so3": Euler(False), "o3": Euler(True),
-    "cylinder": Cylinder(), "full_cylinder": Cylinder(),
+    "so2": Circle(0),
+    "o2": Circle(1),
+    "so3": Euler(False),
+    "o3": Euler(True),
+    "cylinder": Cylinder(),
+    "full_cylinder": Cylinder(),
 }
 
 

@@ -7,7 +7,7 @@ them in float64, with quadrature weights where the grid has them.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ def sampling_matrix(module: Any, elements: list) -> np.ndarray:
     return np.stack([(module.rho(g) @ kernel).reshape(-1) for g in elements], axis=0)
 
 
-def set_fourier_sampling(module: Any, A: np.ndarray, weights: Optional[np.ndarray] = None) -> None:
+def set_fourier_sampling(module: Any, A: np.ndarray, weights: np.ndarray | None = None) -> None:
     """Replace the sampling (A) and the least-squares transform (Ainv) of an escnn Fourier module, in float64.
 
     Without weights, Ainv is escnn's own formula, inv(A^T A + 1e-8 I) A^T; with quadrature weights W it is

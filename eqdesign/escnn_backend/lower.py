@@ -6,10 +6,11 @@ block. The compiled modules never import escnn, so they script, export and load 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
+
 from ..export.blocks import BlockLinear
 from ..export.modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
 from . import modules as em
@@ -30,8 +31,15 @@ def _bias_only(m: em.BiasOnly, dtype: torch.dtype) -> BlockLinear:
     G = m.out_type.fibergroup
     pos = [s for i, s, _ in irreps if G.irrep(*i).is_trivial()]
     bias = _t(m.bias, dtype) if m.bias is not None else torch.zeros(0, dtype=dtype)
-    return BlockLinear(None, None if q_out is None else _t(q_out, dtype), [], torch.zeros(0, dtype=torch.long),
-                       torch.tensor(pos, dtype=torch.long), bias, m.out_type.size)
+    return BlockLinear(
+        None,
+        None if q_out is None else _t(q_out, dtype),
+        [],
+        torch.zeros(0, dtype=torch.long),
+        torch.tensor(pos, dtype=torch.long),
+        bias,
+        m.out_type.size,
+    )
 
 
 def _fourier(m, layer, dtype: torch.dtype) -> FourierAct:

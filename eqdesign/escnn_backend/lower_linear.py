@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import numpy as np
 import torch
 
 from ..export.blocks import BlockLinear, IrrepBlock
 
 
-def irrep_layout(field_type) -> tuple[Optional[np.ndarray], Optional[np.ndarray], list[tuple[tuple, int, int]]]:
+def irrep_layout(field_type) -> tuple[np.ndarray | None, np.ndarray | None, list[tuple[tuple, int, int]]]:
     """(Q^-1 applied to the right of row vectors, Q likewise, [(irrep id, start, dim)]) in irrep basis.
 
     Q is None where the basis is already irrep-adapted (the identity)."""
@@ -36,7 +34,7 @@ def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
     out = np.zeros((n, n))
     i = 0
     for b in blocks:
-        out[i:i + b.shape[0], i:i + b.shape[0]] = b
+        out[i : i + b.shape[0], i : i + b.shape[0]] = b
         i += b.shape[0]
     return out
 
@@ -63,14 +61,23 @@ def compile_linear(linear, dtype: torch.dtype) -> BlockLinear:
         d = ins[0][1]
         in_index = torch.tensor([s + k for k in range(d) for s, _ in ins], dtype=torch.long)
         out_index = [s + k for k in range(d) for s, _ in outs]
-        blocks.append(IrrepBlock(in_index, torch.tensor(out_index, dtype=torch.long), torch.tensor(coeffs, dtype=dtype), torch.tensor(endo, dtype=dtype)))
+        blocks.append(
+            IrrepBlock(
+                in_index, torch.tensor(out_index, dtype=torch.long), torch.tensor(coeffs, dtype=dtype), torch.tensor(endo, dtype=dtype)
+            )
+        )
         out_positions += out_index
     trivial = group.trivial_representation.id
     bias_pos = [s for i, s, _ in irr_out if i == trivial]
     block_work = sum(b.d * b.m_in * b.m_out * b.e for b in blocks)
     return BlockLinear(
-        _tensor(qin_r, dtype), _tensor(qout_r, dtype), blocks, torch.tensor(out_positions, dtype=torch.long),
-        torch.tensor(bias_pos, dtype=torch.long), torch.tensor(b_irr[bias_pos], dtype=dtype), linear.out_type.size,
+        _tensor(qin_r, dtype),
+        _tensor(qout_r, dtype),
+        blocks,
+        torch.tensor(out_positions, dtype=torch.long),
+        torch.tensor(bias_pos, dtype=torch.long),
+        torch.tensor(b_irr[bias_pos], dtype=dtype),
+        linear.out_type.size,
         per_block=block_work * PER_BLOCK_ADVANTAGE < w.size,
     )
 
@@ -80,7 +87,7 @@ def compile_linear(linear, dtype: torch.dtype) -> BlockLinear:
 PER_BLOCK_ADVANTAGE = 8
 
 
-def _tensor(a: Optional[np.ndarray], dtype: torch.dtype) -> Optional[torch.Tensor]:
+def _tensor(a: np.ndarray | None, dtype: torch.dtype) -> torch.Tensor | None:
     return None if a is None else torch.tensor(a, dtype=dtype)
 
 
@@ -106,7 +113,7 @@ def _schur_coefficients(w_irr: np.ndarray, ins: list, outs: list, endo: np.ndarr
     coeffs = np.zeros((e, len(outs), len(ins)))
     for j, (so, _) in enumerate(outs):
         for i, (si, _) in enumerate(ins):
-            block = w_irr[so:so + d, si:si + d]
+            block = w_irr[so : so + d, si : si + d]
             c = np.einsum("kab,ab->k", endo, block) / norms
             residual = np.abs(block - np.einsum("k,kab->ab", c, endo)).max()
             if residual > 1e-5 * max(1.0, np.abs(block).max()):

@@ -12,6 +12,7 @@ from ..analysis.design import Design
 from .compat import enn, he_std
 from .modules import BiasOnly
 
+
 @dataclass
 class BuiltLayer:
     """One layer of the design and the escnn module built for it."""
@@ -69,7 +70,7 @@ class EscnnModel(torch.nn.Module):
         return np.asarray(self.out_type.representation(g))
 
     @torch.no_grad()
-    def reinitialize(self, seed: int, bias_scale: float = 1.0, norm_log_bias: tuple[float, float] = (-2.0, 1.0)) -> "EscnnModel":
+    def reinitialize(self, seed: int, bias_scale: float = 1.0, norm_log_bias: tuple[float, float] = (-2.0, 1.0)) -> EscnnModel:
         """Generic random parameters: every weight and every bias redrawn (escnn starts biases at zero).
 
         Weights follow escnn's generalized He initialisation, biases N(0, bias_scale^2). Norm nonlinearities
@@ -92,14 +93,11 @@ class EscnnModel(torch.nn.Module):
                     m.bias.copy_(bias_scale * randn(m.bias))
             elif isinstance(m, enn.GatedNonLinearity1):
                 m.bias.copy_(randn(m.bias))
-            elif isinstance(m, enn.NormNonLinearity):
-                if m.log_bias is not None:
-                    mean, std = norm_log_bias
-                    m.log_bias.copy_(mean + std * randn(m.log_bias))
+            elif isinstance(m, enn.NormNonLinearity) and m.log_bias is not None:
+                mean, std = norm_log_bias
+                m.log_bias.copy_(mean + std * randn(m.log_bias))
         self.train(self.training)
         return self
-
-
 
     def state(self) -> dict[str, torch.Tensor]:
         """A copy of every parameter, to put back after measurements that redraw them."""

@@ -13,13 +13,12 @@ Workarounds for escnn 1.0.11 (docs/escnn-notes.md):
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .compat import egroup, enn
+
 
 class BiasOnly(enn.EquivariantModule):
     """A linear layer with no equivariant weights (no irrep in common): its output is its bias alone.
@@ -37,7 +36,7 @@ class BiasOnly(enn.EquivariantModule):
                 size = G.irrep(*irr).size
                 if G.irrep(*irr).is_trivial():
                     col = np.zeros(out_type.size)
-                    col[p:p + r.size] = r.change_of_basis[:, q]
+                    col[p : p + r.size] = r.change_of_basis[:, q]
                     cols.append(col)
                 q += size
             p += r.size
@@ -171,7 +170,7 @@ class FixedGated(enn.GatedNonLinearity1):
     def forward(self, input):
         x = input.tensor
         gates = torch.sigmoid(x[:, : self.n_gates] - self.bias.view(1, -1).to(x.dtype))
-        out = x[:, self.n_gates:] * gates[:, self.coord_gate]
+        out = x[:, self.n_gates :] * gates[:, self.coord_gate]
         return self.out_type(out)
 
 
@@ -194,7 +193,7 @@ class GatedBlock(enn.EquivariantModule):
         if self.scalars is not None:
             s = x[:, : self.split]
             parts.append(self.scalars(self.scalars.in_type(s)).tensor)
-        parts.append(self.gated(self.gated.in_type(x[:, self.split:])).tensor)
+        parts.append(self.gated(self.gated.in_type(x[:, self.split :])).tensor)
         return self.out_type(torch.cat(parts, dim=1))
 
     def evaluate_output_shape(self, input_shape):
@@ -208,5 +207,3 @@ def pointwise_module(ftype, function: str):
         return cls(ftype)
     except AssertionError:
         return Elementwise(ftype, function)
-
-

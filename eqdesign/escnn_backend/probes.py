@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ def _escnn_fn(module: Any) -> Any:
 def layer_cases(design: Design, model: EscnnModel, compiled64: torch.nn.Module, elements: list) -> list[LayerCase]:
     """Every layer, as escnn built it and as compiled, on the same representations (float64)."""
     cases = []
-    for built, lowered in zip(model.built, compiled64.layers):
+    for built, lowered in zip(model.built, compiled64.layers, strict=True):
         m = built.module
         rin = rep_stack(m.in_type.representation, elements, torch.float64)
         rout = rep_stack(m.out_type.representation, elements, torch.float64)
@@ -73,7 +74,7 @@ class EscnnSubject:
         self.model.reinitialize(seed, norm_log_bias=(norm_log_bias_mean, 1.0))
 
 
-def measure(design: Design, model: Optional[EscnnModel] = None, refinement: int = 2, **kwargs: Any) -> Measurement:
+def measure(design: Design, model: EscnnModel | None = None, refinement: int = 2, **kwargs: Any) -> Measurement:
     """Measured influence of the design's escnn model (built here when not given; float64). The model's
     parameters are redrawn during the measurement and put back afterwards."""
     model = model or build_escnn(design, torch.float64)

@@ -7,7 +7,7 @@ the exactly equivariant layers are exact to rounding.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ class HaarAverage:
             B = self._average(key, weights, rep_out, rep_in, B)
         return B
 
-    def _average(self, key: tuple, weights: Optional[np.ndarray], rep_out: Any, rep_in: Any, B: np.ndarray) -> np.ndarray:
+    def _average(self, key: tuple, weights: np.ndarray | None, rep_out: Any, rep_in: Any, B: np.ndarray) -> np.ndarray:
         Ro, Ri = self._matrices(rep_out, key), self._matrices(rep_in, key)
         w = np.full(len(Ro), 1.0 / len(Ro)) if weights is None else weights
         return np.einsum("g,goa,kab,gib->koi", w, Ro, B, Ri, optimize=True)

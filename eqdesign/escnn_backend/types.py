@@ -94,5 +94,3 @@ def rep_content(reps) -> Counter:
 
 def eid_content(c) -> Counter:
     return Counter({tuple(i.eid): m for i, m in c.items() if m})
-
-

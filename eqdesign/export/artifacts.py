@@ -56,7 +56,7 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
 def sweep_stale(out_dir: Path) -> None:
     """Remove temporary files whose writing process no longer exists (killed before it could clean up)."""
     for path in out_dir.glob(f"{_TMP_PREFIX}*"):
-        pid = path.name[len(_TMP_PREFIX):].split("-", 1)[0]
+        pid = path.name[len(_TMP_PREFIX) :].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             path.unlink(missing_ok=True)
 
@@ -78,13 +78,15 @@ def _umask() -> int:
 
 
 def representations_payload(element_names: list[str], rho_in: torch.Tensor, rho_out: torch.Tensor, tolerance: float, exact: bool) -> str:
-    return json.dumps({
-        "elements": element_names,
-        "input": rho_in.tolist(),
-        "output": rho_out.tolist(),
-        "tolerance": tolerance,
-        "exact": exact,
-    })
+    return json.dumps(
+        {
+            "elements": element_names,
+            "input": rho_in.tolist(),
+            "output": rho_out.tolist(),
+            "tolerance": tolerance,
+            "exact": exact,
+        }
+    )
 
 
 def with_hashes(extras: dict[str, str], provenance: dict[str, Any]) -> dict[str, str]:
@@ -117,7 +119,7 @@ def _export_bytes(exported: Any, extras: dict[str, str]) -> bytes:
 
 def load_artifact(path: str | Path) -> tuple[Any, dict[str, str]]:
     """The runnable module and the extras of a .pt (TorchScript) or .pt2 (torch.export) artifact."""
-    extra = {name: "" for name in EXTRA_FILES}
+    extra = dict.fromkeys(EXTRA_FILES, "")
     with warnings.catch_warnings():  # torch's deprecation notice for TorchScript is not the user's concern
         warnings.simplefilter("ignore")
         if str(path).endswith(".pt2"):

@@ -13,8 +13,6 @@ get their change of basis applied as a fixed matrix before and after. These modu
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -55,8 +53,17 @@ class BlockLinear(nn.Module):
     assembles the dense matrix from the coefficients on every call (a cost independent of the batch) and
     runs one GEMM, which is faster when the blocks are too small to keep a CPU busy."""
 
-    def __init__(self, q_in: Optional[torch.Tensor], q_out: Optional[torch.Tensor], blocks: list[IrrepBlock],
-                 out_index: torch.Tensor, bias_index: torch.Tensor, bias: torch.Tensor, out_dim: int, per_block: bool = True) -> None:
+    def __init__(
+        self,
+        q_in: torch.Tensor | None,
+        q_out: torch.Tensor | None,
+        blocks: list[IrrepBlock],
+        out_index: torch.Tensor,
+        bias_index: torch.Tensor,
+        bias: torch.Tensor,
+        out_dim: int,
+        per_block: bool = True,
+    ) -> None:
         super().__init__()
         self.per_block = per_block
         self.has_q_in, self.has_q_out = q_in is not None, q_out is not None

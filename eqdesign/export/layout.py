@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..analysis.design import Design, FieldType
 from ..theory.notation import Field
@@ -24,8 +25,15 @@ def field_slices(t: FieldType) -> list[tuple[str, int, int]]:
 
 
 def _layout(t: FieldType) -> list[dict[str, Any]]:
-    return [{"field": f.name, "slice": [start, start + f.dim], "irreps": " + ".join(i.name for i in f.irreps),
-             "basis": f.basis or "escnn irrep basis"} for _, f, start in _fields(t)]
+    return [
+        {
+            "field": f.name,
+            "slice": [start, start + f.dim],
+            "irreps": " + ".join(i.name for i in f.irreps),
+            "basis": f.basis or "escnn irrep basis",
+        }
+        for _, f, start in _fields(t)
+    ]
 
 
 def layout(design: Design) -> dict[str, Any]:

@@ -5,8 +5,6 @@ None of these import escnn: a compiled model needs torch alone.
 
 from __future__ import annotations
 
-from typing import List
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,7 +63,7 @@ class NormAct(nn.Module):
     """Each field x -> x * f(|x| - bias) / |x|, fields grouped by size. ``bias = exp(log_bias)``; each
     group's biases start at its ``start``."""
 
-    def __init__(self, groups: List[FieldGroup], log_bias: torch.Tensor, act: str, use_bias: bool) -> None:
+    def __init__(self, groups: list[FieldGroup], log_bias: torch.Tensor, act: str, use_bias: bool) -> None:
         super().__init__()
         self.groups = nn.ModuleList(groups)
         self.log_bias = nn.Parameter(log_bias.clone())
@@ -79,7 +77,7 @@ class NormAct(nn.Module):
             fields = x.index_select(1, group.src).view(b, group.n, group.size)
             norms = torch.linalg.vector_norm(fields, dim=2, keepdim=True)
             if self.use_bias:
-                bias = torch.exp(self.log_bias[group.start:group.start + group.n]).view(1, -1, 1)
+                bias = torch.exp(self.log_bias[group.start : group.start + group.n]).view(1, -1, 1)
                 new = _activate(norms - bias, self.act)
             else:
                 new = _activate(norms, self.act)
@@ -101,8 +99,8 @@ class GatedAct(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s, g = self.n_scalars, self.n_gates
-        gates = torch.sigmoid(x[:, s:s + g] - self.bias.unsqueeze(0))
-        gated = x[:, s + g:] * gates.index_select(1, self.gate_of)
+        gates = torch.sigmoid(x[:, s : s + g] - self.bias.unsqueeze(0))
+        gated = x[:, s + g :] * gates.index_select(1, self.gate_of)
         return torch.cat([F.elu(x[:, :s]), gated], dim=1)
 
 
@@ -137,7 +135,7 @@ class TensorProductAct(nn.Module):
 class CompiledModel(nn.Module):
     """(batch, input_dim) -> (batch, output_dim); fields in the spec's order."""
 
-    def __init__(self, layers: List[nn.Module], input_dim: int, output_dim: int) -> None:
+    def __init__(self, layers: list[nn.Module], input_dim: int, output_dim: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_dim, self.output_dim = input_dim, output_dim

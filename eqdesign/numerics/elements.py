@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +24,7 @@ def pick_elements(G: Any, samples: int, seed: int) -> list:
         sampled = [G.sample() for _ in range(samples)]
     finally:
         np.random.set_state(state)
-    return sampled + [g for _, g in zip(range(FIXED_ELEMENTS), G.testing_elements())]
+    return sampled + list(itertools.islice(G.testing_elements(), FIXED_ELEMENTS))
 
 
 def rep_stack(representation: Callable[[Any], Any], elements: list, dtype: torch.dtype) -> torch.Tensor:

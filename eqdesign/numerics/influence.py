@@ -15,8 +15,9 @@ dependence does not. The model comes in as a Subject, so nothing here needs escn
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -36,11 +37,11 @@ class Block:
     output: str
     input: str
     rel: float  # max over samples of |J_block| / max |J|, on the design's grid
-    rel_refined: Optional[float] = None  # |J_block| on the finer grid, over the same scale (approximate designs only)
+    rel_refined: float | None = None  # |J_block| on the finer grid, over the same scale (approximate designs only)
     genuine: bool = False
 
     @property
-    def shrink(self) -> Optional[float]:
+    def shrink(self) -> float | None:
         """How many times smaller the block is on the finer grid (None without refinement)."""
         if self.rel_refined is None:
             return None
@@ -121,13 +122,14 @@ class RawMagnitudes:
     def reference(self) -> np.ndarray:
         return np.maximum(self.totals, ABSOLUTE_FLOOR)
 
-    def relative(self, reference: Optional[np.ndarray] = None) -> dict[tuple[str, str], float]:
+    def relative(self, reference: np.ndarray | None = None) -> dict[tuple[str, str], float]:
         ref = self.reference() if reference is None else reference
         return {k: float((v / ref).max()) if v.size else 0.0 for k, v in self.blocks.items()}
 
 
-def raw_magnitudes(subject: Subject, seeds: Sequence[int] = (0, 1, 2), scales: Sequence[float] = DEFAULT_SCALES,
-                   samples: int = 24, input_seed: int = 1234) -> RawMagnitudes:
+def raw_magnitudes(
+    subject: Subject, seeds: Sequence[int] = (0, 1, 2), scales: Sequence[float] = DEFAULT_SCALES, samples: int = 24, input_seed: int = 1234
+) -> RawMagnitudes:
     """Jacobian block norms of the subject, its parameters redrawn from each seed, at random inputs of each
     scale (the same inputs for every subject of one design, so two grids can be compared draw by draw)."""
     blocks: dict[tuple[str, str], list[float]] = {(c, psi): [] for c in subject.out_bases for psi in subject.in_bases}
@@ -152,9 +154,16 @@ def _add_blocks(blocks: dict[tuple[str, str], list[float]], subject: Subject, J:
             blocks[(c, psi)].append(float(np.sqrt((blk**2).sum(axis=(1, 2))).max()))
 
 
-def measure_influence(design: Design, subject: Subject, refined: Optional[Subject] = None, seeds: Sequence[int] = (0, 1, 2),
-                      scales: Sequence[float] = DEFAULT_SCALES, samples: int = 24, threshold: float = INFLUENCE_THRESHOLD,
-                      shrink: float = INFLUENCE_SHRINK) -> Measurement:
+def measure_influence(
+    design: Design,
+    subject: Subject,
+    refined: Subject | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    scales: Sequence[float] = DEFAULT_SCALES,
+    samples: int = 24,
+    threshold: float = INFLUENCE_THRESHOLD,
+    shrink: float = INFLUENCE_SHRINK,
+) -> Measurement:
     """A block is genuine when it exceeds ``threshold`` relative to the whole Jacobian and, when a refined
     subject (the same model on finer grids) is given, it still does there without shrinking by more than
     ``shrink``. The refined model is measured against the design grid's scale: where every output is a leak,
@@ -169,6 +178,6 @@ def measure_influence(design: Design, subject: Subject, refined: Optional[Subjec
     return Measurement(influence, blocks, fine is not None, threshold)
 
 
-def _judge_block(c: str, psi: str, rel: float, refined: Optional[float], threshold: float, shrink: float) -> Block:
+def _judge_block(c: str, psi: str, rel: float, refined: float | None, threshold: float, shrink: float) -> Block:
     genuine = rel > threshold if refined is None else (refined > threshold and refined * shrink > rel)
     return Block(c, psi, rel, refined, genuine)

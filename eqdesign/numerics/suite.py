@@ -8,8 +8,8 @@ what would fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 
@@ -61,8 +61,13 @@ def is_exact(design: Design, layer: Linear | Nonlinear) -> bool:
     return not (isinstance(layer, Nonlinear) and layer.kind in ("fourier", "quotient") and not design.group.finite)
 
 
-def run_suite(design: Design, layers: Sequence[LayerCase], models: Sequence[ModelCase], fields: Sequence[tuple[str, int, int]],
-              element_names: Sequence[str]) -> EquivarianceReport:
+def run_suite(
+    design: Design,
+    layers: Sequence[LayerCase],
+    models: Sequence[ModelCase],
+    fields: Sequence[tuple[str, int, int]],
+    element_names: Sequence[str],
+) -> EquivarianceReport:
     tests = design.spec.tests
     report = EquivarianceReport(tolerance=tests.tolerance)
     gen = torch.Generator().manual_seed(tests.seed)
@@ -94,12 +99,16 @@ def _judge(report: EquivarianceReport, design: Design, elements: Sequence[str]) 
 
 def _failure(report: EquivarianceReport, r: ProbeResult, elements: Sequence[str], design: Design) -> str:
     if not r.finite:
-        return (f"{r.name}: the equivariance error is not a finite number (NaN or infinite outputs, or no valid "
-                f"input scale); check tests.scales and the layer's numerics")
+        return (
+            f"{r.name}: the equivariance error is not a finite number (NaN or infinite outputs, or no valid "
+            f"input scale); check tests.scales and the layer's numerics"
+        )
     kind = "exact" if r.exact else "approximate"
     element = " ".join(elements[r.worst_element].split()) if elements else "?"
-    return (f"{r.name}: equivariance error {r.max_rel:.2e} > {report.limit(r):.0e} ({kind}), worst at "
-            f"group element #{r.worst_element} [{element}] and input scale {r.worst_scale:g}; {_fix_hint(design, r)}")
+    return (
+        f"{r.name}: equivariance error {r.max_rel:.2e} > {report.limit(r):.0e} ({kind}), worst at "
+        f"group element #{r.worst_element} [{element}] and input scale {r.worst_scale:g}; {_fix_hint(design, r)}"
+    )
 
 
 def _fix_hint(design: Design, r: ProbeResult) -> str:
@@ -107,8 +116,10 @@ def _fix_hint(design: Design, r: ProbeResult) -> str:
         return "an exact layer should never fail: please report this"
     layers = [x for x in design.hidden if x.grid is not None and x.kind in ("fourier", "quotient")]
     finer = next(filter(None, (finer_grid(design, x) for x in layers)), "")
-    return (f"try a finer grid ({finer or 'more points'}), a lower band_limit, smaller inputs, or a looser "
-            "tests.tolerance if this error is acceptable")
+    return (
+        f"try a finer grid ({finer or 'more points'}), a lower band_limit, smaller inputs, or a looser "
+        "tests.tolerance if this error is acceptable"
+    )
 
 
 def finer_grid(design: Design, layer: Nonlinear) -> str:
@@ -116,7 +127,11 @@ def finer_grid(design: Design, layer: Nonlinear) -> str:
     the first type of that space that does ("" when there is none)."""
     assert layer.grid is not None
     types = design.group.quotient_grid_types(layer.quotient) if layer.quotient else design.group.grid_types()
-    name = layer.grid.type if types.get(layer.grid.type) and types[layer.grid.type].takes_n else next((t for t, k in types.items() if k.takes_n), None)
+    name = (
+        layer.grid.type
+        if types.get(layer.grid.type) and types[layer.grid.type].takes_n
+        else next((t for t, k in types.items() if k.takes_n), None)
+    )
     if name is None:
         return ""
     kind, n = types[name], types[name].min_n

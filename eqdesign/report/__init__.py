@@ -7,7 +7,8 @@ listings. The CLI picks one from REPORTERS and hands it the command's result.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, TextIO
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
 
 
 class Reporter(Protocol):

@@ -45,7 +45,12 @@ class HumanReporter:
         for f in s.all_findings():
             self.finding(f)
         code = s.exit_code(strict)
-        verdict = {0: ("ok", "bold green"), 1: ("fails the check", "bold red"), 2: ("spec error", "bold red"), 3: ("internal error", "bold red")}[code]
+        verdict = {
+            0: ("ok", "bold green"),
+            1: ("fails the check", "bold red"),
+            2: ("spec error", "bold red"),
+            3: ("internal error", "bold red"),
+        }[code]
         c.print(Text(f"{s.file}: {verdict[0]} ({s.errors} errors, {s.warnings} warnings)", style=verdict[1]))
         c.print()
 
@@ -67,7 +72,12 @@ class HumanReporter:
         clean = sum(s.exit_code(result.strict) == 0 for s in result.specs)
         style = "bold green" if result.exit_code == 0 else "bold red"
         skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
-        self.console.print(Text(f"{n} spec(s) checked{skipped}: {clean} ok, {errors} errors, {warnings} warnings (exit {int(result.exit_code)})", style=style))
+        self.console.print(
+            Text(
+                f"{n} spec(s) checked{skipped}: {clean} ok, {errors} errors, {warnings} warnings (exit {int(result.exit_code)})",
+                style=style,
+            )
+        )
 
     # -- build and verify ---------------------------------------------------------------------------------
     def build(self, batch: BuildBatch) -> None:
@@ -94,7 +104,9 @@ class HumanReporter:
         if result.ok:
             c.print(Text(f"{check.file}: built and verified; wrote " + ", ".join(result.artifacts), style="bold green"), soft_wrap=True)
         else:
-            c.print(Text(f"{check.file}: build failed (exit {int(result.exit_code)}); nothing was written", style="bold red"), soft_wrap=True)
+            c.print(
+                Text(f"{check.file}: build failed (exit {int(result.exit_code)}); nothing was written", style="bold red"), soft_wrap=True
+            )
 
     def verify(self, batch: VerifyBatch) -> None:
         for v in batch.results:
@@ -148,7 +160,14 @@ def _field_types(design: Design) -> Table:
             kind = layer.activation + (f" L={layer.band_limit}" if layer.band_limit is not None else "")
             if layer.grid is not None:
                 kind += f", {layer.grid.points} pts"
-            t.add_row(f"hidden[{layer.index}]", kind, layer.out_type.describe(), layer.out_type.irreps_string(), str(layer.out_type.dim), f"{layer.params:,}")
+            t.add_row(
+                f"hidden[{layer.index}]",
+                kind,
+                layer.out_type.describe(),
+                layer.out_type.irreps_string(),
+                str(layer.out_type.dim),
+                f"{layer.params:,}",
+            )
     t.add_row("output", "", design.output.describe(), design.output.irreps_string(), str(design.output.dim), "")
     return t
 
@@ -169,7 +188,7 @@ def _mixing_table(s: SpecResult) -> Table:
     t = Table()
     t.add_column("layer")
     t.add_column("couples")
-    for layer, couples in zip(s.design.hidden, s.flow.mixing):
+    for layer, couples in zip(s.design.hidden, s.flow.mixing, strict=True):
         text = ", ".join(f"{c} <- {'+'.join(src)}" for c, src in couples.items()) or "nothing alive"
         t.add_row(f"hidden[{layer.index}] {layer.activation}", text)
     return t
@@ -199,7 +218,13 @@ def _equivariance(c: Console, result: BuildResult) -> None:
     infl = result.influence
     if infl:
         same = infl["measured"] == infl["static"]
-        c.print(Text("Influence measured from Jacobians: " + json.dumps(infl["measured"]) + ("" if same else f"; check said {json.dumps(infl['static'])}")))
+        c.print(
+            Text(
+                "Influence measured from Jacobians: "
+                + json.dumps(infl["measured"])
+                + ("" if same else f"; check said {json.dumps(infl['static'])}")
+            )
+        )
     if result.agreement is not None:
         c.print(Text(f"Compiled module vs escnn (float32, same weights): {_sci(result.agreement)} relative"))
 

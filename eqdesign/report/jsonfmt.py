@@ -22,9 +22,15 @@ VERIFY_VERSION = 1
 
 def finding_json(f: Finding) -> dict[str, Any]:
     return {
-        "rule_id": f.rule_id, "rule": f.rule, "severity": f.severity.value, "message": f.message,
-        "file": f.location.file, "line": f.location.line, "column": f.location.column,
-        "spec_path": f.location.spec_path, "hint": f.hint,
+        "rule_id": f.rule_id,
+        "rule": f.rule,
+        "severity": f.severity.value,
+        "message": f.message,
+        "file": f.location.file,
+        "line": f.location.line,
+        "column": f.location.column,
+        "spec_path": f.location.spec_path,
+        "hint": f.hint,
     }
 
 
@@ -35,16 +41,33 @@ def type_json(t: FieldType) -> dict[str, Any]:
 def layer_json(layer: Linear | Nonlinear) -> dict[str, Any]:
     if isinstance(layer, Linear):
         return {
-            "kind": "linear", "index": layer.index, "in": type_json(layer.in_type), "out": type_json(layer.out_type),
+            "kind": "linear",
+            "index": layer.index,
+            "in": type_json(layer.in_type),
+            "out": type_json(layer.out_type),
             "blocks": [
-                {"irrep": b.irrep.name, "type": b.irrep.type_name, "dim": b.irrep.dim, "m_in": b.m_in, "m_out": b.m_out,
-                 "params_per_block": b.irrep.endo, "params": b.params}
+                {
+                    "irrep": b.irrep.name,
+                    "type": b.irrep.type_name,
+                    "dim": b.irrep.dim,
+                    "m_in": b.m_in,
+                    "m_out": b.m_out,
+                    "params_per_block": b.irrep.endo,
+                    "params": b.params,
+                }
                 for b in layer.blocks
             ],
-            "bias": layer.bias, "params": layer.params,
+            "bias": layer.bias,
+            "params": layer.params,
         }
-    out = {"kind": layer.kind, "nonlinearity": layer.activation, "hidden_index": layer.index,
-           "in": type_json(layer.in_type), "out": type_json(layer.out_type), "params": layer.params}
+    out = {
+        "kind": layer.kind,
+        "nonlinearity": layer.activation,
+        "hidden_index": layer.index,
+        "in": type_json(layer.in_type),
+        "out": type_json(layer.out_type),
+        "params": layer.params,
+    }
     if layer.band_limit is not None:
         out["band_limit"] = layer.band_limit
     if layer.grid is not None:
@@ -73,7 +96,7 @@ def spec_json(s: SpecResult, strict: bool) -> dict[str, Any]:
         out.update(design_json(s.design))
         out["mixing"] = [
             {"layer": f"hidden[{layer.index}]", "nonlinearity": layer.activation, "couples": couples}
-            for layer, couples in zip(s.design.hidden, s.flow.mixing)
+            for layer, couples in zip(s.design.hidden, s.flow.mixing, strict=True)
         ]
         out["influence"] = s.influence
         out["ideal_influence"] = s.ideal_influence
@@ -113,22 +136,38 @@ def finite(x: Any) -> Any:
 
 
 def probe_json(r: Any) -> dict[str, Any]:
-    return finite({"name": r.name, "exact": r.exact, "finite": r.finite, "max_rel": r.max_rel, "mean_rel": r.mean_rel,
-                   "per_field": {k: {"max_rel": v[0], "mean_rel": v[1]} for k, v in r.per_field.items()}})
+    return finite(
+        {
+            "name": r.name,
+            "exact": r.exact,
+            "finite": r.finite,
+            "max_rel": r.max_rel,
+            "mean_rel": r.mean_rel,
+            "per_field": {k: {"max_rel": v[0], "mean_rel": v[1]} for k, v in r.per_field.items()},
+        }
+    )
 
 
 def build_report(result: BuildResult, timings: bool = True) -> dict[str, Any]:
     tests = result.check.design.spec.tests if result.check.design else None
-    return finite({
-        "schema_version": SCHEMA_VERSION,
-        "spec": spec_json(result.check, strict=False),
-        "tests": tests.model_dump() if tests else None,
-        "build": {
-            "ok": result.ok, "exit_code": int(result.exit_code), "failures": result.failures,
-            "agreement_compiled_vs_escnn": result.agreement, "equivariance": result.equivariance,
-            "influence": result.influence, "artifacts": result.artifacts, "timings_s": result.timings if timings else {}, "notes": result.notes,
-        },
-    })
+    return finite(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "spec": spec_json(result.check, strict=False),
+            "tests": tests.model_dump() if tests else None,
+            "build": {
+                "ok": result.ok,
+                "exit_code": int(result.exit_code),
+                "failures": result.failures,
+                "agreement_compiled_vs_escnn": result.agreement,
+                "equivariance": result.equivariance,
+                "influence": result.influence,
+                "artifacts": result.artifacts,
+                "timings_s": result.timings if timings else {},
+                "notes": result.notes,
+            },
+        }
+    )
 
 
 def build_batch_json(batch: BuildBatch) -> dict[str, Any]:
@@ -142,11 +181,13 @@ def build_batch_json(batch: BuildBatch) -> dict[str, Any]:
 
 
 def verify_json(batch: VerifyBatch) -> dict[str, Any]:
-    return finite({
-        "schema_version": VERIFY_VERSION,
-        "summary": {"models": len(batch.results), "ok": sum(v.ok for v in batch.results), "exit_code": int(batch.exit_code)},
-        "models": [v.as_json() for v in batch.results],
-    })
+    return finite(
+        {
+            "schema_version": VERIFY_VERSION,
+            "summary": {"models": len(batch.results), "ok": sum(v.ok for v in batch.results), "exit_code": int(batch.exit_code)},
+            "models": [v.as_json() for v in batch.results],
+        }
+    )
 
 
 class JsonReporter:

@@ -27,15 +27,33 @@ def markdown_report(result: BuildResult) -> str:
         rows += [["bias", "trivial", "", lin.bias, 1, lin.bias]] if lin.bias else []
         out += _table(["irrep", "type", "m_in", "m_out", "per block", "params"], rows)
     out += ["## Mixing", ""]
-    out += _table(["layer", "couples"], [[f"hidden[{x.index}] {x.activation}", ", ".join(f"{c} <- {'+'.join(v)}" for c, v in m.items())] for x, m in zip(d.hidden, s.flow.mixing)])
+    out += _table(
+        ["layer", "couples"],
+        [
+            [f"hidden[{x.index}] {x.activation}", ", ".join(f"{c} <- {'+'.join(v)}" for c, v in m.items())]
+            for x, m in zip(d.hidden, s.flow.mixing, strict=True)
+        ],
+    )
     out += ["## Influence", ""]
     measured = result.influence.get("measured", {})
-    out += _table(["output", "static (check)", "measured (Jacobian)", "ideal"], [[c, ", ".join(v) or "-", ", ".join(measured.get(c, [])) or "-", ", ".join(s.ideal_influence.get(c, [])) or "-"] for c, v in s.influence.items()])
+    out += _table(
+        ["output", "static (check)", "measured (Jacobian)", "ideal"],
+        [
+            [c, ", ".join(v) or "-", ", ".join(measured.get(c, [])) or "-", ", ".join(s.ideal_influence.get(c, [])) or "-"]
+            for c, v in s.influence.items()
+        ],
+    )
     leaks = result.influence.get("leakage", [])
     if leaks:
         out += ["Symmetry-breaking leakage (shrinks on a finer grid, not a dependence):", ""]
-        out += _table(["output", "input", "relative", "on finer grid"], [[b["output"], b["input"], f"{b['rel']:.1e}", f"{b['rel_refined']:.1e}"] for b in leaks])
+        out += _table(
+            ["output", "input", "relative", "on finer grid"],
+            [[b["output"], b["input"], f"{b['rel']:.1e}", f"{b['rel_refined']:.1e}"] for b in leaks],
+        )
     out += ["## Equivariance", "", f"Spec tolerance for approximate layers: {d.spec.tests.tolerance}; scales {d.spec.tests.scales}.", ""]
-    out += _table(["probe", "exact", "max rel", "mean rel"], [[e["name"], "yes" if e["exact"] else "no", f"{e['max_rel']:.1e}", f"{e['mean_rel']:.1e}"] for e in result.equivariance])
+    out += _table(
+        ["probe", "exact", "max rel", "mean rel"],
+        [[e["name"], "yes" if e["exact"] else "no", f"{e['max_rel']:.1e}", f"{e['mean_rel']:.1e}"] for e in result.equivariance],
+    )
     out += [f"Compiled module against escnn (float32, same weights): {result.agreement:.1e} relative.", ""]
     return "\n".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -17,7 +17,7 @@ class StepProgress:
         self.step, self.started = "", 0.0
         self.status: Any = None
 
-    def __enter__(self) -> "StepProgress":
+    def __enter__(self) -> StepProgress:
         self.status = self.console.status(f"{self.label}: starting")
         self.status.__enter__()
         return self
@@ -31,6 +31,6 @@ class StepProgress:
         if self.step:
             self.console.print(Text(f"  {self.step}: {time.perf_counter() - self.started:.1f} s", style="dim"))
 
-    def __exit__(self, kind: Optional[type[BaseException]], err: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
         self._finish()
         self.status.__exit__(kind, err, tb)

@@ -24,20 +24,22 @@ VENV_MARKER = "pyvenv.cfg"
 # Folder names never walked into unless named explicitly (the argument itself, or a literal part of a pattern),
 # with the reason shown to the user.  Any other hidden folder and any folder holding `pyvenv.cfg` (a virtual
 # environment, whatever its name, e.g. `env`) is skipped as well, see `dir_skip_reason`.
-SKIPPED_DIRS: Mapping[str, str] = MappingProxyType({
-    ".git": "version-control folder",
-    ".hg": "version-control folder",
-    ".svn": "version-control folder",
-    ".venv": "virtual environment",
-    "venv": "virtual environment",
-    "node_modules": "vendored packages",
-    "site-packages": "installed packages",
-    "__pycache__": "cache folder",
-    ".tox": "tox environments",
-    ".nox": "nox environments",
-    "build": "build output",
-    "dist": "build output",
-})
+SKIPPED_DIRS: Mapping[str, str] = MappingProxyType(
+    {
+        ".git": "version-control folder",
+        ".hg": "version-control folder",
+        ".svn": "version-control folder",
+        ".venv": "virtual environment",
+        "venv": "virtual environment",
+        "node_modules": "vendored packages",
+        "site-packages": "installed packages",
+        "__pycache__": "cache folder",
+        ".tox": "tox environments",
+        ".nox": "nox environments",
+        "build": "build output",
+        "dist": "build output",
+    }
+)
 
 _MAGIC = re.compile(r"[*?[]")
 _SEPS = os.sep + (os.altsep or "")
@@ -191,8 +193,13 @@ class _Tree:
         return self.seen.get(ident) or self.above[ident]
 
 
-def _walk(root: str, arg: _Arg, seen: dict[_DirId, str], *, strict_root: bool = False,
-          ) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+def _walk(
+    root: str,
+    arg: _Arg,
+    seen: dict[_DirId, str],
+    *,
+    strict_root: bool = False,
+) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
     """Root and the folders below it, pre-order and sorted, each with its entries.
 
     Symlinked folders are followed, but a folder identity (st_dev, st_ino) is entered at most once per `seen`,
@@ -436,8 +443,7 @@ def _not_regular_reason(path: str) -> str:
 
 
 def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
-             (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
     return next((name for test, name in kinds if test(mode)), "special file")
 
 

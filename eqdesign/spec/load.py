@@ -35,7 +35,7 @@ def _quote_shift(text: str, line: int, col: int) -> int:
     # Offsets inside a string count from its first character, after any opening quote.
     lines = text.splitlines()
     row = lines[line - 1] if 0 < line <= len(lines) else ""
-    return 1 if row[col - 1: col] in ("'", '"') else 0
+    return 1 if row[col - 1 : col] in ("'", '"') else 0
 
 
 def spec_path(path: tuple) -> str:
@@ -57,7 +57,9 @@ def load_spec(file: str | Path) -> LoadedSpec | list[Finding]:
     data, smap = parsed
     if not isinstance(data, dict):
         line, col = smap.value(())
-        return [make("yaml-syntax", "a spec must be a mapping of keys to values", Location(name, line, col, ""), "start from a spec in specs/")]
+        return [
+            make("yaml-syntax", "a spec must be a mapping of keys to values", Location(name, line, col, ""), "start from a spec in specs/")
+        ]
     try:
         spec = Spec.model_validate(data)
     except ValidationError as err:
@@ -70,10 +72,7 @@ def _data_path(loc: tuple, data: Any) -> tuple:
     out: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and not isinstance(part, int) and part not in NONLINEARITIES and not _is_arm(part):
@@ -208,10 +207,21 @@ def _hint_for(kind: str, e: dict, path: tuple, data: Any) -> str:
     return "see the spec language in the README"
 
 
-_NUMBER_ERRORS = frozenset({
-    "int_type", "int_from_float", "int_parsing", "float_type", "float_parsing", "bool_type", "finite_number",
-    "greater_than_equal", "less_than_equal", "greater_than", "less_than",
-})
+_NUMBER_ERRORS = frozenset(
+    {
+        "int_type",
+        "int_from_float",
+        "int_parsing",
+        "float_type",
+        "float_parsing",
+        "bool_type",
+        "finite_number",
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+    }
+)
 
 
 def _number_hint(value: Any, path: tuple, data: Any) -> str:

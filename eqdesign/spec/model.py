@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-GROUP_NAMES = Literal[
-    "so2", "o2", "so3", "o3", "cyclic", "dihedral", "ico", "octa", "full_ico", "full_octa", "cylinder", "full_cylinder"
-]
+GROUP_NAMES = Literal["so2", "o2", "so3", "o3", "cyclic", "dihedral", "ico", "octa", "full_ico", "full_octa", "cylinder", "full_cylinder"]
 ORDERED_GROUPS = ("cyclic", "dihedral")  # the groups that take an order n (registry.KINDS agrees; a test checks)
 MAX_ORDER = 512  # largest n for cyclic and dihedral groups
 SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32)
@@ -41,14 +39,14 @@ class _Strict(BaseModel):
 
 class GroupSpec(_Strict):
     name: GROUP_NAMES
-    n: Optional[Annotated[int, Field(ge=1, le=MAX_ORDER)]] = None
+    n: Annotated[int, Field(ge=1, le=MAX_ORDER)] | None = None
 
 
 class Grid(_Strict):
     """Sample points of a Fourier layer. ``n`` means what escnn's grid of that type takes."""
 
     type: str
-    n: Optional[Annotated[int, Field(ge=1, le=100000)]] = None
+    n: Annotated[int, Field(ge=1, le=100000)] | None = None
 
 
 class FourierLayer(_Strict):
@@ -56,8 +54,8 @@ class FourierLayer(_Strict):
 
     nonlinearity: Literal["fourier_elu", "fourier_relu"]
     channels: Count
-    band_limit: Optional[BandLimit] = None  # finite groups: None means the whole regular representation
-    grid: Optional[Grid] = None
+    band_limit: BandLimit | None = None  # finite groups: None means the whole regular representation
+    grid: Grid | None = None
 
 
 class QuotientLayer(_Strict):
@@ -66,8 +64,8 @@ class QuotientLayer(_Strict):
     nonlinearity: Literal["quotient_fourier_elu", "quotient_fourier_relu"]
     channels: Count
     band_limit: BandLimit
-    quotient: Optional[Literal["sphere", "circle"]] = None
-    grid: Optional[Grid] = None
+    quotient: Literal["sphere", "circle"] | None = None
+    grid: Grid | None = None
 
 
 class NormLayer(_Strict):
@@ -102,12 +100,21 @@ class PointwiseLayer(_Strict):
 
 
 Layer = Annotated[
-    Union[FourierLayer, QuotientLayer, NormLayer, GatedLayer, TensorProductLayer, PointwiseLayer],
+    FourierLayer | QuotientLayer | NormLayer | GatedLayer | TensorProductLayer | PointwiseLayer,
     Field(discriminator="nonlinearity"),
 ]
 NONLINEARITIES = (
-    "fourier_elu", "fourier_relu", "quotient_fourier_elu", "quotient_fourier_relu",
-    "norm_relu", "norm_sigmoid", "norm_squash", "gated", "tensor_product", "elu", "relu",
+    "fourier_elu",
+    "fourier_relu",
+    "quotient_fourier_elu",
+    "quotient_fourier_relu",
+    "norm_relu",
+    "norm_sigmoid",
+    "norm_squash",
+    "gated",
+    "tensor_product",
+    "elu",
+    "relu",
 )
 
 
@@ -124,8 +131,8 @@ class Tests(_Strict):
 class Spec(_Strict):
     version: Literal[1] = 1
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
-    description: Optional[str] = None
-    group: Union[str, GroupSpec]
+    description: str | None = None
+    group: str | GroupSpec
     input: str
     output: str
     hidden: list[Layer] = []

@@ -63,10 +63,16 @@ class _Walker:
             if key in out:
                 first = self.smap.keys[path + (key,)]
                 line, col = _pos(key_node)
-                raise _Duplicate(YamlProblem(
-                    "duplicate-key", f"duplicate key {key!r} (first defined at line {first[0]})",
-                    line, col, path + (key,), f"keep one {key!r}: YAML would silently use the last one",
-                ))
+                raise _Duplicate(
+                    YamlProblem(
+                        "duplicate-key",
+                        f"duplicate key {key!r} (first defined at line {first[0]})",
+                        line,
+                        col,
+                        path + (key,),
+                        f"keep one {key!r}: YAML would silently use the last one",
+                    )
+                )
             self.smap.keys[path + (key,)] = _pos(key_node)
             out[key] = self.walk(value_node, path + (key,))
         return out

@@ -11,7 +11,7 @@ interpolate any function on the orbit G/K.)
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -57,10 +57,7 @@ class Cyclic(FiniteGroup):
 
     def _irreps(self) -> list[Irrep]:
         n = self.n
-        return [
-            Irrep(self.key, (k,), str(k), 1 if 2 * k in (0, n) else 2, "R" if 2 * k in (0, n) else "C", k)
-            for k in range(n // 2 + 1)
-        ]
+        return [Irrep(self.key, (k,), str(k), 1 if 2 * k in (0, n) else 2, "R" if 2 * k in (0, n) else "C", k) for k in range(n // 2 + 1)]
 
     @property
     def vector(self) -> NamedRep | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -171,9 +172,7 @@ class Group(ABC):
 
     def sym_power_chars(self, source: Mapping[Irrep, int], k: int, q: Quadrature) -> list[np.ndarray]:
         """chi of Sym^0..Sym^k of ``source`` on the quadrature, by the power-sum (Newton) recursion."""
-        psums = [None] + [
-            sum(m * self.character(i, self.power(q.points, j)) for i, m in source.items()) for j in range(1, k + 1)
-        ]
+        psums = [None] + [sum(m * self.character(i, self.power(q.points, j)) for i, m in source.items()) for j in range(1, k + 1)]
         chis = [np.ones_like(q.weights, dtype=float)]
         for n in range(1, k + 1):
             chis.append(sum(psums[j] * chis[n - j] for j in range(1, n + 1)) / n)

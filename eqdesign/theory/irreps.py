@@ -7,8 +7,8 @@ its type (real, complex or quaternionic) and the frequency used for band-limitin
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 #: Free parameters of one Schur block, by irrep type: dim End_G(psi).
 ENDOMORPHISM_DIM = {"R": 1, "C": 2, "H": 4}

@@ -74,7 +74,9 @@ def parse(group: Group, text: str) -> list[Term] | NotationError:
             return NotationError("empty term between '+' signs", offset + lead, "remove the extra '+'")
         match = _TERM.match(chunk)
         if not match:
-            return NotationError(f"cannot read {chunk.strip()!r} as MULTxIRREP", offset + lead, "write terms like '2x0 + 1xvector', joined by '+'")
+            return NotationError(
+                f"cannot read {chunk.strip()!r} as MULTxIRREP", offset + lead, "write terms like '2x0 + 1xvector', joined by '+'"
+            )
         mult, name = int(match.group(1) or 1), match.group(2)
         field = _field_for(group, name)
         if field is None:

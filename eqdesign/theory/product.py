@@ -8,7 +8,7 @@ the full polyhedral groups (as chemists write A1g, T1u), ``e``/``o`` for the cyl
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

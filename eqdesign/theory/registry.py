@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .circle import O2, SO2
 from .finite import Cyclic, Dihedral, Ico, Octa
@@ -56,7 +56,7 @@ def parse_group_string(text: str) -> tuple[str, int | None] | None:
     if text in KINDS and not KINDS[text].needs_n:
         return text, None
     for prefix, kind in (("cyclic", "cyclic"), ("dihedral", "dihedral"), ("c", "cyclic"), ("d", "dihedral")):
-        rest = text[len(prefix):]
+        rest = text[len(prefix) :]
         if text.startswith(prefix) and rest.isdigit():
             return kind, int(rest)
     return None

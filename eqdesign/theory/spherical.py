@@ -19,8 +19,8 @@ Ideal reachability uses the generic stabilizer H of the input, which is known in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -50,6 +50,7 @@ _SPHERE_GRIDS = {
 
 def _with_inversion(grids: dict[str, GridKind]) -> dict[str, GridKind]:
     """O3.grid: every SO(3) point twice (with and without the inversion), but "rand" draws n elements of O(3)."""
+
     def doubled(k: GridKind) -> GridKind:
         coeff, var = (k.size[:-1] or "1", "n") if k.size.endswith("n") else (k.size, "")
         return replace(k, points=lambda n, f=k.points: 2 * f(n), size=f"{2 * int(coeff)}{var}")

@@ -44,6 +44,7 @@ MAX_FREQ = 4  # continuous groups: irreps up to this frequency
 ESCNN_FREQ = 2 * MAX_FREQ  # irreps escnn must instantiate so that a x b decomposes for freq(a), freq(b) <= 4
 
 from groups_under_test import GROUPS  # noqa: E402
+
 PRODUCTS = {"full_ico", "full_octa", "cylinder", "full_cylinder"}
 
 
@@ -66,7 +67,7 @@ def quiet():
             yield
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _escnn():
     with quiet():
         import escnn  # noqa: F401
@@ -76,7 +77,7 @@ def _escnn():
     return escnn
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def escnn_group(name: str, n: int | None):
     G = make_group(name, n)
     factory = getattr(_escnn().group, G.escnn_factory)
@@ -170,7 +171,7 @@ def _power(g, j):
 POWERS = range(1, 8)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _finite_tables(gp):
     """escnn elements, their character table and the tables of g^j, for a finite group."""
     G, E = make_group(*gp), escnn_group(*gp)
@@ -179,7 +180,7 @@ def _finite_tables(gp):
         elements = list(E.elements)
         powers = {1: elements}
         for j in POWERS[1:]:
-            powers[j] = [p @ g for p, g in zip(powers[j - 1], elements)]
+            powers[j] = [p @ g for p, g in zip(powers[j - 1], elements, strict=True)]
     chars = _escnn_chars(E, irreps, elements)
     power_chars = {j: _escnn_chars(E, irreps, powers[j]) for j in POWERS}
     return irreps, elements, chars, power_chars
@@ -213,9 +214,8 @@ def test_finite_character_table_and_power_maps(gp):
         keys = set(want) | set(got)
         diff = {k: (got.get(k, 0.0), want.get(k, 0.0)) for k in keys if abs(got.get(k, 0.0) - want.get(k, 0.0)) > 1e-9}
         names = [i.name for i in irreps]
-        assert not diff, (
-            f"{G.label}: class data (chi(g) over {names}, chi(g^{j})) -> (theory weight, escnn weight) differ:\n"
-            + "\n".join(f"  {k}: {v}" for k, v in sorted(diff.items()))
+        assert not diff, f"{G.label}: class data (chi(g) over {names}, chi(g^{j})) -> (theory weight, escnn weight) differ:\n" + "\n".join(
+            f"  {k}: {v}" for k, v in sorted(diff.items())
         )
 
 
@@ -276,13 +276,16 @@ def test_finite_characters_element_by_element(gp):
             if err > 1e-6:
                 bad.append(f"{irrep.name}, g^{j}: max |theory - escnn| = {err:.3g}")
     assert not bad, f"{G.label} characters disagree with escnn:\n" + "\n".join(bad)
+
     # weights: the fraction of escnn elements that land on each theory point
     def flat(p):
-        return [tuple(int(v) for v in pt) for pt in zip(*[np.asarray(x).ravel() for x in (p if isinstance(p, tuple) else (p,))])]
+        return [
+            tuple(int(v) for v in pt) for pt in zip(*[np.asarray(x).ravel() for x in (p if isinstance(p, tuple) else (p,))], strict=True)
+        ]
 
     q = G.quadrature(0)
     counts = Counter(flat(points))
-    for pt, w in zip(flat(q.points), q.weights):
+    for pt, w in zip(flat(q.points), q.weights, strict=True):
         assert abs(counts[pt] / len(elements) - w) < 1e-12, f"{G.label}: weight of point {pt} is {w}, escnn {counts[pt]}/{len(elements)}"
     assert sum(counts[pt] for pt in set(flat(q.points))) == len(elements)
 
@@ -450,7 +453,7 @@ def test_finite_sym_powers_by_escnn_eigenvalues(gp):
                     theirs[c.eid] = int(round(m))
             ours = eid_content(G.sym_power(src, k, 0))
             if theirs != ours:
-                bad.append(f"Sym^{k}({dict((i.name, m) for i, m in src.items())}): theory {fmt(ours)}, escnn {fmt(theirs)}")
+                bad.append(f"Sym^{k}({{i.name: m for i, m in src.items()}}): theory {fmt(ours)}, escnn {fmt(theirs)}")
     assert not bad, f"{G.label}:\n" + "\n".join(bad)
 
 

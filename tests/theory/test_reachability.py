@@ -17,11 +17,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from groups_under_test import GROUPS  # noqa: E402
 
 from eqdesign.theory.irreps import dimension
 from eqdesign.theory.registry import make_group
-
-from groups_under_test import GROUPS  # noqa: E402
 
 
 def _gid(p):
@@ -81,7 +80,7 @@ def sym_multiplicities(G, src, K: int, cands) -> np.ndarray:
 def test_sym_powers_are_reachable(gp):
     G = make_group(*gp)
     bad = []
-    for n, src in enumerate(random_sources(G, 40, seed=zlib.crc32(_gid(gp).encode()))):
+    for src in random_sources(G, 40, seed=zlib.crc32(_gid(gp).encode())):
         ok = G.reachable(src)
         d = dimension(src)
         top = max(i.freq for i in src)
@@ -123,7 +122,7 @@ def continuous_sources(G) -> list[Counter]:
     small = [i for i in G.irreps(2) if i.dim <= 5]
     out = [Counter({i: 1}) for i in G.irreps(SOURCE_FREQ)]
     out += [Counter({i: 2}) for i in small] + [Counter({i: 3}) for i in G.irreps(2) if i.dim <= 2]
-    out += [Counter({a: 1, b: 1}) for x, a in enumerate(small) for b in small[x + 1:] if a.dim + b.dim <= 8]
+    out += [Counter({a: 1, b: 1}) for x, a in enumerate(small) for b in small[x + 1 :] if a.dim + b.dim <= 8]
     return out + random_sources(G, 40, seed=2 + zlib.crc32(G.key.encode()))
 
 

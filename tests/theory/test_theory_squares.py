@@ -13,11 +13,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from groups_under_test import GROUPS  # noqa: E402
 
 from eqdesign.theory.irreps import dimension
 from eqdesign.theory.registry import make_group
 
-from groups_under_test import GROUPS  # noqa: E402
 MAX_FREQ = 4
 
 
@@ -140,8 +140,10 @@ def test_quotient_contents_by_subgroup_characters():
         # SO(3)/SO(2): rotations about one axis
         ("so3", "sphere"): (theta, so2_avg),
         # O(3)/O(2) ("cone"): rotations about the axis and the mirrors through it (inversion x half-turn)
-        ("o3", "sphere"): ((np.concatenate([np.zeros(m), np.ones(m)]), np.concatenate([theta, np.full(m, np.pi)])),
-                           np.concatenate([so2_avg, so2_avg]) / 2),
+        ("o3", "sphere"): (
+            (np.concatenate([np.zeros(m), np.ones(m)]), np.concatenate([theta, np.full(m, np.pi)])),
+            np.concatenate([so2_avg, so2_avg]) / 2,
+        ),
         # O(2)/{1, reflection}
         ("o2", "circle"): ((np.array([0.0, 1.0]), np.array([0.0, 0.0])), np.array([0.5, 0.5])),
     }
