@@ -107,4 +107,13 @@ def _invalid_nonlinearity() -> None:
     cannot sample yet."""
 
 
+@rule("EQ106", "too-large", Severity.ERROR)
+def _too_large() -> None:
+    """The design is larger than `build` could finish within the documented limits: an irrep frequency or
+    degree, the number of hidden layers, a layer's width, a Fourier grid, the parameter count, or the
+    build's estimated peak memory. The message gives the estimate and the limit; each limit can be raised
+    with an environment variable EQDESIGN_LIMIT_<NAME>. The analysis stops here, so that nothing large is
+    ever computed."""
+
+
 SPEC_RULES = frozenset({"yaml-syntax", "duplicate-key", "schema", "unknown-group", "unknown-irrep"})

@@ -11,8 +11,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 
+from pydantic import ValidationError
+
 from ..spec.load import LoadedSpec
-from ..spec.model import FourierLayer, PointwiseLayer, QuotientLayer, Spec, TensorProductLayer
+from ..spec.model import MAX_BAND_LIMIT, FourierLayer, PointwiseLayer, QuotientLayer, Spec, TensorProductLayer
 from ..theory.irreps import Irrep
 from .design import Design
 
@@ -45,13 +47,29 @@ def suggest_fix(loaded: LoadedSpec, design: Design, c: Irrep) -> str:
     from .dataflow import analyse
     from .resolve import resolve
 
-    for spec, advice in _candidates(design, c):
+    for spec, advice in _valid(_candidates(design, c)):
         res = resolve(replace(loaded, spec=spec))
         if res.design is not None and not res.findings:
             info = analyse(res.design).final.get(c)
             if info is not None and info.deps:
                 return "not reached by this architecture; " + advice
     return "not reached by this architecture; add a layer that mixes irreps (fourier_elu or tensor_product) before the output"
+
+
+def _valid(candidates: Iterator[tuple[Spec, str]]) -> Iterator[tuple[Spec, str]]:
+    """Only candidates the spec language accepts (a band-limit above its maximum is none): a hint must never
+    propose what check would refuse."""
+    while True:
+        try:
+            spec, advice = next(candidates)
+        except StopIteration:
+            return
+        except ValidationError:
+            continue
+        try:
+            yield Spec.model_validate(spec.model_dump()), advice
+        except ValidationError:
+            continue
 
 
 def _with_layer(spec: Spec, i: int, layer) -> Spec:
@@ -64,7 +82,7 @@ def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
     spec = design.spec
     for i, layer in enumerate(spec.hidden):
         if isinstance(layer, QuotientLayer):
-            fourier = FourierLayer(nonlinearity="fourier_elu", channels=layer.channels, band_limit=max(layer.band_limit, c.freq))
+            fourier = FourierLayer(nonlinearity="fourier_elu", channels=layer.channels, band_limit=min(max(layer.band_limit, c.freq), MAX_BAND_LIMIT))
             yield (
                 _with_layer(spec, i, fourier),
                 f"use fourier_elu (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs",
@@ -81,9 +99,9 @@ def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
     extra = (
         PointwiseLayer(nonlinearity="elu", channels=8)
         if design.group.finite
-        else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=top)
+        else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=min(top, MAX_BAND_LIMIT))
     )
-    text = "{nonlinearity: elu, channels: 8}" if design.group.finite else f"{{nonlinearity: fourier_elu, band_limit: {top}, channels: 8}}"
+    text = "{nonlinearity: elu, channels: 8}" if design.group.finite else f"{{nonlinearity: fourier_elu, band_limit: {min(top, MAX_BAND_LIMIT)}, channels: 8}}"
     yield (
         spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}),
         f"add a mixing layer such as {text}; linear and gated layers never mix irreps, and norm layers only within a field",

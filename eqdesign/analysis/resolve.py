@@ -17,6 +17,7 @@ from ..theory.group import GridKind, Group
 from ..theory.irreps import dimension
 from ..theory.notation import NotationError, parse
 from ..theory.registry import KINDS, make_group, parse_group_string
+from .budget import Limits, design_excesses, frequency_excess
 from .design import Design, FieldType, Grid, Linear, Nonlinear, irrep_field, rep_field
 
 # Default grids: about twice as many points as Fourier coefficients on the sphere and SO(3) (Thomson grids
@@ -41,9 +42,13 @@ def resolve(loaded: LoadedSpec) -> Resolution:
     try:
         group = _group(loaded)
         r = _Resolver(loaded, group, out.findings)
-        out.design = r.design()
+        design = r.design()
     except _Stop as stop:
         out.findings.insert(0, stop.finding)
+        return out
+    excesses = design_excesses(design, r.limits)
+    out.findings += [make("too-large", e.message, loaded.at(e.path), e.hint) for e in excesses]
+    out.design = None if excesses else design  # nothing large is analysed
     return out
 
 
@@ -74,6 +79,7 @@ def _group(loaded: LoadedSpec) -> Group:
 class _Resolver:
     def __init__(self, loaded: LoadedSpec, group: Group, findings: list[Finding]) -> None:
         self.loaded, self.g, self.findings = loaded, group, findings
+        self.limits = Limits.from_env()
 
     def irreps(self, path: tuple) -> FieldType:
         text = _get(self.loaded.spec, path)
@@ -81,7 +87,11 @@ class _Resolver:
         if isinstance(result, NotationError):
             where = self.loaded.at(path, offset=result.offset)
             raise _Stop(make("unknown-irrep", f"{result.message} in {text!r}", where, result.hint))
-        return FieldType.of(*((t.field, t.mult) for t in result))
+        t = FieldType.of(*((t.field, t.mult) for t in result))
+        excess = frequency_excess(self.g, t, path, self.limits)
+        if excess is not None:  # stop before anything enumerates irreps up to that frequency
+            raise _Stop(make("too-large", f"{excess.message} in {text!r}", self.loaded.at(path), excess.hint))
+        return t
 
     def design(self) -> Design:
         spec = self.loaded.spec

@@ -6,7 +6,8 @@ import re
 
 from ..findings import Finding, Severity, make, rule
 from ..spec.load import LoadedSpec
-from ..theory.irreps import format_content
+from ..spec.model import MAX_BAND_LIMIT
+from ..theory.irreps import Irrep, format_content
 from .dataflow import Flow
 from .design import Design, Linear
 from .fixes import needed_input, suggest_fix
@@ -151,11 +152,17 @@ def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
             "band-limit",
             f"output {c.name} has frequency {c.freq}, above every hidden band-limit (max {_max_band_limit(design)})",
             _output_at(loaded, c.name),
-            f"raise a hidden band_limit to at least {c.freq}",
+            _band_limit_hint(c),
         )
         for c in _outputs(design)
         if _band_limited(design, c)
     ]
+
+
+def _band_limit_hint(c: Irrep) -> str:
+    if c.freq <= MAX_BAND_LIMIT:
+        return f"raise a hidden band_limit to at least {c.freq}"
+    return f"band-limits go up to {MAX_BAND_LIMIT}, so no Fourier layer carries frequency {c.freq}: remove it from the output"
 
 
 def _band_limited(design: Design, c) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import math
+import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -13,7 +16,7 @@ from pydantic import ValidationError
 
 from ..findings import Finding, Location, make
 from .model import GROUP_NAMES, NONLINEARITIES, ORDERED_GROUPS, Spec, all_keys, float_literal
-from .yamlsrc import SourceMap, YamlProblem, load_yaml
+from .yamlsrc import MAX_BYTES, SourceMap, YamlProblem, load_yaml
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,42 @@ def spec_path(path: tuple) -> str:
     return out
 
 
+def read_text(path: Path) -> str | Finding:
+    """The file's text: a regular file only (a FIFO or a device would hang the reader), of bounded size,
+    UTF-8 or, where a byte-order mark says so, UTF-16/32."""
+    where = Location(str(path), 1, 1, "")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return make("yaml-syntax", "not a regular file", where, "name a .yaml spec file")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as err:
+        return make("yaml-syntax", f"cannot read the file: {err.strerror or err}", where, "check the path and its permissions")
+    if len(data) > MAX_BYTES:
+        return make("yaml-syntax", f"the file is larger than {MAX_BYTES:,} bytes", where, "specs are small: is this the right file?")
+    return _decode(data, where)
+
+
+def _decode(data: bytes, where: Location) -> str | Finding:
+    boms = (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+    )
+    encoding = next((enc for bom, enc in boms if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        return make("yaml-syntax", f"the file is not valid {encoding.upper()} text (byte {err.start})", where, "save it as UTF-8")
+
+
 def load_spec(file: str | Path) -> LoadedSpec | list[Finding]:
     name = str(file)
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        return [make("yaml-syntax", f"cannot read the file: {err}", Location(name, 1, 1, ""), "check the path")]
+    text = read_text(Path(file))
+    if isinstance(text, Finding):
+        return [replace(text, location=Location(name, 1, 1, ""))]
     parsed = load_yaml(text)
     if isinstance(parsed, YamlProblem):
         return [make(parsed.rule, parsed.message, Location(name, parsed.line, parsed.column, spec_path(parsed.path)), parsed.hint)]

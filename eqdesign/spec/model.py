@@ -30,7 +30,8 @@ def _read_float_literal(value: Any) -> Any:
 ReadFloat = BeforeValidator(_read_float_literal)
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False), ReadFloat]
 Count = Annotated[int, Field(ge=1, le=4096)]
-BandLimit = Annotated[int, Field(ge=0, le=12)]
+MAX_BAND_LIMIT = 12
+BandLimit = Annotated[int, Field(ge=0, le=MAX_BAND_LIMIT)]
 
 
 class _Strict(BaseModel):

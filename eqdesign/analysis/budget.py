@@ -1,0 +1,170 @@
+"""Resource guards: what `build` could never finish is refused by `check`, before anything is allocated.
+
+The estimates are cheap closed forms over the resolved design (no basis is sampled): irrep frequencies,
+field and grid sizes, parameters, and the memory the build would hold at its peak (escnn's sampled bases
+of every linear layer, its dense matrices, the Fourier sampling matrices and the tensor-product bases, in
+float64). Each limit can be raised with an environment variable ``EQDESIGN_LIMIT_<NAME>``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+from ..theory.group import Group
+from ..theory.irreps import Irrep
+from .design import Design, FieldType, Linear, Nonlinear
+
+_BYTES = 8  # float64
+#: escnn keeps a sampled basis per block, our float64 projection of it, and a float32 copy
+_COPIES = 3
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_frequency: int = 64  # SO(2), O(2) and the cylinders: escnn's cost grows with the frequency
+    max_degree: int = 10  # SO(3) and O(3): irreps of dimension 2l+1
+    max_hidden: int = 64  # hidden layers
+    max_dim: int = 20_000  # features of one layer
+    max_points: int = 20_000  # grid points per Fourier channel
+    max_params: int = 10_000_000
+    max_memory_mb: int = 4_096  # the build's peak estimate
+    max_gflop: int = 100  # the build's sampling work: every grid point costs one D x D representation matrix
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        values = {f.name: _env_int(f"EQDESIGN_LIMIT_{f.name.upper()}", f.default) for f in fields(cls)}
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _env_int(name: str, default: object) -> int:
+    text = os.environ.get(name, "")
+    return int(text) if text.isascii() and text.isdigit() else int(default)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Excess:
+    """One estimate above its limit, with the spec path it belongs to."""
+
+    path: tuple[str | int, ...]
+    what: str
+    estimate: int
+    limit: int
+    env: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.what} is {self.estimate:,}, above the limit of {self.limit:,}"
+
+    @property
+    def hint(self) -> str:
+        return f"make it smaller, or raise the limit with {self.env}={self.estimate} if the machine can take it"
+
+
+def _sphere(group: Group) -> bool:
+    """SO(3)-like groups, whose irrep dimension grows with the degree."""
+    return any(i.dim > 2 for i in group.irreps(2)) if not group.finite else False
+
+
+def frequency_excess(group: Group, t: FieldType, path: tuple[str | int, ...], limits: Limits) -> Excess | None:
+    """Checked as each irreps string is read: later steps enumerate irreps up to the highest frequency."""
+    if group.finite or not t.entries:
+        return None
+    top: Irrep = max(t.content(), key=lambda i: i.freq)
+    if _sphere(group):
+        return (
+            Excess(path, f"the degree of irrep {top.name}", top.freq, limits.max_degree, "EQDESIGN_LIMIT_MAX_DEGREE")
+            if top.freq > limits.max_degree
+            else None
+        )
+    return (
+        Excess(path, f"the frequency of irrep {top.name}", top.freq, limits.max_frequency, "EQDESIGN_LIMIT_MAX_FREQUENCY")
+        if top.freq > limits.max_frequency
+        else None
+    )
+
+
+def design_excesses(design: Design, limits: Limits) -> list[Excess]:
+    return list(_excesses(design, limits))
+
+
+def _excesses(design: Design, limits: Limits) -> Iterator[Excess]:
+    if len(design.hidden) > limits.max_hidden:
+        yield Excess(("hidden",), "the number of hidden layers", len(design.hidden), limits.max_hidden, "EQDESIGN_LIMIT_MAX_HIDDEN")
+    for layer in design.hidden:
+        if layer.out_type.dim > limits.max_dim or layer.in_type.dim > limits.max_dim:
+            dim = max(layer.in_type.dim, layer.out_type.dim)
+            yield Excess(layer.path, f"the width of hidden[{layer.index}]", dim, limits.max_dim, "EQDESIGN_LIMIT_MAX_DIM")
+        if layer.grid is not None and layer.grid.points > limits.max_points:
+            yield Excess(
+                layer.path, f"the grid of hidden[{layer.index}] (points)", layer.grid.points, limits.max_points, "EQDESIGN_LIMIT_MAX_POINTS"
+            )
+    if design.params > limits.max_params:
+        yield Excess(
+            ("hidden",) if design.hidden else ("output",),
+            "the number of parameters",
+            design.params,
+            limits.max_params,
+            "EQDESIGN_LIMIT_MAX_PARAMS",
+        )
+    gflop = sampling_gflop(design)
+    if gflop > limits.max_gflop:
+        yield Excess(("hidden",), "the build's sampling work (GFLOP)", gflop, limits.max_gflop, "EQDESIGN_LIMIT_MAX_GFLOP")
+    megabytes = peak_memory_mb(design)
+    if megabytes > limits.max_memory_mb:
+        yield Excess(
+            ("hidden",) if design.hidden else ("output",),
+            "the build's estimated peak memory (MB)",
+            megabytes,
+            limits.max_memory_mb,
+            "EQDESIGN_LIMIT_MAX_MEMORY_MB",
+        )
+
+
+def peak_memory_mb(design: Design) -> int:
+    """Every layer's bases and matrices held at once by the build, in float64, in MB (rounded up)."""
+    total = sum(_linear_bytes(x) if isinstance(x, Linear) else _nonlinear_bytes(x) for x in design.layers)
+    return -(-total // 1_000_000)
+
+
+def _linear_bytes(layer: Linear) -> int:
+    """escnn samples one basis per pair of fields: (basis size) x (out field dim) x (in field dim)."""
+    sampled = 0
+    for f_out, m_out in layer.out_type.entries:
+        c_out = FieldType.of((f_out, 1)).content()
+        for f_in, m_in in layer.in_type.entries:
+            c_in = FieldType.of((f_in, 1)).content()
+            k = sum(c_out[i] * n * i.endo for i, n in c_in.items())
+            sampled += m_out * m_in * k * f_out.dim * f_in.dim
+    dense = layer.in_type.dim * layer.out_type.dim
+    return (_COPIES * sampled + 2 * dense) * _BYTES
+
+
+def _nonlinear_bytes(layer: Nonlinear) -> int:
+    if layer.kind == "tensor" and layer.channels:
+        # the lowered tensor product holds its basis: (weights) x (channels * d) x d^2
+        d = layer.in_type.dim // layer.channels
+        return layer.own_params * layer.in_type.dim * d * d * _BYTES
+    if layer.grid is not None:
+        # A and its inverse, in escnn and in float64, on the design's grid and on the finer influence grid
+        return 4 * (layer.grid.points + _refined_points(layer)) * layer.grid.coefficients * _BYTES
+    return 0
+
+
+def _refined_points(layer: Nonlinear) -> int:
+    """Points of the finer grid the influence measurement samples (escnn_backend.families, refinement 2):
+    m = 2 (2L + 2) per direction; m^3 Euler angles on SO(3)-like groups, 2 m^2 on the sphere, and on circles
+    twice the design's points at least."""
+    if layer.grid is None or layer.band_limit is None or layer.grid.type == "elements":
+        return 0
+    m = 2 * (2 * layer.band_limit + 2)
+    if layer.grid.coefficients > 4 * layer.band_limit + 2:  # more coefficients than a circle's: a 3D group
+        return 2 * m * m if layer.kind == "quotient" else 2 * m**3
+    return 2 * max(layer.grid.points, m)
+
+
+def sampling_gflop(design: Design) -> int:
+    """Every sampled grid point costs one dense representation matrix of the channel (D x D) times D."""
+    flop = sum((x.grid.points + _refined_points(x)) * x.grid.coefficients**2 for x in design.hidden if x.grid is not None)
+    return -(-flop // 1_000_000_000)
