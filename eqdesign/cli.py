@@ -209,18 +209,58 @@ def _terminate_cleanly() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _safe_streams() -> None:
+    """Output never fails on the terminal's account: a closed stdout is replaced by the null device (the
+    exit code still reports the verdict), and characters an ASCII-only stream cannot show are replaced."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+        elif hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return any(a in ("--format=json", "-fjson") for a in argv) or any(
+        a in ("--format", "-f") and b == "json" for a, b in zip(argv, argv[1:], strict=False)
+    )
+
+
+def _usage_error(err: typer.TyperException, argv: list[str]) -> int:
+    if _wants_json(argv):
+        from .report.jsonfmt import JsonReporter
+
+        JsonReporter(sys.stdout).error(err.format_message(), ExitCode.SPEC)
+    elif hasattr(err, "show"):
+        err.show()
+    else:
+        print(f"error: {err.format_message()}", file=sys.stderr)
+    return ExitCode.SPEC
+
+
 def main() -> None:
     _calm_threads()
     _terminate_cleanly()
+    _safe_streams()
+    argv = sys.argv[1:]
     try:
-        app()
-    except SystemExit:
-        raise
+        code = app(args=argv, prog_name="eqdesign", standalone_mode=False)
+    except typer.Exit as done:
+        code = done.exit_code
+    except typer.TyperException as err:  # a usage error: unknown option, missing argument, bad value
+        code = _usage_error(err, argv)
+    except (KeyboardInterrupt, typer.Abort):
+        print("eqdesign: interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can be shown; exit quietly
+        code = ExitCode.SPEC
     except Exception as err:  # noqa: BLE001 - never show a traceback unless asked to
         if os.environ.get("EQDESIGN_DEBUG"):
             raise
         print(f"eqdesign: internal error: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1 for details)", file=sys.stderr)
-        sys.exit(ExitCode.INTERNAL)
+        code = ExitCode.INTERNAL
+    sys.exit(int(code or 0))
 
 
 if __name__ == "__main__":

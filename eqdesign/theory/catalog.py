@@ -12,17 +12,23 @@ def group_list() -> list[dict[str, str]]:
     return [{"name": k.name, "description": k.summary} for k in KINDS.values()]
 
 
-def lookup_group(text: str, n: int | None) -> Group | str:
-    """The group named on the command line, or a message saying why there is none."""
-    parsed = parse_group_string(text)
+def lookup_group(text: str, n: int | None, max_order: int = 512) -> Group | str:
+    """The group named on the command line (``c8``, or ``cyclic`` with ``--n 8``), or why there is none."""
+    key = text.strip().lower()
+    parsed = (key, None) if key in KINDS else parse_group_string(text)
     if parsed is None:
         return f"unknown group {text!r}; valid: {', '.join(KINDS)} (cyclic/dihedral: c8, d6 or --n)"
-    name, parsed_n = parsed
-    if parsed_n is None and KINDS[name].needs_n:
-        if not n or n < 1:
-            return f"group {name!r} needs its order: {name}{8} or --n 8"
-        parsed_n = n
-    return make_group(name, parsed_n)
+    name, order = parsed
+    if not KINDS[name].needs_n:
+        return f"group {name!r} takes no order; drop --n" if n is not None else make_group(name, None)
+    if order is not None and n is not None and order != n:
+        return f"{text!r} already names the order {order}; drop --n {n}"
+    order = order if order is not None else n
+    if order is None:
+        return f"group {name!r} needs its order: {name[0]}8, or {name} --n 8"
+    if not 1 <= order <= max_order:
+        return f"the order of {name} must be from 1 to {max_order} (got {order})"
+    return make_group(name, order)
 
 
 def describe_group(g: Group, max_freq: int) -> dict[str, Any]:
