@@ -82,7 +82,9 @@ def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
     spec = design.spec
     for i, layer in enumerate(spec.hidden):
         if isinstance(layer, QuotientLayer):
-            fourier = FourierLayer(nonlinearity="fourier_elu", channels=layer.channels, band_limit=min(max(layer.band_limit, c.freq), MAX_BAND_LIMIT))
+            fourier = FourierLayer(
+                nonlinearity="fourier_elu", channels=layer.channels, band_limit=min(max(layer.band_limit, c.freq), MAX_BAND_LIMIT)
+            )
             yield (
                 _with_layer(spec, i, fourier),
                 f"use fourier_elu (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs",
@@ -101,7 +103,11 @@ def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
         if design.group.finite
         else FourierLayer(nonlinearity="fourier_elu", channels=8, band_limit=min(top, MAX_BAND_LIMIT))
     )
-    text = "{nonlinearity: elu, channels: 8}" if design.group.finite else f"{{nonlinearity: fourier_elu, band_limit: {min(top, MAX_BAND_LIMIT)}, channels: 8}}"
+    text = (
+        "{nonlinearity: elu, channels: 8}"
+        if design.group.finite
+        else f"{{nonlinearity: fourier_elu, band_limit: {min(top, MAX_BAND_LIMIT)}, channels: 8}}"
+    )
     yield (
         spec.model_copy(update={"hidden": list(spec.hidden) + [extra]}),
         f"add a mixing layer such as {text}; linear and gated layers never mix irreps, and norm layers only within a field",

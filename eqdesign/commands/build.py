@@ -199,7 +199,7 @@ def _export(result: BuildResult, out_dir: Path, compiled32: Any, element_names: 
     name = design.spec.name
     tolerance = 1e-5 if exact else design.spec.tests.tolerance  # the saved module runs in float32
     result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", ".report.json", ".md")]
-    report_json = json.dumps(build_report(result, timings=False), indent=2)  # timings would make every build differ
+    report_json = json.dumps(build_report(result, portable=True), indent=2)
     extras = {
         "spec.yaml": result.check.loaded.text,
         "report.json": report_json,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any, TextIO
 
 from .. import __version__
@@ -148,7 +149,9 @@ def probe_json(r: Any) -> dict[str, Any]:
     )
 
 
-def build_report(result: BuildResult, timings: bool = True) -> dict[str, Any]:
+def build_report(result: BuildResult, portable: bool = False) -> dict[str, Any]:
+    """The report of one build. ``portable``: as stored in the artifacts, without what differs between two
+    runs of the same build (timings, the output folder)."""
     tests = result.check.design.spec.tests if result.check.design else None
     return finite(
         {
@@ -162,8 +165,8 @@ def build_report(result: BuildResult, timings: bool = True) -> dict[str, Any]:
                 "agreement_compiled_vs_escnn": result.agreement,
                 "equivariance": result.equivariance,
                 "influence": result.influence,
-                "artifacts": result.artifacts,
-                "timings_s": result.timings if timings else {},
+                "artifacts": [os.path.basename(a) for a in result.artifacts] if portable else result.artifacts,
+                "timings_s": {} if portable else result.timings,
                 "notes": result.notes,
             },
         }

@@ -1,0 +1,51 @@
+"""Builds are reproducible and touch nothing outside their cache and output folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.escnn
+
+SPEC = ROOT / "specs" / "so3-gated-tensor-product.yaml"
+
+
+def _build(out: Path, **env: str) -> subprocess.CompletedProcess:
+    full = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "eqdesign", "build", str(SPEC), "-o", str(out)], capture_output=True, text=True, cwd=ROOT, env=full
+    )
+
+
+def test_two_builds_are_byte_identical_across_processes_and_thread_counts(tmp_path: Path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert _build(first).returncode == 0
+    assert _build(second, OMP_NUM_THREADS="1").returncode == 0
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir()) and len(names) == 4
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_cold_build_writes_only_to_the_cache_and_output_folders(tmp_path: Path):
+    """escnn's own package folder (read-only in many installs) is left untouched; its caches go to
+    EQDESIGN_CACHE_DIR."""
+    import escnn
+
+    package = Path(escnn.__file__).parent
+    before = _snapshot(package)
+    cache = tmp_path / "cache"
+    proc = _build(tmp_path / "out", EQDESIGN_CACHE_DIR=str(cache))
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert _snapshot(package) == before
+    assert any(p.is_file() for p in (cache / "escnn").rglob("*"))
