@@ -17,6 +17,7 @@ from eqdesign.commands.check import check_file  # noqa: E402
 from eqdesign.escnn_backend.builder import build_escnn  # noqa: E402
 from eqdesign.numerics.elements import pick_elements, rep_stack  # noqa: E402
 from eqdesign.numerics.equivariance import Probe, measure  # noqa: E402
+from eqdesign.spec.model import NONLINEARITIES as SPEC_NONLINEARITIES  # noqa: E402
 
 pytestmark = pytest.mark.escnn
 #: findings that mean the design is not a buildable, meaningful model
@@ -29,19 +30,7 @@ EXACT = ["so3-exact", "o3-exact", "c8-exact", "d6-mix", "ico-mix", "full-octa-ex
 #: designs whose Fourier layers sample a continuous group: approximately equivariant
 APPROXIMATE = ["so3-fourier", "o3-sphere", "so2-fourier"]
 
-NONLINEARITIES = {
-    "fourier_elu",
-    "fourier_relu",
-    "quotient_fourier_elu",
-    "quotient_fourier_relu",
-    "norm_relu",
-    "norm_sigmoid",
-    "norm_squash",
-    "gated",
-    "tensor_product",
-    "elu",
-    "relu",
-}
+NONLINEARITIES = set(SPEC_NONLINEARITIES)  # the test designs cover every one
 GROUPS = {"so2", "o2", "so3", "o3", "cyclic8", "dihedral6", "ico", "octa", "full_octa", "cylinder"}
 
 

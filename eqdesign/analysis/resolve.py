@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from ..findings import Finding, make
 from ..spec.load import LoadedSpec, group_hint
@@ -192,35 +193,29 @@ class _Resolver:
         name, n = spec_grid.type, spec_grid.n
         if not kind.takes_n:
             if n is not None:
-                raise _Stop(
-                    make(
-                        "schema",
-                        f"grid type {name!r} always has {kind.size} points and takes no n (got n: {n})",
-                        self.loaded.at(path + ("n",)),
-                        f"remove 'n: {n}', or use a grid type that takes n",
-                    )
+                self._refuse(
+                    path + ("n",),
+                    f"grid type {name!r} always has {kind.size} points and takes no n (got n: {n})",
+                    f"remove 'n: {n}', or use a grid type that takes n",
                 )
             return None
         good, points = _default_n(kind, coeffs, L)
         if n is None:
-            raise _Stop(
-                make(
-                    "schema",
-                    f"grid type {name!r} needs n (it samples {kind.size} points)",
-                    self.loaded.at(path),
-                    f"add n: {good} ({points} points for {coeffs} Fourier coefficients)",
-                )
+            self._refuse(
+                path,
+                f"grid type {name!r} needs n (it samples {kind.size} points)",
+                f"add n: {good} ({points} points for {coeffs} Fourier coefficients)",
             )
-        if n < kind.min_n:
-            raise _Stop(
-                make(
-                    "schema",
-                    f"grid type {name!r} needs n >= {kind.min_n} (got n: {n})",
-                    self.loaded.at(path + ("n",)),
-                    f"use n: {good} ({points} points for {coeffs} Fourier coefficients)",
-                )
+        elif n < kind.min_n:
+            self._refuse(
+                path + ("n",),
+                f"grid type {name!r} needs n >= {kind.min_n} (got n: {n})",
+                f"use n: {good} ({points} points for {coeffs} Fourier coefficients)",
             )
         return n
+
+    def _refuse(self, path: tuple, message: str, hint: str) -> NoReturn:
+        raise _Stop(make("schema", message, self.loaded.at(path), hint))
 
     def norm(self, i: int, layer: NormLayer, path: tuple) -> Nonlinear:
         t = self.irreps(path + ("fields",))
