@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from . import __version__
 from .exitcodes import ExitCode
+
+if TYPE_CHECKING:  # commands are imported when they run, so that `--help` stays fast
+    from .commands.cache import CacheResult
 
 app = typer.Typer(
     add_completion=False,
@@ -169,7 +173,7 @@ def cache_warm(
     _cache_report(cache.warm(specs), format)
 
 
-def _cache_report(result, format: Format) -> None:
+def _cache_report(result: CacheResult, format: Format) -> None:
     from .report import reporter
 
     reporter(format.value, sys.stdout).cache(result)
@@ -186,7 +190,8 @@ def schema() -> None:
     typer.echo(json.dumps(Spec.model_json_schema(), indent=2))
 
 
-def _emit(out, format: Format, rows: list[dict], title: str, columns: list[str]) -> None:
+def _emit(out: Any, format: Format, rows: list[dict[str, str]], title: str, columns: list[str]) -> None:
+    """Rows as data (JSON) or as a table (human); ``out`` is the reporter of that format."""
     if format is Format.json:
         out.data(rows)
     else:

@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 
 class Severity(str, Enum):
@@ -49,11 +50,13 @@ class Finding:
 
 RULES: dict[str, Rule] = {}
 
+RuleFn = TypeVar("RuleFn", bound=Callable[..., object])
 
-def rule(rule_id: str, name: str, severity: Severity) -> Callable[[Callable], Callable]:
+
+def rule(rule_id: str, name: str, severity: Severity) -> Callable[[RuleFn], RuleFn]:
     """Register a rule; the decorated function's docstring documents it."""
 
-    def register(fn: Callable) -> Callable:
+    def register(fn: RuleFn) -> RuleFn:
         RULES[name] = Rule(rule_id, name, severity, " ".join(inspect.cleandoc(fn.__doc__ or "").split()))
         return fn
 

@@ -35,12 +35,14 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         values = {f.name: _env_int(f"EQDESIGN_LIMIT_{f.name.upper()}", f.default) for f in fields(cls)}
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 def _env_int(name: str, default: object) -> int:
+    if not isinstance(default, int):  # every limit has an integer default (dataclasses types it as object)
+        raise TypeError(f"{name}: the limit has no integer default")
     text = os.environ.get(name, "")
-    return int(text) if text.isascii() and text.isdigit() else int(default)  # type: ignore[call-overload]
+    return int(text) if text.isascii() and text.isdigit() else default
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from ..theory.group import Group
 from ..theory.irreps import Irrep
@@ -25,17 +26,18 @@ from .design import Design, FieldType, Linear, Nonlinear
 
 @dataclass(frozen=True)
 class Info:
-    deps: frozenset  # names of the input irreps this irrep depends on
+    deps: frozenset[str]  # names of the input irreps this irrep depends on
     rank: int
 
 
-State = dict  # Irrep -> Info; an absent irrep is identically zero
+State: TypeAlias = dict[Irrep, Info]  # an absent irrep is identically zero
+Mixing: TypeAlias = dict[str, list[str]]  # output irrep name -> names of the irreps it is made from
 
 
 @dataclass
 class Flow:
     states: list[State]  # after the input, then after each layer
-    mixing: list[dict] = field(default_factory=list)  # per nonlinear layer: output irrep -> source irreps
+    mixing: list[Mixing] = field(default_factory=list)  # per nonlinear layer
 
     @property
     def final(self) -> State:
@@ -67,7 +69,7 @@ class _Analysis:
                 out[c] = Info(info.deps, min(info.rank, m * c.endo))
         return out
 
-    def produce(self, made: dict[Irrep, frozenset], slots: Counter, channels: int) -> State:
+    def produce(self, made: dict[Irrep, frozenset[str]], slots: Counter[Irrep], channels: int) -> State:
         """Keep what the ideal bound allows, with the largest rank the slots and the input can carry."""
         return {
             c: Info(deps, min(channels * slots[c] * c.endo, self.cap(c)))
@@ -76,10 +78,10 @@ class _Analysis:
         }
 
 
-def _per_channel_source(s: State, channel: Counter) -> tuple[Counter, frozenset]:
+def _per_channel_source(s: State, channel: Counter[Irrep]) -> tuple[Counter[Irrep], frozenset[str]]:
     """The content one channel can see: at most its own slots' worth of independent copies."""
-    src: Counter = Counter()
-    deps: frozenset = frozenset()
+    src: Counter[Irrep] = Counter()
+    deps: frozenset[str] = frozenset()
     for c, slots in channel.items():
         info = s.get(c)
         if info is None:
@@ -90,7 +92,7 @@ def _per_channel_source(s: State, channel: Counter) -> tuple[Counter, frozenset]
     return src, deps
 
 
-def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing]:
     src, deps = _per_channel_source(s, layer.channel)
     if not src:
         return {}, {}
@@ -100,10 +102,10 @@ def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
     return a.produce(made, layer.channel, layer.channels), {c.name: names for c in made}
 
 
-def _tensor_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+def _tensor_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing]:
     src, _ = _per_channel_source(s, layer.channel)
-    made: dict[Irrep, frozenset] = {}
-    mixing: dict[str, set] = {}
+    made: dict[Irrep, frozenset[str]] = {}
+    mixing: dict[str, set[str]] = {}
     for x in src:
         for y in src:
             for c in _pair_products(a.g, x, y, min(layer.channel[x], s[x].rank)):
@@ -122,11 +124,11 @@ def _pair_products(g: Group, x: Irrep, y: Irrep, independent: int) -> list[Irrep
     return list(g.tensor(x, x) if independent >= 2 else g.sym2(x))
 
 
-def _norm_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+def _norm_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing]:
     """Each field is multiplied by a function of its whole norm, so every alive part of a field (the xy
     and z irreps of a cylinder vector, say) depends on all of that field's alive parts. A dead part stays
     dead: it is zero times the scale. Scaling keeps every copy in its old span, so ranks do not grow."""
-    deps: dict[Irrep, frozenset] = {}
+    deps: dict[Irrep, frozenset[str]] = {}
     sources: dict[Irrep, set[str]] = {}
     for f, _ in layer.in_type.entries:  # Info is per irrep, shared by all copies: one pass per entry
         alive = [i for i in f.irreps if i in s]
@@ -137,11 +139,12 @@ def _norm_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
     return {i: Info(d, s[i].rank) for i, d in deps.items()}, {i.name: sorted(src) for i, src in sources.items()}
 
 
-def _joint_deps(irreps: list[Irrep], s: State) -> frozenset:
-    return frozenset().union(*(s[i].deps for i in irreps))
+def _joint_deps(irreps: list[Irrep], s: State) -> frozenset[str]:
+    none: frozenset[str] = frozenset()
+    return none.union(*(s[i].deps for i in irreps))
 
 
-def _gated_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]:
+def _gated_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing]:
     """out_field = sigmoid(gate) * field: every coordinate of a field is scaled by the same trivial gate,
     which reads no other part of the field, so each part gets its own deps plus the gates'. Gates are
     trivial slots sharing the trivial irrep's Info (an over-approximation when scalars also pass through
@@ -149,18 +152,20 @@ def _gated_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, dict]
     triv = a.g.trivial
     gate = s.get(triv)
     out: State = {}
-    mixing: dict = {}
+    mixing: Mixing = {}
     for c in layer.out_type.content():
         info = s.get(c)
         if info is None:
             continue
-        gated = gate is not None and c != triv
-        out[c] = Info(info.deps | (gate.deps if gated else frozenset()), info.rank)
-        mixing[c.name] = sorted({c.name} | ({triv.name} if gated else set()))
+        gating = gate if c != triv else None  # what scales this irrep, if anything
+        out[c] = Info(info.deps | (gating.deps if gating is not None else frozenset()), info.rank)
+        mixing[c.name] = sorted({c.name} | ({triv.name} if gating is not None else set()))
     return out, mixing
 
 
-_LAYERS: dict[str, Callable] = {
+_LayerFlow: TypeAlias = Callable[[_Analysis, Nonlinear, State], tuple[State, Mixing]]
+
+_LAYERS: dict[str, _LayerFlow] = {
     "fourier": _grid_layer,
     "quotient": _grid_layer,
     "pointwise": _grid_layer,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from ..spec.model import Spec
 from ..theory.group import Group
 from ..theory.irreps import Irrep, content, dimension, format_content
 from ..theory.notation import Field
+
+#: Where in the spec something is, e.g. ``("hidden", 0)`` or ``("output",)``.
+SpecPath: TypeAlias = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -17,7 +21,7 @@ class FieldType:
 
     entries: tuple[tuple[Field, int], ...]
 
-    def content(self) -> Counter:
+    def content(self) -> Counter[Irrep]:
         return content((i, m) for f, m in self.entries for i in f.irreps)
 
     @property
@@ -44,7 +48,7 @@ def irrep_field(irrep: Irrep) -> Field:
     return Field(irrep.name, (irrep,))
 
 
-def rep_field(name: str, c: Counter) -> Field:
+def rep_field(name: str, c: Counter[Irrep]) -> Field:
     """One field holding a whole representation (a regular or quotient channel, a tensor-product field)."""
     irreps = tuple(i for i in sorted(c, key=lambda i: (i.freq, repr(i.eid))) for _ in range(c[i]))
     return Field(name, irreps)
@@ -66,7 +70,7 @@ class Linear:
     index: int  # position among the linear layers, 0-based
     in_type: FieldType
     out_type: FieldType
-    path: tuple  # spec path this layer is reported at (the nonlinearity it feeds, or "output")
+    path: SpecPath  # spec path this layer is reported at (the nonlinearity it feeds, or "output")
     trivial: Irrep  # biases are allowed on this irrep only
 
     @property
@@ -99,9 +103,9 @@ class Nonlinear:
     activation: str  # the spec's nonlinearity name
     in_type: FieldType
     out_type: FieldType
-    path: tuple
+    path: SpecPath
     channels: int = 1
-    channel: Counter = field(default_factory=Counter)  # per-channel content (fourier, quotient, pointwise, tensor)
+    channel: Counter[Irrep] = field(default_factory=Counter)  # per-channel content (fourier, quotient, pointwise, tensor)
     band_limit: int | None = None
     grid: Grid | None = None
     quotient: str | None = None
@@ -113,13 +117,16 @@ class Nonlinear:
         return self.own_params
 
 
+DesignLayer: TypeAlias = Linear | Nonlinear  # one step of a design
+
+
 @dataclass(frozen=True)
 class Design:
     group: Group
     spec: Spec
     input: FieldType
     output: FieldType
-    layers: tuple  # Linear and Nonlinear, alternating, starting and ending with a Linear
+    layers: tuple[DesignLayer, ...]  # Linear and Nonlinear, alternating, starting and ending with a Linear
 
     @property
     def linears(self) -> list[Linear]:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pydantic import ValidationError
 
 from ..spec.load import LoadedSpec
-from ..spec.model import MAX_BAND_LIMIT, FourierLayer, PointwiseLayer, QuotientLayer, Spec, TensorProductLayer
+from ..spec.model import MAX_BAND_LIMIT, FourierLayer, Layer, PointwiseLayer, QuotientLayer, Spec, TensorProductLayer
 from ..theory.irreps import Irrep
 from .design import Design
 
@@ -72,7 +72,7 @@ def _valid(candidates: Iterator[tuple[Spec, str]]) -> Iterator[tuple[Spec, str]]
             continue
 
 
-def _with_layer(spec: Spec, i: int, layer) -> Spec:
+def _with_layer(spec: Spec, i: int, layer: Layer) -> Spec:
     hidden = list(spec.hidden)
     hidden[i] = layer
     return spec.model_copy(update={"hidden": hidden})

@@ -9,17 +9,29 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from ..findings import Finding, make
 from ..spec.load import LoadedSpec, group_hint
-from ..spec.model import MAX_ORDER, FourierLayer, GatedLayer, GroupSpec, NormLayer, PointwiseLayer, QuotientLayer, TensorProductLayer
+from ..spec.model import (
+    MAX_ORDER,
+    FourierLayer,
+    GatedLayer,
+    GroupSpec,
+    Layer,
+    NormLayer,
+    PointwiseLayer,
+    QuotientLayer,
+    Spec,
+    TensorProductLayer,
+)
+from ..spec.model import Grid as GridSpec
 from ..theory.group import GridKind, Group
-from ..theory.irreps import dimension
+from ..theory.irreps import Irrep, dimension
 from ..theory.notation import NotationError, parse
 from ..theory.registry import KINDS, make_group, parse_group_string
 from .budget import Limits, design_excesses, frequency_excess
-from .design import Design, FieldType, Grid, Linear, Nonlinear, irrep_field, rep_field
+from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, SpecPath, irrep_field, rep_field
 
 # Default grids: about twice as many points as Fourier coefficients on the sphere and SO(3) (Thomson grids
 # are costly to optimise), and six times as many on circles, where points are free and aliasing of the
@@ -60,11 +72,12 @@ def _group(loaded: LoadedSpec) -> Group:
     if parsed is None:
         raise _Stop(make("unknown-group", f"unknown group {g!r}", where, group_hint(str(g), False)))
     name, n = parsed
-    if KINDS[name].needs_n and n is None:
-        raise _Stop(make("unknown-group", f"group {name!r} needs its order n", where, f"write {{name: {name}, n: 8}} or '{name[0]}8'"))
-    if KINDS[name].needs_n and not 1 <= n <= MAX_ORDER:
-        raise _Stop(make("unknown-group", f"{name} order n = {n} is out of range", where, f"use 1 <= n <= {MAX_ORDER}"))
-    if not KINDS[name].needs_n and n is not None:
+    if KINDS[name].needs_n:
+        if n is None:
+            raise _Stop(make("unknown-group", f"group {name!r} needs its order n", where, f"write {{name: {name}, n: 8}} or '{name[0]}8'"))
+        if not 1 <= n <= MAX_ORDER:
+            raise _Stop(make("unknown-group", f"{name} order n = {n} is out of range", where, f"use 1 <= n <= {MAX_ORDER}"))
+    elif n is not None:
         # escnn would build the group and ignore n: refuse rather than let the spec claim an order it lacks
         raise _Stop(
             make(
@@ -77,13 +90,32 @@ def _group(loaded: LoadedSpec) -> Group:
     return make_group(name, n)
 
 
+def _order(g: Group) -> int:
+    """The number of elements of a finite group."""
+    if g.order is None:
+        raise ValueError(f"{g.label} is not a finite group")
+    return g.order
+
+
+class _ChannelLayer(Protocol):
+    """A hidden layer made of channels: fourier, quotient and pointwise layers."""
+
+    @property
+    def nonlinearity(self) -> str: ...
+
+    @property
+    def channels(self) -> int: ...
+
+
 class _Resolver:
     def __init__(self, loaded: LoadedSpec, group: Group, findings: list[Finding]) -> None:
         self.loaded, self.g, self.findings = loaded, group, findings
         self.limits = Limits.from_env()
 
-    def irreps(self, path: tuple) -> FieldType:
+    def irreps(self, path: SpecPath) -> FieldType:
         text = _get(self.loaded.spec, path)
+        if not isinstance(text, str):
+            raise TypeError(f"the spec holds no irreps string at {path}: {text!r}")
         result = parse(self.g, text)
         if isinstance(result, NotationError):
             where = self.loaded.at(path, offset=result.offset)
@@ -97,7 +129,7 @@ class _Resolver:
     def design(self) -> Design:
         spec = self.loaded.spec
         inp, outp = self.irreps(("input",)), self.irreps(("output",))
-        layers: list = []
+        layers: list[DesignLayer] = []
         current = inp
         for i, layer in enumerate(spec.hidden):
             nl = self.nonlinear(i, layer)
@@ -107,22 +139,39 @@ class _Resolver:
         layers.append(Linear(len(layers) // 2, current, outp, ("output",), self.g.trivial))
         return Design(self.g, spec, inp, outp, tuple(layers))
 
-    def nonlinear(self, i: int, layer) -> Nonlinear:
-        builder = {
-            FourierLayer: self.fourier,
-            QuotientLayer: self.quotient,
-            NormLayer: self.norm,
-            GatedLayer: self.gated,
-            TensorProductLayer: self.tensor,
-            PointwiseLayer: self.pointwise,
-        }[type(layer)]
-        return builder(i, layer, ("hidden", i))
+    def nonlinear(self, i: int, layer: Layer) -> Nonlinear:
+        path = ("hidden", i)
+        if isinstance(layer, FourierLayer):
+            return self.fourier(i, layer, path)
+        if isinstance(layer, QuotientLayer):
+            return self.quotient(i, layer, path)
+        if isinstance(layer, NormLayer):
+            return self.norm(i, layer, path)
+        if isinstance(layer, GatedLayer):
+            return self.gated(i, layer, path)
+        if isinstance(layer, TensorProductLayer):
+            return self.tensor(i, layer, path)
+        return self.pointwise(i, layer, path)
 
-    def _channels(self, i: int, layer, path: tuple, kind: str, channel: Counter, name: str, **extra) -> Nonlinear:
+    def _channels(
+        self,
+        i: int,
+        layer: _ChannelLayer,
+        path: SpecPath,
+        kind: str,
+        channel: Counter[Irrep],
+        name: str,
+        *,
+        band_limit: int | None = None,
+        grid: Grid | None = None,
+        quotient: str | None = None,
+    ) -> Nonlinear:
         t = FieldType.of((rep_field(name, channel), layer.channels)) if channel else FieldType.of()
-        return Nonlinear(i, kind, layer.nonlinearity, t, t, path, layer.channels, channel, **extra)
+        return Nonlinear(
+            i, kind, layer.nonlinearity, t, t, path, layer.channels, channel, band_limit=band_limit, grid=grid, quotient=quotient
+        )
 
-    def fourier(self, i: int, layer: FourierLayer, path: tuple) -> Nonlinear:
+    def fourier(self, i: int, layer: FourierLayer, path: SpecPath) -> Nonlinear:
         L = layer.band_limit
         if L is None and not self.g.finite:
             raise _Stop(
@@ -135,9 +184,9 @@ class _Resolver:
         label = "regular" if L is None else f"regular(L={L})"
         return self._channels(i, layer, path, "fourier", channel, label, band_limit=L, grid=grid)
 
-    def quotient(self, i: int, layer: QuotientLayer, path: tuple) -> Nonlinear:
+    def quotient(self, i: int, layer: QuotientLayer, path: SpecPath) -> Nonlinear:
         quotients = self.g.quotients()
-        name = layer.quotient or next(iter(quotients), None)
+        name: str | None = layer.quotient or next(iter(quotients), None)
         if name not in quotients:
             have = ", ".join(quotients) or "none"
             hint = "use fourier_elu (the regular representation) instead" if not quotients else f"use quotient: {next(iter(quotients))}"
@@ -156,11 +205,13 @@ class _Resolver:
             i, layer, path, "quotient", channel, f"{name}(L={layer.band_limit})", band_limit=layer.band_limit, grid=grid, quotient=name
         )
 
-    def _grid(self, path: tuple, spec_grid, types: dict[str, GridKind], channel: Counter, L, space: str) -> Grid | None:
+    def _grid(
+        self, path: SpecPath, spec_grid: GridSpec | None, types: dict[str, GridKind], channel: Counter[Irrep], L: int | None, space: str
+    ) -> Grid | None:
         """The sample points of a Fourier layer on ``space`` (the group, or one of its quotients)."""
         coeffs = dimension(channel)
         if self.g.finite:
-            return Grid("elements", None, self.g.order, coeffs)
+            return Grid("elements", None, _order(self.g), coeffs)
         if not types:
             self.findings.append(
                 make(
@@ -172,8 +223,8 @@ class _Resolver:
             )
             return None
         if spec_grid is None:
-            kind = "thomson_cube" if "thomson_cube" in types else "regular"
-            return Grid(kind, *_default_n(types[kind], coeffs, L or 1), coeffs)
+            default = "thomson_cube" if "thomson_cube" in types else "regular"
+            return Grid(default, *_default_n(types[default], coeffs, L or 1), coeffs)
         kind = types.get(spec_grid.type)
         if kind is None:
             valid = ", ".join(f"{name} ({k.size} points)" for name, k in types.items())
@@ -188,7 +239,7 @@ class _Resolver:
         n = self._grid_n(path + ("grid",), spec_grid, kind, coeffs, L or 1)
         return Grid(spec_grid.type, n, kind.points(n or 1), coeffs)
 
-    def _grid_n(self, path: tuple, spec_grid, kind: GridKind, coeffs: int, L: int) -> int | None:
+    def _grid_n(self, path: SpecPath, spec_grid: GridSpec, kind: GridKind, coeffs: int, L: int) -> int | None:
         """The grid's n, refused where escnn would fail on it (missing, too small) or silently ignore it."""
         name, n = spec_grid.type, spec_grid.n
         if not kind.takes_n:
@@ -214,15 +265,15 @@ class _Resolver:
             )
         return n
 
-    def _refuse(self, path: tuple, message: str, hint: str) -> NoReturn:
+    def _refuse(self, path: SpecPath, message: str, hint: str) -> NoReturn:
         raise _Stop(make("schema", message, self.loaded.at(path), hint))
 
-    def norm(self, i: int, layer: NormLayer, path: tuple) -> Nonlinear:
+    def norm(self, i: int, layer: NormLayer, path: SpecPath) -> Nonlinear:
         t = self.irreps(path + ("fields",))
         own = 0 if layer.nonlinearity == "norm_squash" else t.n_fields
         return Nonlinear(i, "norm", layer.nonlinearity, t, t, path, own_params=own)
 
-    def gated(self, i: int, layer: GatedLayer, path: tuple) -> Nonlinear:
+    def gated(self, i: int, layer: GatedLayer, path: SpecPath) -> Nonlinear:
         gated = self.irreps(path + ("fields",))
         triv = irrep_field(self.g.trivial)
         gates = gated.n_fields
@@ -230,10 +281,10 @@ class _Resolver:
         t_out = FieldType.of((triv, layer.scalars), *gated.entries)
         return Nonlinear(i, "gated", "gated", t_in, t_out, path, scalars=layer.scalars, own_params=gates)
 
-    def tensor(self, i: int, layer: TensorProductLayer, path: tuple) -> Nonlinear:
+    def tensor(self, i: int, layer: TensorProductLayer, path: SpecPath) -> Nonlinear:
         f = self.irreps(path + ("field",))
         channel = f.content()
-        square: Counter = Counter()
+        square: Counter[Irrep] = Counter()
         for a, ma in channel.items():
             for b, mb in channel.items():
                 for c, mc in self.g.tensor(a, b).items():
@@ -242,11 +293,10 @@ class _Resolver:
         t = FieldType.of((rep_field(f.describe(), channel), layer.channels))
         return Nonlinear(i, "tensor", "tensor_product", t, t, path, layer.channels, channel, own_params=layer.channels * per_channel)
 
-    def pointwise(self, i: int, layer: PointwiseLayer, path: tuple) -> Nonlinear:
+    def pointwise(self, i: int, layer: PointwiseLayer, path: SpecPath) -> Nonlinear:
         if self.g.finite:
-            return self._channels(
-                i, layer, path, "pointwise", self.g.regular(None), "regular", grid=Grid("elements", None, self.g.order, self.g.order)
-            )
+            order = _order(self.g)
+            return self._channels(i, layer, path, "pointwise", self.g.regular(None), "regular", grid=Grid("elements", None, order, order))
         return self._channels(i, layer, path, "pointwise", Counter({self.g.trivial: 1}), self.g.trivial.name)
 
 
@@ -261,8 +311,13 @@ def _default_n(kind: GridKind, coeffs: int, L: int) -> tuple[int, int]:
     return n, kind.points(n)
 
 
-def _get(spec, path: tuple):
-    node = spec
+def _get(spec: Spec, path: SpecPath) -> object:
+    node: object = spec
     for part in path:
-        node = node[part] if isinstance(part, int) else getattr(node, part)
+        if isinstance(part, str):
+            node = getattr(node, part)
+        elif isinstance(node, list):
+            node = node[part]
+        else:
+            raise TypeError(f"cannot index {type(node).__name__} with {part!r}")
     return node

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from ..findings import Finding, Severity, make, rule
+from ..findings import Finding, Location, Severity, make, rule
 from ..spec.load import LoadedSpec
 from ..spec.model import MAX_BAND_LIMIT
 from ..theory.irreps import Irrep, format_content
@@ -165,7 +166,7 @@ def _band_limit_hint(c: Irrep) -> str:
     return f"band-limits go up to {MAX_BAND_LIMIT}, so no Fourier layer carries frequency {c.freq}: remove it from the output"
 
 
-def _band_limited(design: Design, c) -> bool:
+def _band_limited(design: Design, c: Irrep) -> bool:
     top = _max_band_limit(design)
     carried = any(c in layer.out_type.content() for layer in design.hidden)
     return top is not None and c.freq > top and not carried and design.group.reachable(design.input.content())(c)
@@ -180,15 +181,15 @@ def _describe_linear(layer: Linear) -> str:
     return "into the output" if layer.path == ("output",) else f"into hidden[{layer.path[1]}]"
 
 
-def _outputs(design: Design) -> list:
+def _outputs(design: Design) -> list[Irrep]:
     return _ordered(design.output.content())
 
 
-def _ordered(c) -> list:
+def _ordered(c: Iterable[Irrep]) -> list[Irrep]:
     return sorted(c, key=lambda i: (i.freq, repr(i.eid)))
 
 
-def _output_at(loaded: LoadedSpec, name: str):
+def _output_at(loaded: LoadedSpec, name: str) -> Location:
     """Point at the term naming this irrep in the output string, or at the string."""
     match = re.search(rf"(?:^|\+|[xX*])\s*({re.escape(name)})\s*(?:\+|$)", loaded.spec.output)
     return loaded.at(("output",), offset=match.start(1) if match else 0)

@@ -15,12 +15,22 @@ import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exitcodes import ExitCode
 from ..results import BuildBatch, BuildResult
 from ..spec.discover import discover
 from .check import check_file
+
+if TYPE_CHECKING:  # torch and escnn are imported only once a build starts
+    import torch
+
+    from ..escnn_backend.model import EscnnModel
+    from ..export.modules import CompiledModel
+    from ..numerics.influence import Measurement
+    from ..numerics.suite import EquivarianceReport
+
+T = TypeVar("T")
 
 Progress = Callable[[str], None]
 ProgressFactory = Callable[[str], AbstractContextManager[Progress]]
@@ -80,7 +90,7 @@ def _build_failed(result: BuildResult, err: Exception) -> None:
         )
 
 
-def _timed(result: BuildResult, label: str, progress: Progress, fn: Callable[[], Any]) -> Any:
+def _timed(result: BuildResult, label: str, progress: Progress, fn: Callable[[], T]) -> T:
     progress(label)
     start = time.perf_counter()
     value = fn()
@@ -114,7 +124,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     elements = pick_elements(model.G, tests.samples, tests.seed)
     names = probes.element_names(elements)
 
-    def suite() -> Any:
+    def suite() -> EquivarianceReport:
         return run_suite(
             design,
             probes.layer_cases(design, model, c64, elements),
@@ -137,7 +147,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
         _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, c32, names, reps, report.exact))
 
 
-def _agreement(model: Any, compiled32: Any, seed: int) -> float:
+def _agreement(model: EscnnModel, compiled32: CompiledModel, seed: int) -> float:
     import torch
 
     x = torch.randn(64, model.in_type.size, generator=torch.Generator().manual_seed(seed + 1))
@@ -147,7 +157,7 @@ def _agreement(model: Any, compiled32: Any, seed: int) -> float:
     return float((out - ref).norm() / ref.norm().clamp_min(1e-30))
 
 
-def _influence(result: BuildResult, m: Any) -> None:
+def _influence(result: BuildResult, m: Measurement) -> None:
     static = result.check.influence
     leaks = [{"output": b.output, "input": b.input, "rel": b.rel, "rel_refined": b.rel_refined} for b in m.leaks()]
     result.influence = {"measured": m.influence, "static": static, "leakage": leaks}
@@ -188,7 +198,14 @@ def _created() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
-def _export(result: BuildResult, out_dir: Path, compiled32: Any, element_names: list[str], reps: tuple, exact: bool) -> None:
+def _export(
+    result: BuildResult,
+    out_dir: Path,
+    compiled32: CompiledModel,
+    element_names: list[str],
+    reps: tuple[torch.Tensor, torch.Tensor],
+    exact: bool,
+) -> None:
     from ..export.artifacts import representations_payload, save_artifacts, with_hashes
     from ..export.layout import layout
     from ..report.jsonfmt import build_report

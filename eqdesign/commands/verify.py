@@ -72,7 +72,7 @@ def _shape_problems(reps: dict[str, Any], layout: dict[str, Any]) -> list[str]:
         return [f"representations.json has no usable matrices ({err})"]
     problems = []
     for label, rho, dim in (("input", rin, layout.get("input_dim")), ("output", rout, layout.get("output_dim"))):
-        if rho.ndim != 3 or rho.shape[0] == 0 or rho.shape[1:] != (dim, dim):
+        if not isinstance(dim, int) or rho.ndim != 3 or rho.shape[0] == 0 or rho.shape[1:] != (dim, dim):
             problems.append(f"the {label} representation has shape {tuple(rho.shape)}, the layout says {dim}x{dim} matrices")
         elif not bool(torch.isfinite(rho).all()):
             problems.append(f"the {label} representation holds NaN or infinite entries")

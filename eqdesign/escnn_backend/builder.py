@@ -15,7 +15,7 @@ import torch
 
 from ..analysis.design import Design, FieldType, Linear, Nonlinear
 from .compat import BuildError, default_dtype, egroup, enn, fourier_kernel, gspaces, private_basis_cache, quiet, quotient_kernel
-from .families import family
+from .families import Elements, family
 from .grids import normalized_kernel, sampling_matrix, set_fourier_sampling
 from .model import BuiltLayer, EscnnModel
 from .modules import BiasOnly, FiniteFourierPointwise, FixedTensorProduct, GatedBlock, ZeroMap, pointwise_module
@@ -85,7 +85,7 @@ class _Builder:
         m = enn.QuotientFourierPointwise(self.gspace, sub, nl.channels, irreps, grid=elements, function=fn, inplace=False)
         return self._sampled(m, nl, quotient_kernel(self.G, sub, irreps), elements, nl.quotient)
 
-    def _sampled(self, m: Any, nl: Nonlinear, kernel: Any, elements: list, quotient: str | None) -> Any:
+    def _sampled(self, m: Any, nl: Nonlinear, kernel: Any, elements: Elements, quotient: str | None) -> Any:
         """escnn's transforms recomputed in float64, on the design's grid or a finer one."""
         assert nl.grid is not None and nl.band_limit is not None
         self._note_points(nl, len(elements))

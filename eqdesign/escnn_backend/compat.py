@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ..analysis.design import SpecPath
+
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
@@ -41,11 +43,11 @@ def _escnn_cache_here() -> Iterator[None]:
             location = str(target)
         original(self, location, *args, **kwargs)
 
-    joblib.Memory.__init__ = redirected  # type: ignore[method-assign]
+    joblib.Memory.__init__ = redirected
     try:
         yield
     finally:
-        joblib.Memory.__init__ = original  # type: ignore[method-assign]
+        joblib.Memory.__init__ = original
 
 
 with quiet(), _escnn_cache_here():
@@ -73,7 +75,7 @@ __all__ = [
 class BuildError(Exception):
     """escnn cannot build the design (or disagrees with its layout). ``path`` is the spec path of the layer."""
 
-    def __init__(self, message: str, path: tuple = ()) -> None:
+    def __init__(self, message: str, path: SpecPath = ()) -> None:
         super().__init__(message)
         self.path = path
 
@@ -102,8 +104,10 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
 
 def he_std(m: torch.nn.Module) -> torch.Tensor:
     """escnn's generalized He standard deviations for a module's weights (cached on the module)."""
-    if not hasattr(m, "_eqd_he_std"):
+    std: torch.Tensor | None = getattr(m, "_eqd_he_std", None)
+    if std is None:
         from escnn.nn.init import _generalized_he_init_variances
 
-        m._eqd_he_std = _generalized_he_init_variances(m.basisexpansion).to(torch.float64)
-    return m._eqd_he_std
+        std = _generalized_he_init_variances(m.basisexpansion).to(torch.float64)
+        m._eqd_he_std = std
+    return std

@@ -6,18 +6,26 @@ class per family, so the builder and the exact projection never switch on a grou
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from ..analysis.design import Grid
-from ..theory.group import Group
+from ..theory.group import FloatArray, Group
 from .compat import BuildError, quiet
 from .grids import sampling_matrix
 
-Sampling = tuple[np.ndarray, np.ndarray | None]  # (rows, quadrature weights or None for equal weights)
+Sampling: TypeAlias = tuple[FloatArray, FloatArray | None]  # (rows, quadrature weights or None for equal weights)
+#: names a finite set of group elements, e.g. ("all",), ("circle", 8) or ("beta", 5)
+HaarKey: TypeAlias = tuple[str | int, ...]
 #: one step of an exact Haar average: (a key naming a finite set of elements, their weights or None)
-HaarStep = tuple[tuple, np.ndarray | None]
+HaarStep: TypeAlias = tuple[HaarKey, FloatArray | None]
+#: escnn's id of one of its irreps (escnn is untyped)
+IrrepId: TypeAlias = tuple[Any, ...]
+#: escnn GroupElements
+Elements: TypeAlias = list[Any]
+#: positional and keyword arguments of escnn's grid methods
+GridArgs: TypeAlias = tuple[tuple[Any, ...], dict[str, Any]]
 
 _NEEDS_NO_N = {"ico", "cube", "tetra"}
 
@@ -25,13 +33,13 @@ _NEEDS_NO_N = {"ico", "cube", "tetra"}
 class Family:
     """The default: a group eqdesign samples no Fourier grid on."""
 
-    def freq(self, eid: tuple) -> int:
+    def freq(self, eid: IrrepId) -> int:
         return 0
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> Elements:
         raise BuildError(f"no grid of type {grid.type!r} for {group.label}" + (f" ({quotient})" if quotient else ""))
 
-    def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
+    def fourier_grid_args(self, grid: Grid) -> GridArgs:
         raise BuildError(f"no Fourier grid for {grid.type!r} here")
 
     def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
@@ -41,7 +49,7 @@ class Family:
         """Averages applied one after the other that together make the Haar average of degree < m exact."""
         raise NotImplementedError
 
-    def haar_elements(self, G: Any, key: tuple) -> list:
+    def haar_elements(self, G: Any, key: HaarKey) -> Elements:
         raise NotImplementedError
 
 
@@ -49,7 +57,7 @@ class Finite(Family):
     def haar_steps(self, m: int) -> list[HaarStep]:
         return [(("all",), None)]
 
-    def haar_elements(self, G: Any, key: tuple) -> list:
+    def haar_elements(self, G: Any, key: HaarKey) -> Elements:
         return list(G.elements)
 
 
@@ -59,20 +67,21 @@ class Circle(Family):
     def __init__(self, freq_index: int) -> None:
         self._freq_index = freq_index
 
-    def freq(self, eid: tuple) -> int:
+    def freq(self, eid: IrrepId) -> int:
         return abs(int(eid[self._freq_index]))
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> Elements:
         if quotient == "circle":
             return circle_cosets(G, grid.n or 1, grid.type)
         if quotient is None:
             args, kwargs = self.fourier_grid_args(grid)
             with quiet():
-                return G.grid(**kwargs)
+                elements: Elements = G.grid(**kwargs)
+            return elements
         return super().design_grid(G, group, grid, quotient)
 
-    def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
-        kwargs: dict = {"N": grid.n, "type": grid.type}
+    def fourier_grid_args(self, grid: Grid) -> GridArgs:
+        kwargs: dict[str, Any] = {"N": grid.n, "type": grid.type}
         if grid.type == "rand":
             kwargs["seed"] = 0
         return (), kwargs
@@ -85,8 +94,9 @@ class Circle(Family):
     def haar_steps(self, m: int) -> list[HaarStep]:
         return [(("circle", max(m, 2)), None)]
 
-    def haar_elements(self, G: Any, key: tuple) -> list:
-        return G.grid(N=key[1], type="regular")
+    def haar_elements(self, G: Any, key: HaarKey) -> Elements:
+        elements: Elements = G.grid(N=key[1], type="regular")
+        return elements
 
 
 class Cylinder(Circle):
@@ -95,13 +105,13 @@ class Cylinder(Circle):
     def __init__(self) -> None:
         super().__init__(0)
 
-    def freq(self, eid: tuple) -> int:
+    def freq(self, eid: IrrepId) -> int:
         return abs(int(eid[1][-1]))
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> Elements:
         return Family.design_grid(self, G, group, grid, quotient)
 
-    def haar_elements(self, G: Any, key: tuple) -> list:
+    def haar_elements(self, G: Any, key: HaarKey) -> Elements:
         return [G.pair_elements(a, b) for a in G.G1.elements for b in G.G2.grid(N=key[1], type="regular")]
 
 
@@ -111,21 +121,22 @@ class Euler(Family):
     def __init__(self, inversion: bool) -> None:
         self.inversion = inversion
 
-    def freq(self, eid: tuple) -> int:
+    def freq(self, eid: IrrepId) -> int:
         return int(eid[1] if self.inversion else eid[0])
 
     def element(self, G: Any, a: float, b: float, c: float, inv: int = 0) -> Any:
         rot = (float(a), float(b), float(c))
         return G.element((inv, rot) if self.inversion else rot, "zyz")
 
-    def fourier_grid_args(self, grid: Grid) -> tuple[tuple, dict]:
+    def fourier_grid_args(self, grid: Grid) -> GridArgs:
         args = (grid.type,) if grid.type in _NEEDS_NO_N else (grid.type, grid.n)
         return args, ({"seed": 0} if grid.type == "rand" else {})
 
-    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> list:
+    def design_grid(self, G: Any, group: Group, grid: Grid, quotient: str | None) -> Elements:
         args, kwargs = self.fourier_grid_args(grid)
         with quiet():
-            return G.sphere_grid(*args, **kwargs) if quotient else G.grid(*args, **kwargs)
+            elements: Elements = G.sphere_grid(*args, **kwargs) if quotient else G.grid(*args, **kwargs)
+        return elements
 
     def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
         m = (2 * max(band_limit, 1) + 2) * factor
@@ -134,7 +145,7 @@ class Euler(Family):
     def _euler(self, module: Any, G: Any, m: int) -> Sampling:
         """Product rule g = Rz(a) Ry(b) Rz(c), exact for the Haar integral below degree m, times {1, inversion}
         on O(3). Rows are assembled factor by factor (rho is a homomorphism)."""
-        x, w = np.polynomial.legendre.leggauss(m)
+        x, w = _leggauss(m)
         ang = 2 * np.pi * np.arange(m) / m
         rho, kernel = module.rho, module._eqd_kernel.reshape(-1)
         Ra = np.stack([rho(self.element(G, a, 0, 0)) for a in ang])
@@ -149,28 +160,34 @@ class Euler(Family):
 
     def _sphere(self, module: Any, G: Any, m: int) -> Sampling:
         """m Gauss-Legendre nodes in cos(theta) times 2m azimuths: exact on the sphere below degree m."""
-        x, w = np.polynomial.legendre.leggauss(m)
+        x, w = _leggauss(m)
         phi = 2 * np.pi * np.arange(2 * m) / (2 * m)
         elements = [self.element(G, 0, t, f) for t in np.arccos(x) for f in phi]
         weights = np.repeat(w, 2 * m) / (4 * m)
         return sampling_matrix(module, elements), weights
 
     def haar_steps(self, m: int) -> list[HaarStep]:
-        w = np.polynomial.legendre.leggauss(m)[1] / 2
+        w = _leggauss(m)[1] / 2
         steps: list[HaarStep] = [(("gamma", m), None), (("beta", m), w), (("alpha", m), None)]
         return steps + ([(("inversion",), None)] if self.inversion else [])
 
-    def haar_elements(self, G: Any, key: tuple) -> list:
+    def haar_elements(self, G: Any, key: HaarKey) -> Elements:
         if key[0] == "inversion":
             return [self.element(G, 0, 0, 0, 0), self.element(G, 0, 0, 0, 1)]
-        m = key[1]
+        m = int(key[1])
         if key[0] == "beta":
-            return [self.element(G, 0, b, 0) for b in np.arccos(np.polynomial.legendre.leggauss(m)[0])]
+            return [self.element(G, 0, b, 0) for b in np.arccos(_leggauss(m)[0])]
         ang = 2 * np.pi * np.arange(m) / m
         return [self.element(G, 0, 0, a) if key[0] == "gamma" else self.element(G, a, 0, 0) for a in ang]
 
 
-def circle_cosets(G: Any, n: int, kind: str) -> list:
+def _leggauss(m: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], exact for polynomials of degree < 2m."""
+    nodes, weights = np.polynomial.legendre.leggauss(m)  # type: ignore[no-untyped-call]  # numpy's stubs leave leggauss unannotated
+    return nodes, weights
+
+
+def circle_cosets(G: Any, n: int, kind: str) -> Elements:
     """O(2)/{1, reflection}: one rotation per point of the circle."""
     if kind == "rand":
         angles = np.random.RandomState(0).uniform(0, 2 * np.pi, n)

@@ -12,14 +12,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..theory.group import FloatArray
 
-def sampling_matrix(module: Any, elements: list) -> np.ndarray:
+
+def sampling_matrix(module: Any, elements: list[Any]) -> FloatArray:
     """Rows rho(g) k of an escnn Fourier module (k its normalized kernel) for the given group elements."""
     kernel = module._eqd_kernel
     return np.stack([(module.rho(g) @ kernel).reshape(-1) for g in elements], axis=0)
 
 
-def set_fourier_sampling(module: Any, A: np.ndarray, weights: np.ndarray | None = None) -> None:
+def set_fourier_sampling(module: Any, A: FloatArray, weights: FloatArray | None = None) -> None:
     """Replace the sampling (A) and the least-squares transform (Ainv) of an escnn Fourier module, in float64.
 
     Without weights, Ainv is escnn's own formula, inv(A^T A + 1e-8 I) A^T; with quadrature weights W it is
@@ -36,5 +38,6 @@ def set_fourier_sampling(module: Any, A: np.ndarray, weights: np.ndarray | None 
     module._eqd_points = A.shape[0]
 
 
-def normalized_kernel(kernel: np.ndarray) -> np.ndarray:
-    return (kernel / np.linalg.norm(kernel)).reshape(-1, 1)
+def normalized_kernel(kernel: FloatArray) -> FloatArray:
+    column: FloatArray = (kernel / np.linalg.norm(kernel)).reshape(-1, 1)
+    return column

@@ -7,10 +7,12 @@ block. The compiled modules never import escnn, so they script, export and load 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
 
+from ..analysis.design import DesignLayer, Nonlinear
 from ..export.blocks import BlockLinear
 from ..export.modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
 from . import modules as em
@@ -22,7 +24,7 @@ from .model import EscnnModel
 _NORM_ACT = {"norm_relu": "relu", "norm_sigmoid": "sigmoid", "norm_squash": "squash"}
 
 
-def _t(a, dtype: torch.dtype) -> torch.Tensor:
+def _t(a: Any, dtype: torch.dtype) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a), dtype=dtype).clone()
 
 
@@ -42,12 +44,13 @@ def _bias_only(m: em.BiasOnly, dtype: torch.dtype) -> BlockLinear:
     )
 
 
-def _fourier(m, layer, dtype: torch.dtype) -> FourierAct:
+def _fourier(m: Any, layer: Nonlinear, dtype: torch.dtype) -> FourierAct:
     return FourierAct(_t(m.A, dtype), _t(m.Ainv, dtype), len(m.in_type), activation_function(layer.activation))
 
 
-def _norm(m: enn.NormNonLinearity, layer, dtype: torch.dtype) -> NormAct:
-    groups, start = [], 0
+def _norm(m: enn.NormNonLinearity, layer: Nonlinear, dtype: torch.dtype) -> NormAct:
+    groups: list[FieldGroup] = []
+    start = 0
     for s in m._order:
         ix = getattr(m, f"indices_{s}")
         idx = torch.arange(int(ix[0]), int(ix[1])) if m._contiguous[s] else ix.detach().cpu().long()
@@ -58,11 +61,11 @@ def _norm(m: enn.NormNonLinearity, layer, dtype: torch.dtype) -> NormAct:
     return NormAct(groups, log_bias, _NORM_ACT[layer.activation], m.log_bias is not None)
 
 
-def _gated(m: em.GatedBlock, layer, dtype: torch.dtype) -> GatedAct:
+def _gated(m: em.GatedBlock, layer: Nonlinear, dtype: torch.dtype) -> GatedAct:
     return GatedAct(m.split, m.gated.n_gates, m.gated.coord_gate.detach().cpu().long(), _t(m.gated.bias.reshape(-1), dtype))
 
 
-def _tensor(m: em.FixedTensorProduct, layer, dtype: torch.dtype) -> TensorProductAct:
+def _tensor(m: em.FixedTensorProduct, layer: Nonlinear, dtype: torch.dtype) -> TensorProductAct:
     n = m.weights.numel()
     d_in = m.in_type.representations[0].size
     d_out = m.out_type.representations[0].size
@@ -72,11 +75,14 @@ def _tensor(m: em.FixedTensorProduct, layer, dtype: torch.dtype) -> TensorProduc
     return TensorProductAct(_t(basis, dtype), _t(m.weights, dtype), len(m.in_type), d_in, d_out)
 
 
-def _pointwise(m, layer, dtype: torch.dtype) -> Pointwise:
+def _pointwise(m: Any, layer: Nonlinear, dtype: torch.dtype) -> Pointwise:
     return Pointwise(activation_function(layer.activation))
 
 
-_LOWER: list[tuple[type, Callable]] = [
+#: lowers an escnn nonlinearity (untyped) built for a hidden layer
+_Lowering: TypeAlias = Callable[[Any, Nonlinear, torch.dtype], torch.nn.Module]
+
+_LOWER: list[tuple[type[Any], _Lowering]] = [
     (em.GatedBlock, _gated),
     (em.FixedTensorProduct, _tensor),
     (em.FiniteFourierPointwise, _fourier),
@@ -87,13 +93,15 @@ _LOWER: list[tuple[type, Callable]] = [
 ]
 
 
-def lower(module, layer, dtype: torch.dtype) -> torch.nn.Module:
+def lower(module: Any, layer: DesignLayer, dtype: torch.dtype) -> torch.nn.Module:
     if isinstance(module, enn.Linear):
         return compile_linear(module, dtype)
     if isinstance(module, em.BiasOnly):
         return _bias_only(module, dtype)
     if isinstance(module, em.ZeroMap):
         return Zero(module.out_type.size)
+    if not isinstance(layer, Nonlinear):
+        raise TypeError(f"{type(module).__name__} was built for a linear layer")
     if hasattr(module, "A") and hasattr(module, "Ainv"):  # escnn FourierELU / QuotientFourierELU
         return _fourier(module, layer, dtype)
     for cls, fn in _LOWER:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 import numpy as np
 import torch
 
 from ..export.blocks import BlockLinear, IrrepBlock
+from ..theory.group import FloatArray
+from .families import IrrepId
+
+#: (escnn irrep id, start, dim) of every irrep copy of a field type, in irrep basis
+IrrepSlots: TypeAlias = list[tuple[IrrepId, int, int]]
 
 
-def irrep_layout(field_type) -> tuple[np.ndarray | None, np.ndarray | None, list[tuple[tuple, int, int]]]:
+def irrep_layout(field_type: Any) -> tuple[FloatArray | None, FloatArray | None, IrrepSlots]:
     """(Q^-1 applied to the right of row vectors, Q likewise, [(irrep id, start, dim)]) in irrep basis.
 
     Q is None where the basis is already irrep-adapted (the identity)."""
-    q_blocks, qinv_blocks, irreps = [], [], []
+    q_blocks: list[FloatArray] = []
+    qinv_blocks: list[FloatArray] = []
+    irreps: IrrepSlots = []
     offset = 0
     for rep in field_type.representations:
         q_blocks.append(rep.change_of_basis)
@@ -29,7 +38,7 @@ def irrep_layout(field_type) -> tuple[np.ndarray | None, np.ndarray | None, list
     return qinv.T, q.T, irreps
 
 
-def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
+def _block_diag(blocks: list[FloatArray]) -> FloatArray:
     n = sum(b.shape[0] for b in blocks)
     out = np.zeros((n, n))
     i = 0
@@ -39,7 +48,7 @@ def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def compile_linear(linear, dtype: torch.dtype) -> BlockLinear:
+def compile_linear(linear: Any, dtype: torch.dtype) -> BlockLinear:
     """BlockLinear with the same function as an escnn Linear, and the Schur coefficients as parameters."""
     group = linear.in_type.gspace.fibergroup
     was_training = linear.training
@@ -52,7 +61,8 @@ def compile_linear(linear, dtype: torch.dtype) -> BlockLinear:
     # W in irrep bases: W_irr = Qout^-1 W Qin
     w_irr = _to_irrep_basis(w, linear.in_type, linear.out_type)
     b_irr = _bias_to_irrep(b, linear.out_type)
-    blocks, out_positions = [], []
+    blocks: list[IrrepBlock] = []
+    out_positions: list[int] = []
     for irrep_id in _ordered_ids(irr_in, irr_out):
         ins = [(s, d) for i, s, d in irr_in if i == irrep_id]
         outs = [(s, d) for i, s, d in irr_out if i == irrep_id]
@@ -87,26 +97,26 @@ def compile_linear(linear, dtype: torch.dtype) -> BlockLinear:
 PER_BLOCK_ADVANTAGE = 8
 
 
-def _tensor(a: np.ndarray | None, dtype: torch.dtype) -> torch.Tensor | None:
+def _tensor(a: FloatArray | None, dtype: torch.dtype) -> torch.Tensor | None:
     return None if a is None else torch.tensor(a, dtype=dtype)
 
 
-def _to_irrep_basis(w: np.ndarray, in_type, out_type) -> np.ndarray:
+def _to_irrep_basis(w: FloatArray, in_type: Any, out_type: Any) -> FloatArray:
     q_in = _block_diag([r.change_of_basis for r in in_type.representations])
     qinv_out = _block_diag([r.change_of_basis_inv for r in out_type.representations])
     return qinv_out @ w @ q_in
 
 
-def _bias_to_irrep(b: np.ndarray, out_type) -> np.ndarray:
+def _bias_to_irrep(b: FloatArray, out_type: Any) -> FloatArray:
     return _block_diag([r.change_of_basis_inv for r in out_type.representations]) @ b
 
 
-def _ordered_ids(irr_in: list, irr_out: list) -> list[tuple]:
+def _ordered_ids(irr_in: IrrepSlots, irr_out: IrrepSlots) -> list[IrrepId]:
     shared = {i for i, _, _ in irr_in} & {i for i, _, _ in irr_out}
     return [i for i in dict.fromkeys(x for x, _, _ in irr_out) if i in shared]
 
 
-def _schur_coefficients(w_irr: np.ndarray, ins: list, outs: list, endo: np.ndarray) -> np.ndarray:
+def _schur_coefficients(w_irr: FloatArray, ins: list[tuple[int, int]], outs: list[tuple[int, int]], endo: FloatArray) -> FloatArray:
     """c[k, j, i] with block(out j, in i) = sum_k c_k E_k; checks that nothing else is there."""
     e, d = endo.shape[0], endo.shape[1]
     norms = np.einsum("kab,kab->k", endo, endo)

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..analysis.design import Design
+from ..analysis.design import Design, DesignLayer
+from ..theory.group import FloatArray
 from .compat import enn, he_std
 from .modules import BiasOnly
 
@@ -17,8 +18,8 @@ from .modules import BiasOnly
 class BuiltLayer:
     """One layer of the design and the escnn module built for it."""
 
-    layer: Any  # our Linear or Nonlinear
-    module: torch.nn.Module
+    layer: DesignLayer
+    module: Any  # an escnn EquivariantModule (escnn is untyped)
 
     @property
     def params(self) -> int:
@@ -26,11 +27,13 @@ class BuiltLayer:
 
     @property
     def in_size(self) -> int:
-        return self.module.in_type.size
+        size: int = self.module.in_type.size
+        return size
 
     @property
     def out_size(self) -> int:
-        return self.module.out_type.size
+        size: int = self.module.out_type.size
+        return size
 
 
 class EscnnModel(torch.nn.Module):
@@ -48,14 +51,15 @@ class EscnnModel(torch.nn.Module):
         return self._built
 
     @property
-    def in_type(self):
+    def in_type(self) -> Any:
         return self.layers[0].in_type
 
     @property
-    def out_type(self):
+    def out_type(self) -> Any:
         return self.layers[-1].out_type
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m: Any  # escnn modules (untyped), applied to GeometricTensors of their in_type
         for m in self.layers:
             x = m(m.in_type(x)).tensor
         return x
@@ -63,10 +67,10 @@ class EscnnModel(torch.nn.Module):
     def params(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
-    def input_matrix(self, g) -> np.ndarray:
+    def input_matrix(self, g: Any) -> FloatArray:
         return np.asarray(self.in_type.representation(g))
 
-    def output_matrix(self, g) -> np.ndarray:
+    def output_matrix(self, g: Any) -> FloatArray:
         return np.asarray(self.out_type.representation(g))
 
     @torch.no_grad()

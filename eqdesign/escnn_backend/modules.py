@@ -13,22 +13,26 @@ Workarounds for escnn 1.0.11 (docs/escnn-notes.md):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..theory.group import FloatArray
+from ..theory.irreps import EscnnId
 from .compat import egroup, enn
 
 
-class BiasOnly(enn.EquivariantModule):
+class BiasOnly(enn.EquivariantModule):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """A linear layer with no equivariant weights (no irrep in common): its output is its bias alone.
     escnn's ``Linear`` crashes on such a layer."""
 
-    def __init__(self, in_type, out_type):
+    def __init__(self, in_type: Any, out_type: Any) -> None:
         super().__init__()
         self.in_type, self.out_type = in_type, out_type
         G = out_type.fibergroup
-        cols = []
+        cols: list[FloatArray] = []
         p = 0
         for r in out_type.representations:
             q = 0
@@ -44,51 +48,51 @@ class BiasOnly(enn.EquivariantModule):
         self.register_buffer("bias_expansion", torch.tensor(expansion, dtype=torch.float64))
         self.bias = torch.nn.Parameter(torch.zeros(len(cols), dtype=torch.float64)) if cols else None
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         x = input.tensor
         out = x.new_zeros(x.shape[0], self.out_type.size)
         if self.bias is not None:
             out = out + (self.bias_expansion.to(x.dtype) @ self.bias.to(x.dtype))
         return self.out_type(out)
 
-    def evaluate_output_shape(self, input_shape):
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape[:1] + (self.out_type.size,)
 
 
-class ZeroMap(enn.EquivariantModule):
+class ZeroMap(enn.EquivariantModule):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """The zero map between two field types: a tensor product whose square holds none of the field's irreps
     (escnn's TensorProductModule refuses to construct it)."""
 
-    def __init__(self, in_type, out_type):
+    def __init__(self, in_type: Any, out_type: Any) -> None:
         super().__init__()
         self.in_type, self.out_type = in_type, out_type
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         x = input.tensor
         return self.out_type(x.new_zeros(x.shape[0], self.out_type.size))
 
-    def evaluate_output_shape(self, input_shape):
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape[:1] + (self.out_type.size,)
 
 
-class Elementwise(enn.EquivariantModule):
+class Elementwise(enn.EquivariantModule):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """ELU/ReLU applied coordinatewise; for field types escnn's ELU refuses (trivial irreps of direct
     products), where it is exactly what escnn's ELU would compute."""
 
-    def __init__(self, in_type, function: str):
+    def __init__(self, in_type: Any, function: str) -> None:
         super().__init__()
         self.in_type = self.out_type = in_type
         self.function = function
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         fn = F.elu if self.function == "elu" else F.relu
         return self.out_type(fn(input.tensor))
 
-    def evaluate_output_shape(self, input_shape):
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape
 
 
-class FiniteFourierPointwise(enn.EquivariantModule):
+class FiniteFourierPointwise(enn.EquivariantModule):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """Band-limited Fourier nonlinearity of a finite group, sampled on every group element (exact).
 
     The channel holds the irreps of the regular representation whose ids are kept; a channel's vector is
@@ -96,11 +100,12 @@ class FiniteFourierPointwise(enn.EquivariantModule):
     the activation is applied pointwise, and the result is projected back by least squares. The regular
     representation permutes group elements, so every step commutes with the group action."""
 
-    def __init__(self, gspace, channels: int, keep: set, function: str):
+    def __init__(self, gspace: Any, channels: int, keep: set[EscnnId], function: str) -> None:
         super().__init__()
         G = gspace.fibergroup
         reg = G.regular_representation
-        cols, kept = [], []
+        cols: list[int] = []
+        kept: list[Any] = []  # escnn irreps
         p = 0
         for irr in reg.irreps:
             size = G.irrep(*irr).size
@@ -115,7 +120,7 @@ class FiniteFourierPointwise(enn.EquivariantModule):
         self.register_buffer("A", torch.tensor(A, dtype=torch.float64))
         self.register_buffer("Ainv", torch.tensor(np.linalg.pinv(A), dtype=torch.float64))
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         x = input.tensor
         b = x.shape[0]
         x = x.reshape(b, self.channels, self.rho.size)
@@ -124,15 +129,15 @@ class FiniteFourierPointwise(enn.EquivariantModule):
         y = torch.einsum("bcg,fg->bcf", f, self.Ainv.to(x.dtype))
         return self.out_type(y.reshape(b, -1))
 
-    def evaluate_output_shape(self, input_shape):
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape
 
 
-class FixedTensorProduct(enn.TensorProductModule):
+class FixedTensorProduct(enn.TensorProductModule):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """escnn's TensorProductModule with its forward fixed (``.reshape`` where escnn uses ``.view`` on a
     non-contiguous einsum output)."""
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         assert input.type == self.in_type
         x = input.tensor
         b = x.shape[0]
@@ -145,13 +150,13 @@ class FixedTensorProduct(enn.TensorProductModule):
         return self.out_type(out.reshape(b, self.out_type.size))
 
 
-class FixedGated(enn.GatedNonLinearity1):
+class FixedGated(enn.GatedNonLinearity1):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """escnn's GatedNonLinearity1 (gates first, then the gated fields), computed in the input's dtype.
 
     escnn allocates a float32 output; here every gated field is multiplied by sigmoid(gate - bias) with the
     same pairing of gates to fields as escnn (fields grouped by size, smallest first)."""
 
-    def __init__(self, in_type, n_gates: int):
+    def __init__(self, in_type: Any, n_gates: int) -> None:
         labels = ["gate"] * n_gates + ["gated"] * (len(in_type) - n_gates)
         super().__init__(in_type, gates=labels, drop_gates=True)
         sizes = [r.size for r in in_type.representations[n_gates:]]
@@ -167,17 +172,17 @@ class FixedGated(enn.GatedNonLinearity1):
         self.n_gates = n_gates
         self.register_buffer("coord_gate", torch.tensor(index, dtype=torch.long))
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         x = input.tensor
         gates = torch.sigmoid(x[:, : self.n_gates] - self.bias.view(1, -1).to(x.dtype))
         out = x[:, self.n_gates :] * gates[:, self.coord_gate]
         return self.out_type(out)
 
 
-class GatedBlock(enn.EquivariantModule):
+class GatedBlock(enn.EquivariantModule):  # type: ignore[misc]  # escnn is untyped: its base classes are Any to mypy
     """Our gated layer: [scalars (ELU), gates, gated fields] -> [scalars, gated fields]."""
 
-    def __init__(self, gspace, in_type, n_scalars: int, n_gates: int):
+    def __init__(self, gspace: Any, in_type: Any, n_scalars: int, n_gates: int) -> None:
         super().__init__()
         reps = in_type.representations
         self.in_type = in_type
@@ -187,7 +192,7 @@ class GatedBlock(enn.EquivariantModule):
         self.gated = FixedGated(gspace.type(*reps[n_scalars:]), n_gates)
         self.out_type = gspace.type(*reps[:n_scalars], *self.gated.out_type.representations)
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         x = input.tensor
         parts = []
         if self.scalars is not None:
@@ -196,11 +201,11 @@ class GatedBlock(enn.EquivariantModule):
         parts.append(self.gated(self.gated.in_type(x[:, self.split :])).tensor)
         return self.out_type(torch.cat(parts, dim=1))
 
-    def evaluate_output_shape(self, input_shape):
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape[:1] + (self.out_type.size,)
 
 
-def pointwise_module(ftype, function: str):
+def pointwise_module(ftype: Any, function: str) -> Any:
     """escnn's ELU/ReLU where it accepts the field type, else the identical elementwise wrapper."""
     cls = enn.ELU if function == "elu" else enn.ReLU
     try:

@@ -9,40 +9,44 @@ import numpy as np
 import torch
 
 from ..analysis.design import Design
-from ..numerics.elements import rep_stack
+from ..export.modules import CompiledModel
+from ..numerics.elements import Element, rep_stack
+from ..numerics.equivariance import Fn
 from ..numerics.influence import Measurement, approximate, measure_influence
 from ..numerics.suite import LayerCase, ModelCase, is_exact, layer_name
+from ..theory.group import FloatArray
 from .builder import build_escnn
+from .families import IrrepId
 from .model import EscnnModel
 
 
-def _escnn_fn(module: Any) -> Any:
+def _escnn_fn(module: Any) -> Fn:
     return lambda x: module(module.in_type(x)).tensor
 
 
-def layer_cases(design: Design, model: EscnnModel, compiled64: torch.nn.Module, elements: list) -> list[LayerCase]:
+def layer_cases(design: Design, model: EscnnModel, compiled64: CompiledModel, elements: list[Element]) -> list[LayerCase]:
     """Every layer, as escnn built it and as compiled, on the same representations (float64)."""
     cases = []
     for built, lowered in zip(model.built, compiled64.layers, strict=True):
         m = built.module
         rin = rep_stack(m.in_type.representation, elements, torch.float64)
         rout = rep_stack(m.out_type.representation, elements, torch.float64)
-        fns = [("escnn", _escnn_fn(m)), ("compiled", lowered)]
+        fns: list[tuple[str, Fn]] = [("escnn", _escnn_fn(m)), ("compiled", lowered)]
         cases.append(LayerCase(layer_name(built.layer), is_exact(design, built.layer), fns, rin, rout))
     return cases
 
 
-def model_cases(model: EscnnModel, compiled64: torch.nn.Module, compiled32: torch.nn.Module, elements: list) -> list[ModelCase]:
+def model_cases(model: EscnnModel, compiled64: torch.nn.Module, compiled32: torch.nn.Module, elements: list[Element]) -> list[ModelCase]:
     r64 = end_representations(model, elements, torch.float64)
     r32 = (r64[0].float(), r64[1].float())
     return [ModelCase("escnn", model, *r64), ModelCase("compiled", compiled64, *r64), ModelCase("compiled", compiled32, *r32)]
 
 
-def end_representations(model: EscnnModel, elements: list, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def end_representations(model: EscnnModel, elements: list[Element], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     return rep_stack(model.in_type.representation, elements, dtype), rep_stack(model.out_type.representation, elements, dtype)
 
 
-def irrep_bases(ftype: Any, names: dict) -> dict[str, np.ndarray]:
+def irrep_bases(ftype: Any, names: dict[IrrepId, str]) -> dict[str, FloatArray]:
     """Irrep name -> (type size, k) matrix whose columns span that irrep's coordinates (all its copies),
     orthonormal in the field type's coordinates. ``names`` maps escnn irrep ids to our names."""
     Q = np.asarray(ftype.representation.change_of_basis)
@@ -62,13 +66,14 @@ class EscnnSubject:
         content = model.design.input.content() + model.design.output.content()
         names = {tuple(i.eid): i.name for i in content}
         self.model = model
-        self.in_dim = model.in_type.size
+        self.in_dim: int = model.in_type.size
         self.dtype = next((p.dtype for p in model.parameters()), torch.float64)
         self.out_bases = irrep_bases(model.out_type, names)
         self.in_bases = irrep_bases(model.in_type, names)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        y: torch.Tensor = self.model(x)
+        return y
 
     def redraw(self, seed: int, norm_log_bias_mean: float) -> None:
         self.model.reinitialize(seed, norm_log_bias=(norm_log_bias_mean, 1.0))

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..theory.group import Group
+from ..theory.group import FloatArray, Group
 from .compat import BlocksBasisExpansion, enn
-from .families import family
+from .families import Elements, HaarKey, family
 from .modules import BiasOnly
 
 
@@ -27,25 +27,26 @@ class HaarAverage:
 
     def __init__(self, G: Any, group: Group) -> None:
         self.G, self.family = G, family(group)
-        self._mats: dict = {}
-        self._elements: dict = {}
+        self._mats: dict[tuple[int, str, HaarKey], FloatArray] = {}  # (id(rep), rep.name, key) -> matrices
+        self._elements: dict[HaarKey, Elements] = {}
 
     def freq(self, rep: Any) -> int:
         return max((self.family.freq(tuple(irr)) for irr in rep.irreps), default=0)
 
-    def __call__(self, rep_out: Any, rep_in: Any, B: np.ndarray) -> np.ndarray:
+    def __call__(self, rep_out: Any, rep_in: Any, B: FloatArray) -> FloatArray:
         """B: (k, out, in) -> its projection onto the intertwiners."""
         m = self.freq(rep_out) + self.freq(rep_in) + 1
         for key, weights in self.family.haar_steps(m):
             B = self._average(key, weights, rep_out, rep_in, B)
         return B
 
-    def _average(self, key: tuple, weights: np.ndarray | None, rep_out: Any, rep_in: Any, B: np.ndarray) -> np.ndarray:
+    def _average(self, key: HaarKey, weights: FloatArray | None, rep_out: Any, rep_in: Any, B: FloatArray) -> FloatArray:
         Ro, Ri = self._matrices(rep_out, key), self._matrices(rep_in, key)
         w = np.full(len(Ro), 1.0 / len(Ro)) if weights is None else weights
-        return np.einsum("g,goa,kab,gib->koi", w, Ro, B, Ri, optimize=True)
+        averaged: FloatArray = np.einsum("g,goa,kab,gib->koi", w, Ro, B, Ri, optimize=True)
+        return averaged
 
-    def _matrices(self, rep: Any, key: tuple) -> np.ndarray:
+    def _matrices(self, rep: Any, key: HaarKey) -> FloatArray:
         cache_key = (id(rep), rep.name, key)
         if cache_key not in self._mats:
             if key not in self._elements:

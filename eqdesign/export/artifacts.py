@@ -39,11 +39,11 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     staged: list[tuple[Path, Path]] = []
     try:
         for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=f"-{name}", dir=out_dir)
-            staged.append((Path(tmp), out_dir / name))
+            fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=f"-{name}", dir=out_dir)
+            staged.append((Path(tmp_name), out_dir / name))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp_name, 0o666 & ~_umask())
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -98,7 +98,10 @@ def with_hashes(extras: dict[str, str], provenance: dict[str, Any]) -> dict[str,
 def save_artifacts(out_dir: Path, name: str, module: torch.nn.Module, extras: dict[str, str], texts: dict[str, str]) -> list[Path]:
     """NAME.pt (TorchScript), NAME.pt2 (torch.export, dynamic batch), both with the extras, and the text files."""
     scripted = torch.jit.script(module)
-    example = torch.randn(2, int(module.input_dim), generator=torch.Generator().manual_seed(0))
+    input_dim = module.input_dim
+    if isinstance(input_dim, torch.nn.Module):
+        raise TypeError(f"{type(module).__name__}.input_dim is a submodule, not the model's input size")
+    example = torch.randn(2, int(input_dim), generator=torch.Generator().manual_seed(0))
     exported = torch.export.export(module, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
     files = {f"{name}.pt": _script_bytes(scripted, extras), f"{name}.pt2": _export_bytes(exported, extras)}
     files.update({file: text.encode() for file, text in texts.items()})
@@ -111,7 +114,7 @@ def _script_bytes(scripted: torch.jit.ScriptModule, extras: dict[str, str]) -> b
     return buffer.getvalue()
 
 
-def _export_bytes(exported: Any, extras: dict[str, str]) -> bytes:
+def _export_bytes(exported: torch.export.ExportedProgram, extras: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     torch.export.save(exported, buffer, extra_files=extras)
     return buffer.getvalue()
@@ -125,5 +128,5 @@ def load_artifact(path: str | Path) -> tuple[Any, dict[str, str]]:
         if str(path).endswith(".pt2"):
             program = torch.export.load(str(path), extra_files=extra)
             return program.module(), extra
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)  # type: ignore[no-untyped-call]  # torch.jit.load is unannotated
     return module, extra

@@ -27,6 +27,9 @@ class IrrepBlock(nn.Module):
         self.register_buffer("in_index", in_index)  # (d * m_in,) positions, component-major
         self.register_buffer("out_index", out_index)  # (d * m_out,) positions, component-major
         self.register_buffer("endo", endo)  # (e, d, d)
+        self.in_index: torch.Tensor
+        self.out_index: torch.Tensor
+        self.endo: torch.Tensor
         self.weight = nn.Parameter(coeffs.permute(0, 2, 1).reshape(e * m_in, m_out).clone())
 
     def dense(self, w: torch.Tensor) -> torch.Tensor:
@@ -72,6 +75,10 @@ class BlockLinear(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.register_buffer("out_index", out_index)  # irrep-basis position of each concatenated block output
         self.register_buffer("bias_index", bias_index)
+        self.q_in: torch.Tensor
+        self.q_out: torch.Tensor
+        self.out_index: torch.Tensor
+        self.bias_index: torch.Tensor
         self.bias = nn.Parameter(bias.clone())
         self.out_dim = out_dim
 
@@ -79,6 +86,7 @@ class BlockLinear(nn.Module):
         """(W, b) with y = x @ W.T + b in the fields' own bases."""
         w = self.bias.new_zeros(self.out_dim, in_dim)
         for block in self.blocks:
+            assert isinstance(block, IrrepBlock)  # nn.ModuleList yields plain Modules (TorchScript drops the check)
             w = block.dense(w)
         b = self.bias.new_zeros(self.out_dim).index_add(0, self.bias_index, self.bias)
         if self.has_q_in:

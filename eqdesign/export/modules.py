@@ -29,6 +29,8 @@ class FourierAct(nn.Module):
         super().__init__()
         self.register_buffer("a", a.contiguous())  # (N, D): coefficients -> samples
         self.register_buffer("a_inv", a_inv.contiguous())  # (D, N): samples -> coefficients
+        self.a: torch.Tensor
+        self.a_inv: torch.Tensor
         self.channels, self.act = channels, act
         self.d = a.shape[1]
 
@@ -57,6 +59,8 @@ class FieldGroup(nn.Module):
         self.n, self.size, self.start = int(src.shape[0]), int(src.shape[1]), start
         self.register_buffer("src", src.reshape(-1))
         self.register_buffer("dst", dst.reshape(-1))
+        self.src: torch.Tensor
+        self.dst: torch.Tensor
 
 
 class NormAct(nn.Module):
@@ -74,6 +78,7 @@ class NormAct(nn.Module):
         b = x.shape[0]
         out = torch.zeros_like(x)
         for group in self.groups:
+            assert isinstance(group, FieldGroup)  # nn.ModuleList yields plain Modules (TorchScript drops the check)
             fields = x.index_select(1, group.src).view(b, group.n, group.size)
             norms = torch.linalg.vector_norm(fields, dim=2, keepdim=True)
             if self.use_bias:
@@ -95,6 +100,7 @@ class GatedAct(nn.Module):
         super().__init__()
         self.n_scalars, self.n_gates = n_scalars, n_gates
         self.register_buffer("gate_of", gate_of)
+        self.gate_of: torch.Tensor
         self.bias = nn.Parameter(bias.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -121,6 +127,7 @@ class TensorProductAct(nn.Module):
     def __init__(self, basis: torch.Tensor, weights: torch.Tensor, channels: int, d_in: int, d_out: int) -> None:
         super().__init__()
         self.register_buffer("basis", basis)  # (K, C * d_out, d_in * d_in)
+        self.basis: torch.Tensor
         self.weight = nn.Parameter(weights.clone())
         self.channels, self.d_in, self.d_out = channels, d_in, d_out
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
+
+#: an escnn GroupElement (escnn is untyped)
+Element: TypeAlias = Any
 
 #: escnn's fixed testing elements added to the random ones: they hold the discrete generators
 #: (inversion, reflections), which random sampling of a continuous group can miss
 FIXED_ELEMENTS = 8
 
 
-def pick_elements(G: Any, samples: int, seed: int) -> list:
+def pick_elements(G: Any, samples: int, seed: int) -> list[Element]:
     """Every element of a finite group; else ``samples`` seeded random elements plus the fixed ones."""
     if G.order() > 0:
         return list(G.elements)
@@ -27,6 +30,6 @@ def pick_elements(G: Any, samples: int, seed: int) -> list:
     return sampled + list(itertools.islice(G.testing_elements(), FIXED_ELEMENTS))
 
 
-def rep_stack(representation: Callable[[Any], Any], elements: list, dtype: torch.dtype) -> torch.Tensor:
+def rep_stack(representation: Callable[[Element], Any], elements: list[Element], dtype: torch.dtype) -> torch.Tensor:
     """(elements, d, d): the representation's matrix at every element."""
     return torch.tensor(np.stack([np.asarray(representation(g)) for g in elements]), dtype=dtype)

@@ -81,7 +81,13 @@ def measure(probe: Probe, x: torch.Tensor, scales: Sequence[float]) -> ProbeResu
     return _result(probe, rel_all, fields_all, worst, scales)
 
 
-def _result(probe: Probe, rel_all: list, fields_all: dict, worst: tuple, scales: Sequence[float]) -> ProbeResult:
+def _result(
+    probe: Probe,
+    rel_all: list[torch.Tensor],
+    fields_all: dict[str, list[torch.Tensor]],
+    worst: tuple[float, int, float],
+    scales: Sequence[float],
+) -> ProbeResult:
     if not rel_all or not all(math.isfinite(s) and s > 0 for s in scales):
         # nothing measured (no element, no scale) or a scale that makes every figure meaningless
         return ProbeResult(probe.name, probe.exact, math.inf, math.inf, 0, math.nan, probe.dtype_name)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..analysis.design import Design
+from ..theory.group import FloatArray
 from .tolerances import ABSOLUTE_FLOOR, INFLUENCE_SHRINK, INFLUENCE_THRESHOLD
 
 DEFAULT_SCALES = (0.3, 1.0, 3.0)
@@ -104,8 +105,8 @@ class Subject(Protocol):
 
     in_dim: int
     dtype: torch.dtype
-    out_bases: dict[str, np.ndarray]  # irrep name -> (out dim, k) orthonormal columns of all its copies
-    in_bases: dict[str, np.ndarray]
+    out_bases: dict[str, FloatArray]  # irrep name -> (out dim, k) orthonormal columns of all its copies
+    in_bases: dict[str, FloatArray]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -116,13 +117,13 @@ class Subject(Protocol):
 class RawMagnitudes:
     """Per (parameter draw, input scale) group: the largest |J_block| of every block and the largest |J|."""
 
-    blocks: dict[tuple[str, str], np.ndarray]
-    totals: np.ndarray
+    blocks: dict[tuple[str, str], FloatArray]
+    totals: FloatArray
 
-    def reference(self) -> np.ndarray:
+    def reference(self) -> FloatArray:
         return np.maximum(self.totals, ABSOLUTE_FLOOR)
 
-    def relative(self, reference: np.ndarray | None = None) -> dict[tuple[str, str], float]:
+    def relative(self, reference: FloatArray | None = None) -> dict[tuple[str, str], float]:
         ref = self.reference() if reference is None else reference
         return {k: float((v / ref).max()) if v.size else 0.0 for k, v in self.blocks.items()}
 
@@ -147,7 +148,7 @@ def raw_magnitudes(
     return RawMagnitudes({k: np.asarray(v) for k, v in blocks.items()}, np.asarray(totals))
 
 
-def _add_blocks(blocks: dict[tuple[str, str], list[float]], subject: Subject, J: np.ndarray) -> None:
+def _add_blocks(blocks: dict[tuple[str, str], list[float]], subject: Subject, J: FloatArray) -> None:
     for c, Pc in subject.out_bases.items():
         for psi, Ppsi in subject.in_bases.items():
             blk = np.einsum("oc,boi,ip->bcp", Pc, J, Ppsi)

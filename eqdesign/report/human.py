@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.dataflow import Flow
 from ..analysis.design import Design, Linear
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity
@@ -39,7 +40,7 @@ class HumanReporter:
             title += f"  ·  {s.design.spec.name}  ·  {s.design.group.label}  ·  {s.design.params:,} parameters"
         c.rule(Text(title, style="bold"), align="left")
         if s.design is not None:
-            for title, table in _tables(s):
+            for title, table in _tables(s, s.design):
                 c.print(Text(title, style="bold"))
                 c.print(table)
         for f in s.all_findings():
@@ -139,12 +140,12 @@ class HumanReporter:
         self.console.print(text)
 
 
-def _tables(s: SpecResult) -> list[tuple[str, Table]]:
-    out = [("Field types", _field_types(s.design))]
-    out += [(f"Schur blocks of linear {x.index} ({x.in_type.dim} -> {x.out_type.dim})", _schur_table(x)) for x in s.design.linears]
-    if s.design.hidden:
-        out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(s)))
-    out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s)))
+def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
+    out = [("Field types", _field_types(design))]
+    out += [(f"Schur blocks of linear {x.index} ({x.in_type.dim} -> {x.out_type.dim})", _schur_table(x)) for x in design.linears]
+    if design.hidden and s.flow is not None:  # no flow: the analysis failed (an internal error, reported below)
+        out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(design, s.flow)))
+    out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s, design)))
     return out
 
 
@@ -184,18 +185,18 @@ def _schur_table(layer: Linear) -> Table:
     return t
 
 
-def _mixing_table(s: SpecResult) -> Table:
+def _mixing_table(design: Design, flow: Flow) -> Table:
     t = Table()
     t.add_column("layer")
     t.add_column("couples")
-    for layer, couples in zip(s.design.hidden, s.flow.mixing, strict=True):
+    for layer, couples in zip(design.hidden, flow.mixing, strict=True):
         text = ", ".join(f"{c} <- {'+'.join(src)}" for c, src in couples.items()) or "nothing alive"
         t.add_row(f"hidden[{layer.index}] {layer.activation}", text)
     return t
 
 
-def _influence_table(s: SpecResult) -> Table:
-    inputs = sorted({i.name for i in s.design.input.content()})
+def _influence_table(s: SpecResult, design: Design) -> Table:
+    inputs = sorted({i.name for i in design.input.content()})
     t = Table()
     t.add_column("output")
     for name in inputs:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, overload
 
 from .. import __version__
 from ..analysis.design import Design, FieldType, Linear, Nonlinear
 from ..findings import Finding
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
+
+if TYPE_CHECKING:  # numerics imports torch, which `check` never does
+    from ..numerics.equivariance import ProbeResult
 
 SCHEMA_VERSION = 1  # the check report, and each build's report (NAME.report.json)
 BUILD_BATCH_VERSION = 1  # the document `build --format json` prints around the build reports
@@ -95,10 +98,14 @@ def spec_json(s: SpecResult, strict: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"file": s.file, "ok": s.exit_code(strict) == 0, "exit_code": int(s.exit_code(strict))}
     if s.design is not None:
         out.update(design_json(s.design))
-        out["mixing"] = [
-            {"layer": f"hidden[{layer.index}]", "nonlinearity": layer.activation, "couples": couples}
-            for layer, couples in zip(s.design.hidden, s.flow.mixing, strict=True)
-        ]
+        out["mixing"] = (
+            [
+                {"layer": f"hidden[{layer.index}]", "nonlinearity": layer.activation, "couples": couples}
+                for layer, couples in zip(s.design.hidden, s.flow.mixing, strict=True)
+            ]
+            if s.flow is not None
+            else []  # the analysis itself failed: an internal error, among the findings
+        )
         out["influence"] = s.influence
         out["ideal_influence"] = s.ideal_influence
     else:
@@ -125,6 +132,14 @@ def check_json(result: CheckResult) -> dict[str, Any]:
     }
 
 
+@overload
+def finite(x: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@overload
+def finite(x: Any) -> Any: ...
+
+
 def finite(x: Any) -> Any:
     """Floats that JSON can carry: NaN and infinities become None."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -136,7 +151,7 @@ def finite(x: Any) -> Any:
     return x
 
 
-def probe_json(r: Any) -> dict[str, Any]:
+def probe_json(r: ProbeResult) -> dict[str, Any]:
     return finite(
         {
             "name": r.name,

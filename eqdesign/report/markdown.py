@@ -13,7 +13,9 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
 
 def markdown_report(result: BuildResult) -> str:
     s = result.check
-    d = s.design
+    d, flow = s.design, s.flow
+    if d is None or flow is None:
+        raise ValueError(f"{s.file}: no analysed design to report")
     out = [f"# {d.spec.name}", "", f"Group {d.group.label}, {d.params:,} parameters, built from `{s.file}`.", ""]
     out += ["## Field types", ""]
     rows = [["input", d.input.describe(), d.input.irreps_string(), d.input.dim]]
@@ -31,7 +33,7 @@ def markdown_report(result: BuildResult) -> str:
         ["layer", "couples"],
         [
             [f"hidden[{x.index}] {x.activation}", ", ".join(f"{c} <- {'+'.join(v)}" for c, v in m.items())]
-            for x, m in zip(d.hidden, s.flow.mixing, strict=True)
+            for x, m in zip(d.hidden, flow.mixing, strict=True)
         ],
     )
     out += ["## Influence", ""]

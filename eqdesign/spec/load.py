@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ..findings import Finding, Location, make
 from .model import GROUP_NAMES, NONLINEARITIES, ORDERED_GROUPS, Spec, all_keys, float_literal
 from .yamlsrc import MAX_BYTES, SourceMap, YamlProblem, load_yaml
+from .yamlsrc import Path as DataPath
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class LoadedSpec:
     smap: SourceMap
     text: str
 
-    def at(self, path: tuple, *, key: bool = False, offset: int | None = None) -> Location:
+    def at(self, path: DataPath, *, key: bool = False, offset: int | None = None) -> Location:
         """Location of a value (or of its key); ``offset`` points at a character inside a one-line string."""
         line, col = self.smap.key(path) if key else self.smap.value(path)
         if offset is not None:
@@ -41,7 +43,7 @@ def _quote_shift(text: str, line: int, col: int) -> int:
     return 1 if row[col - 1 : col] in ("'", '"') else 0
 
 
-def spec_path(path: tuple) -> str:
+def spec_path(path: DataPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -100,18 +102,31 @@ def load_spec(file: str | Path) -> LoadedSpec | list[Finding]:
     return LoadedSpec(name, spec, smap, text)
 
 
-def _data_path(loc: tuple, data: Any) -> tuple:
+def _data_path(loc: tuple[int | str, ...], data: Any) -> DataPath:
     """Drop the parts of a pydantic location that are not in the data (discriminator tags, union arms)."""
-    out: list = []
+    out: list[int | str] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+        child = _child(node, part)
+        if child is not _ABSENT:
             out.append(part)
-            node = node[part]
+            node = child
         elif isinstance(node, dict) and not isinstance(part, int) and part not in NONLINEARITIES and not _is_arm(part):
             out.append(part)  # a missing or unknown key: keep it, positions fall back to the parent
             break
     return tuple(out)
+
+
+_ABSENT = object()
+
+
+def _child(node: Any, part: int | str) -> Any:
+    """``node[part]`` where the data has that key or index, else _ABSENT."""
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return _ABSENT
 
 
 def _is_arm(part: Any) -> bool:
@@ -119,7 +134,7 @@ def _is_arm(part: Any) -> bool:
 
 
 def _schema_findings(err: ValidationError, data: Any, smap: SourceMap, file: str, text: str) -> list[Finding]:
-    seen: set = set()
+    seen: set[tuple[int, int, str]] = set()
     out: list[Finding] = []
     for e in err.errors():
         if _wrong_arm(e, data):
@@ -134,7 +149,7 @@ def _schema_findings(err: ValidationError, data: Any, smap: SourceMap, file: str
     return sorted(_drop_union_noise(out), key=lambda f: (f.location.line, f.location.column))
 
 
-def _wrong_arm(e: dict, data: Any) -> bool:
+def _wrong_arm(e: ErrorDetails, data: Any) -> bool:
     """For ``group: str | {name, n}``, report only against the arm that matches the value's shape. The shape is
     read from the data, not from the error's input: inside the mapping arm the input is the leaf (``'su3'``)."""
     loc = e["loc"]
@@ -146,7 +161,7 @@ def _wrong_arm(e: dict, data: Any) -> bool:
 
 def _drop_union_noise(findings: list[Finding]) -> list[Finding]:
     # A value that fits no arm of a union yields one error per arm; keep the first per position.
-    by_pos: dict = {}
+    by_pos: dict[tuple[int, int], Finding] = {}
     for f in findings:
         by_pos.setdefault((f.location.line, f.location.column), f)
     return list(by_pos.values())
@@ -168,7 +183,7 @@ def group_hint(got: Any, with_n: bool) -> str:
     return f"{guess} {valid}"
 
 
-def _describe(e: dict, path: tuple, data: Any) -> tuple[str, str, str, bool]:
+def _describe(e: ErrorDetails, path: DataPath, data: Any) -> tuple[str, str, str, bool]:
     """(rule, message, hint, located at the key rather than the value) for one pydantic error."""
     kind, last = e["type"], (path[-1] if path else "")
     value = _original(data, path, e.get("input"))
@@ -203,25 +218,24 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
-def _original(data: Any, path: tuple, fallback: Any) -> Any:
+def _original(data: Any, path: DataPath, fallback: Any) -> Any:
     """The value as the YAML file has it (validators may have rewritten pydantic's input, '1e3' -> 1000.0)."""
     node = data
     for part in path:
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
+        node = _child(node, part)
+        if node is _ABSENT:
             return fallback
     return node
 
 
-def _group_name(kind: str, value: Any, data: dict) -> tuple[str, str, str, bool]:
+def _group_name(kind: str, value: Any, data: dict[str, Any]) -> tuple[str, str, str, bool]:
     with_n = "n" in data["group"]
     if kind == "missing":
         return "schema", "missing required key 'name' in group", "add 'name: ...'; " + group_hint("", with_n), False
     return "unknown-group", f"unknown group {value!r}", group_hint(value, with_n), False
 
 
-def _hint_for(kind: str, e: dict, path: tuple, data: Any) -> str:
+def _hint_for(kind: str, e: ErrorDetails, path: DataPath, data: Any) -> str:
     ctx = e.get("ctx") or {}
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
@@ -257,7 +271,7 @@ _NUMBER_ERRORS = frozenset(
 )
 
 
-def _number_hint(value: Any, path: tuple, data: Any) -> str:
+def _number_hint(value: Any, path: DataPath, data: Any) -> str:
     """A hint for a number of the wrong type or range. A concrete rewrite is proposed only after checking
     that the spec accepts it there; otherwise the allowed range, read from the model itself."""
     last = path[-1] if path else "value"
@@ -290,7 +304,7 @@ def _rewrite(value: Any, whole: bool) -> int | float | None:
     return float(value)
 
 
-def _bounds(data: Any, path: tuple, whole: bool) -> str:
+def _bounds(data: Any, path: DataPath, whole: bool) -> str:
     """The allowed range of a numeric field, e.g. "from 1 to 512" or "> 0 and <= 10", found by validating
     extreme values in its place (so it never drifts from the model)."""
     huge = 10**30 if whole else 1e300
@@ -307,19 +321,19 @@ def _plain(number: Any) -> str:
     return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
 
 
-def _is_whole_field(data: Any, path: tuple) -> bool:
+def _is_whole_field(data: Any, path: DataPath) -> bool:
     return any(e["type"].startswith("int") for e in _errors_at(data, path, 0.5))
 
 
-def _too_short_hint(path: tuple, at_least: int) -> str:
+def _too_short_hint(path: DataPath, at_least: int) -> str:
     example = _FIELD_EXAMPLES.get(path)
     return f"give at least {at_least} value{'s' if at_least > 1 else ''}" + (f", e.g. {example}" if example else "")
 
 
-_FIELD_EXAMPLES = {("tests", "scales"): "scales: [0.1, 1.0, 10.0]"}
+_FIELD_EXAMPLES: dict[DataPath, str] = {("tests", "scales"): "scales: [0.1, 1.0, 10.0]"}
 
 
-def _errors_at(data: Any, path: tuple, value: Any) -> list[dict]:
+def _errors_at(data: Any, path: DataPath, value: Any) -> list[ErrorDetails]:
     """The schema errors at ``path`` once its value is replaced by ``value``: how hints test a rewrite."""
     changed = _replaced(data, path, value)
     try:
@@ -329,7 +343,7 @@ def _errors_at(data: Any, path: tuple, value: Any) -> list[dict]:
     return []
 
 
-def _replaced(node: Any, path: tuple, value: Any) -> Any:
+def _replaced(node: Any, path: DataPath, value: Any) -> Any:
     if not path:
         return value
     head, rest = path[0], path[1:]

@@ -8,11 +8,11 @@ depth (MAX_DEPTH), and recursive aliases. Keys must be strings; merge keys are r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
-Path = tuple  # a path into the data: ("hidden", 0, "band_limit")
+Path: TypeAlias = tuple[str | int, ...]  # a path into the data: ("hidden", 0, "band_limit")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_BYTES = 1_000_000
@@ -109,8 +109,8 @@ class _Walker:
             raise _Stop(_problem("schema", f"the key {key!r} is not a name", key_node, path, f"quote it ('{key}') if it is meant as one"))
         return key
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
-        out: dict = {}
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = self._key(key_node, path)
             if key in out:

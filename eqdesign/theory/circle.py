@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .group import GridKind, Group, NamedRep, Quadrature, Quotient
-from .irreps import Irrep
+from .group import FloatArray, GridKind, Group, NamedRep, Quadrature, Quotient
+from .irreps import Irrep, id_pair
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,11 @@ class SO2(Group):
         m = degree + 2
         return Quadrature(2 * np.pi * np.arange(m) / m, np.full(m, 1.0 / m))
 
-    def character(self, irrep: Irrep, points: np.ndarray) -> np.ndarray:
+    def character(self, irrep: Irrep, points: FloatArray) -> FloatArray:
         k = irrep.freq
         return np.ones_like(points) if k == 0 else 2 * np.cos(k * points)
 
-    def power(self, points: np.ndarray, j: int) -> np.ndarray:
+    def power(self, points: FloatArray, j: int) -> FloatArray:
         return j * points
 
     def grid_types(self) -> dict[str, GridKind]:
@@ -147,20 +147,23 @@ class O2(Group):
         refl = np.concatenate([np.zeros(m), [1.0]])
         return Quadrature((refl, theta), np.concatenate([np.full(m, 0.5 / m), [0.5]]))
 
-    def character(self, irrep: Irrep, points) -> np.ndarray:
+    def character(self, irrep: Irrep, points: tuple[FloatArray, FloatArray]) -> FloatArray:
         refl, theta = points
-        j, k = irrep.eid
+        j, k = id_pair(irrep.eid)
+        chi: FloatArray
         if k == 0:
-            return np.where(refl > 0, (-1.0) ** j, 1.0)
-        return np.where(refl > 0, 0.0, 2 * np.cos(k * theta))
+            chi = np.where(refl > 0, (-1.0) ** j, 1.0)
+        else:
+            chi = np.where(refl > 0, 0.0, 2 * np.cos(k * theta))
+        return chi
 
-    def power(self, points, j: int):
+    def power(self, points: tuple[FloatArray, FloatArray], j: int) -> tuple[FloatArray, FloatArray]:
         refl, theta = points
         odd = j % 2 == 1
         return (refl if odd else np.zeros_like(refl), np.where(refl > 0, theta if odd else 0.0, j * theta))
 
     def law(self, irrep: Irrep) -> CircleLaw:
-        j, k = irrep.eid
+        j, k = id_pair(irrep.eid)
         return CircleLaw(k, -1 if (k == 0 and j == 1) else 1)
 
     def quotients(self) -> dict[str, Quotient]:

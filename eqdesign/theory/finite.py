@@ -12,15 +12,21 @@ interpolate any function on the orbit G/K.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-from .group import Group, NamedRep, Quadrature
-from .irreps import Irrep
+from .group import FloatArray, Group, NamedRep, Quadrature
+from .irreps import EscnnId, Irrep, id_pair
+
+#: Points of the finite groups: element or class indices (C_N, class tables), or (reflection, rotation) for D_N.
+IntArray: TypeAlias = npt.NDArray[np.int_]
 
 
 class FiniteGroup(Group):
     finite = True
+    _quadrature: Quadrature  # every element (or class) with its share of the Haar measure
 
     def irreps(self, max_freq: int | None = None) -> list[Irrep]:
         return [i for i in self._irreps() if max_freq is None or i.freq <= max_freq]
@@ -63,12 +69,13 @@ class Cyclic(FiniteGroup):
     def vector(self) -> NamedRep | None:
         return NamedRep("vector", (self._irreps()[1],), "xy") if self.n >= 3 else None
 
-    def character(self, irrep: Irrep, points: np.ndarray) -> np.ndarray:
+    def character(self, irrep: Irrep, points: IntArray) -> FloatArray:
         k = irrep.freq
         angle = 2 * np.pi * k * points / self.n
-        return np.cos(angle) * (1 if irrep.dim == 1 else 2)
+        chi: FloatArray = np.cos(angle) * (1 if irrep.dim == 1 else 2)
+        return chi
 
-    def power(self, points: np.ndarray, j: int) -> np.ndarray:
+    def power(self, points: IntArray, j: int) -> IntArray:
         return (j * points) % self.n
 
 
@@ -96,17 +103,20 @@ class Dihedral(FiniteGroup):
 
     @property
     def vector(self) -> NamedRep | None:
-        return NamedRep("vector", (self.irrep_by_name("1"),), "xy") if self.n >= 3 else None
+        return NamedRep("vector", (self._named("1"),), "xy") if self.n >= 3 else None
 
-    def character(self, irrep: Irrep, points) -> np.ndarray:
+    def character(self, irrep: Irrep, points: tuple[IntArray, IntArray]) -> FloatArray:
         refl, rot = points
-        j, k = irrep.eid
+        j, k = id_pair(irrep.eid)
         angle = 2 * np.pi * k * rot / self.n
+        chi: FloatArray
         if irrep.dim == 2:
-            return np.where(refl > 0, 0.0, 2 * np.cos(angle))
-        return np.cos(angle) * np.where(refl > 0, (-1.0) ** j, 1.0)
+            chi = np.where(refl > 0, 0.0, 2 * np.cos(angle))
+        else:
+            chi = np.cos(angle) * np.where(refl > 0, (-1.0) ** j, 1.0)
+        return chi
 
-    def power(self, points, j: int):
+    def power(self, points: tuple[IntArray, IntArray], j: int) -> tuple[IntArray, IntArray]:
         refl, rot = points
         if j % 2:
             return refl, np.where(refl > 0, rot, (j * rot) % self.n)
@@ -117,7 +127,7 @@ class ClassTableGroup(FiniteGroup):
     """A finite group given by its character table and, per class, the class of g^j for j mod the order."""
 
     classes: list[tuple[str, int, list[int]]]  # name, size, power map indexed by j % order
-    table: list[tuple[tuple, str, int, int, list[float]]]  # escnn id, name, dim, frequency, characters
+    table: list[tuple[EscnnId, str, int, int, list[float]]]  # escnn id, name, dim, frequency, characters
 
     def __init__(self) -> None:
         sizes = np.array([size for _, size, _ in self.classes], dtype=float)
@@ -130,12 +140,12 @@ class ClassTableGroup(FiniteGroup):
 
     @property
     def vector(self) -> NamedRep:
-        return NamedRep("vector", (self.irrep_by_name("T1"),), "xyz")
+        return NamedRep("vector", (self._named("T1"),), "xyz")
 
-    def character(self, irrep: Irrep, points: np.ndarray) -> np.ndarray:
+    def character(self, irrep: Irrep, points: IntArray) -> FloatArray:
         return self._char_table[irrep.eid][points]
 
-    def power(self, points: np.ndarray, j: int) -> np.ndarray:
+    def power(self, points: IntArray, j: int) -> IntArray:
         maps = [powers[j % len(powers)] for _, _, powers in self.classes]
         return np.array(maps)[points]
 

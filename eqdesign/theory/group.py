@@ -11,13 +11,18 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from .irreps import Irrep, content
 
-Points = Any  # a group-specific description of quadrature points (arrays, or tuples of arrays)
+#: Real values on quadrature points: weights, characters.
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+#: A group-specific description of quadrature points (an array, or a tuple of arrays and such tuples);
+#: only the group that made the points reads them, so the shared interface leaves them open.
+Points: TypeAlias = Any
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class Quadrature:
     """Points and weights such that sum(w * f(p)) is the Haar average of class functions up to some degree."""
 
     points: Points
-    weights: np.ndarray
+    weights: FloatArray
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Group(ABC):
     finite: bool = False
     order: int | None = None
     escnn_factory: str = ""  # name of the escnn.group factory
-    escnn_args: tuple = ()
+    escnn_args: tuple[int, ...] = ()
 
     # -- irreps -----------------------------------------------------------------------------------------
     @abstractmethod
@@ -77,6 +82,13 @@ class Group(ABC):
     @abstractmethod
     def irrep_by_name(self, name: str) -> Irrep | None:
         """The irrep with this canonical name (or accepted alias), else None."""
+
+    def _named(self, name: str) -> Irrep:
+        """An irrep the group is known to have, by name (for the group's own definitions)."""
+        irrep = self.irrep_by_name(name)
+        if irrep is None:
+            raise KeyError(f"{self.label} has no irrep {name!r}")
+        return irrep
 
     def example_names(self) -> list[str]:
         return [i.name for i in self.irreps(3)]
@@ -96,20 +108,20 @@ class Group(ABC):
         """Exact for class functions whose frequencies are all <= degree."""
 
     @abstractmethod
-    def character(self, irrep: Irrep, points: Points) -> np.ndarray: ...
+    def character(self, irrep: Irrep, points: Points) -> FloatArray: ...
 
     @abstractmethod
     def power(self, points: Points, j: int) -> Points: ...
 
     # -- representations used by the spec ---------------------------------------------------------------
-    def regular(self, band_limit: int | None) -> Counter:
+    def regular(self, band_limit: int | None) -> Counter[Irrep]:
         """The (band-limited) regular representation: each irrep dim/e times, as escnn builds it."""
         return content((i, i.dim // i.endo) for i in self.irreps(band_limit))
 
     def quotients(self) -> dict[str, Quotient]:
         return {}
 
-    def quotient(self, name: str, band_limit: int) -> Counter:
+    def quotient(self, name: str, band_limit: int) -> Counter[Irrep]:
         q = self.quotients()[name]
         return content((i, q.fixed(i) // i.endo) for i in self.irreps(band_limit))
 
@@ -132,18 +144,18 @@ class Group(ABC):
         return c.dim if self.reachable(source)(c) else 0
 
     # -- derived from characters ------------------------------------------------------------------------
-    def _chars(self, irrep: Irrep, q: Quadrature) -> np.ndarray:
+    def _chars(self, irrep: Irrep, q: Quadrature) -> FloatArray:
         return self.character(irrep, q.points)
 
     def _candidates(self, max_freq: int) -> list[Irrep]:
         # Frequencies add under tensor products only for the continuous groups.
         return self.irreps(None if self.finite else max_freq)
 
-    def decompose(self, chi: Callable[[Quadrature], np.ndarray], max_freq: int) -> Counter:
+    def decompose(self, chi: Callable[[Quadrature], FloatArray], max_freq: int) -> Counter[Irrep]:
         """Irrep content of the representation whose character chi takes a quadrature."""
         q = self.quadrature(2 * max_freq + 2)
         values = chi(q)
-        out: Counter = Counter()
+        out: Counter[Irrep] = Counter()
         for irrep in self._candidates(max_freq):
             inner = float(np.real(np.sum(q.weights * values * self._chars(irrep, q))))
             mult = inner / irrep.endo
@@ -151,38 +163,41 @@ class Group(ABC):
                 out[irrep] = int(round(mult))
         return out
 
-    def tensor(self, a: Irrep, b: Irrep) -> Counter:
+    def tensor(self, a: Irrep, b: Irrep) -> Counter[Irrep]:
         """Clebsch-Gordan series of a x b."""
         return self.decompose(lambda q: self._chars(a, q) * self._chars(b, q), a.freq + b.freq)
 
-    def _square(self, a: Irrep, sign: int) -> Counter:
-        def chi(q: Quadrature) -> np.ndarray:
+    def _square(self, a: Irrep, sign: int) -> Counter[Irrep]:
+        def chi(q: Quadrature) -> FloatArray:
             x = self._chars(a, q)
-            return (x * x + sign * self.character(a, self.power(q.points, 2))) / 2
+            square: FloatArray = (x * x + sign * self.character(a, self.power(q.points, 2))) / 2
+            return square
 
         return self.decompose(chi, 2 * a.freq)
 
-    def sym2(self, a: Irrep) -> Counter:
+    def sym2(self, a: Irrep) -> Counter[Irrep]:
         """Symmetric square: what a field multiplied by itself can hold."""
         return self._square(a, +1)
 
-    def alt2(self, a: Irrep) -> Counter:
+    def alt2(self, a: Irrep) -> Counter[Irrep]:
         """Antisymmetric square: what needs two independent copies (the cross product, for example)."""
         return self._square(a, -1)
 
-    def sym_power_chars(self, source: Mapping[Irrep, int], k: int, q: Quadrature) -> list[np.ndarray]:
+    def sym_power_chars(self, source: Mapping[Irrep, int], k: int, q: Quadrature) -> list[FloatArray]:
         """chi of Sym^0..Sym^k of ``source`` on the quadrature, by the power-sum (Newton) recursion."""
-        psums = [None] + [sum(m * self.character(i, self.power(q.points, j)) for i, m in source.items()) for j in range(1, k + 1)]
-        chis = [np.ones_like(q.weights, dtype=float)]
+        zero = np.zeros_like(q.weights)
+        # psums[j] = chi_source(g^j), the j-th power sum
+        psums = {j: sum((m * self.character(i, self.power(q.points, j)) for i, m in source.items()), zero) for j in range(1, k + 1)}
+        chis: list[FloatArray] = [np.ones_like(q.weights, dtype=float)]
         for n in range(1, k + 1):
-            chis.append(sum(psums[j] * chis[n - j] for j in range(1, n + 1)) / n)
+            chis.append(sum((psums[j] * chis[n - j] for j in range(1, n + 1)), zero) / n)
         return chis
 
-    def sym_power(self, source: Mapping[Irrep, int], k: int, max_freq: int) -> Counter:
+    def sym_power(self, source: Mapping[Irrep, int], k: int, max_freq: int) -> Counter[Irrep]:
         top = max((i.freq for i in source), default=0) * k + max_freq
         q = self.quadrature(top + 2)
         chi = self.sym_power_chars(source, k, q)[k]
-        out: Counter = Counter()
+        out: Counter[Irrep] = Counter()
         for irrep in self._candidates(max_freq):
             mult = float(np.sum(q.weights * chi * self._chars(irrep, q))) / irrep.endo
             if round(mult):

@@ -9,16 +9,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 #: Free parameters of one Schur block, by irrep type: dim End_G(psi).
 ENDOMORPHISM_DIM = {"R": 1, "C": 2, "H": 4}
 TYPE_NAMES = {"R": "real", "C": "complex", "H": "quaternionic"}
 
+#: escnn's id of an irrep: integers, nested for product groups, e.g. ``(1,)``, ``(0, 2)`` or ``((1,), (0, 2), 0)``.
+EscnnId: TypeAlias = tuple["int | EscnnId", ...]
+
 
 @dataclass(frozen=True)
 class Irrep:
     group: str
-    eid: tuple = field(compare=True)
+    eid: EscnnId = field(compare=True)
     name: str = field(compare=False)
     dim: int = field(compare=False)
     kind: str = field(compare=False, default="R")
@@ -40,20 +44,28 @@ class Irrep:
         return f"Irrep({self.group}:{self.name})"
 
 
-Content = Counter  # Counter[Irrep, int]: how many copies of each irrep a representation holds
+Content: TypeAlias = Counter[Irrep]  # how many copies of each irrep a representation holds
 
 
-def content(pairs: Iterable[tuple[Irrep, int]] | Mapping[Irrep, int]) -> Counter:
+def id_pair(eid: EscnnId) -> tuple[int, int]:
+    """The two integers of a flat ``(j, k)`` id, as the O(2), O(3) and dihedral irreps have."""
+    j, k = eid
+    if not isinstance(j, int) or not isinstance(k, int):
+        raise TypeError(f"expected an id of two integers, got {eid!r}")
+    return j, k
+
+
+def content(pairs: Iterable[tuple[Irrep, int]] | Mapping[Irrep, int]) -> Counter[Irrep]:
     """Build a multiplicity Counter, dropping zero entries."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
-    out: Counter = Counter()
+    out: Counter[Irrep] = Counter()
     for irrep, mult in items:
         if mult:
             out[irrep] += mult
     return out
 
 
-def sort_key(irrep: Irrep) -> tuple:
+def sort_key(irrep: Irrep) -> tuple[int, str]:
     return (irrep.freq, repr(irrep.eid))
 
 

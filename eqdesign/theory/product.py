@@ -14,14 +14,14 @@ import numpy as np
 
 from .circle import O2, SO2, CircleLaw, circle_reachable
 from .finite import FiniteGroup, Ico, Octa
-from .group import GridKind, Group, NamedRep, Quadrature
+from .group import FloatArray, GridKind, Group, NamedRep, Points, Quadrature
 from .irreps import Irrep
 
 
 class C2Product(Group):
     suffixes = ("e", "o")
 
-    def __init__(self, inner: Group, key: str, label: str, factory: str, args: tuple = ()):
+    def __init__(self, inner: Group, key: str, label: str, factory: str, args: tuple[int, ...] = ()):
         self.inner, self.key, self.label = inner, key, label
         self.escnn_factory, self.escnn_args = factory, args
         self.finite = inner.finite
@@ -31,7 +31,10 @@ class C2Product(Group):
         return Irrep(self.key, ((j,), inner.eid, 0), inner.name + self.suffixes[j], inner.dim, inner.kind, inner.freq)
 
     def _unwrap(self, irrep: Irrep) -> tuple[int, Irrep]:
-        (j,), eid, _ = irrep.eid
+        c2, eid, _ = irrep.eid  # ((j,), inner id, 0)
+        j = c2[0] if isinstance(c2, tuple) and len(c2) == 1 else None
+        if not isinstance(j, int):
+            raise TypeError(f"not an irrep id of {self.label}: {irrep.eid!r}")
         inner = next(i for i in self.inner.irreps(irrep.freq) if i.eid == eid)
         return j, inner
 
@@ -60,7 +63,7 @@ class C2Product(Group):
 
     def _z_irrep(self) -> Irrep:
         # O(2)'s reflection is a half-turn about a horizontal axis in escnn's full cylinder: it flips z
-        return self.inner.irrep_by_name("0-") if isinstance(self.inner, O2) else self.inner.trivial
+        return self.inner._named("0-") if isinstance(self.inner, O2) else self.inner.trivial
 
     def quadrature(self, degree: int) -> Quadrature:
         q = self.inner.quadrature(degree)
@@ -69,12 +72,12 @@ class C2Product(Group):
         pts = _tile(q.points)
         return Quadrature((eps, pts), np.concatenate([q.weights, q.weights]) / 2)
 
-    def character(self, irrep: Irrep, points) -> np.ndarray:
+    def character(self, irrep: Irrep, points: tuple[FloatArray, Points]) -> FloatArray:
         eps, pts = points
         j, inner = self._unwrap(irrep)
         return np.where(eps > 0, (-1.0) ** j, 1.0) * self.inner.character(inner, pts)
 
-    def power(self, points, j: int):
+    def power(self, points: tuple[FloatArray, Points], j: int) -> tuple[FloatArray, Points]:
         eps, pts = points
         return (eps if j % 2 else np.zeros_like(eps), self.inner.power(pts, j))
 
@@ -99,7 +102,7 @@ class FullPolyhedral(C2Product):
     suffixes = ("g", "u")
 
 
-def _tile(points):
+def _tile(points: Points) -> Points:
     if isinstance(points, tuple):
         return tuple(np.concatenate([p, p]) for p in points)
     return np.concatenate([points, points])

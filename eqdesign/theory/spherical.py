@@ -24,8 +24,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .group import GridKind, Group, NamedRep, Quadrature, Quotient
-from .irreps import Irrep
+from .group import FloatArray, GridKind, Group, NamedRep, Quadrature, Quotient
+from .irreps import Irrep, id_pair
 
 # Point counts of escnn's SO3.grid (O3.grid repeats each point with the inversion, except "rand") and of
 # sphere_grid; tests/test_static_refusal.py compares them with escnn. escnn's hopf and fibonacci SO(3) grids
@@ -53,19 +53,19 @@ def _with_inversion(grids: dict[str, GridKind]) -> dict[str, GridKind]:
 
     def doubled(k: GridKind) -> GridKind:
         coeff, var = (k.size[:-1] or "1", "n") if k.size.endswith("n") else (k.size, "")
-        return replace(k, points=lambda n, f=k.points: 2 * f(n), size=f"{2 * int(coeff)}{var}")
+        return replace(k, points=lambda n: 2 * k.points(n), size=f"{2 * int(coeff)}{var}")
 
     return {name: (k if name == "rand" else doubled(k)) for name, k in grids.items()}
 
 
-def _angle_quadrature(degree: int) -> tuple[np.ndarray, np.ndarray]:
+def _angle_quadrature(degree: int) -> tuple[FloatArray, FloatArray]:
     m = degree + 3
     theta = 2 * np.pi * np.arange(m) / m
     return theta, (1 - np.cos(theta)) / m
 
 
-def _chi_l(l: int, theta: np.ndarray) -> np.ndarray:
-    return 1 + sum(2 * np.cos(m * theta) for m in range(1, l + 1))
+def _chi_l(l: int, theta: FloatArray) -> FloatArray:
+    return 1 + sum((2 * np.cos(m * theta) for m in range(1, l + 1)), np.zeros_like(theta))
 
 
 def _so3_stabilizer(degrees: Mapping[int, int]) -> str:
@@ -88,7 +88,8 @@ def _so3_fixed_dim(stab: str, l: int) -> int:
     if stab == "SO2":
         return 1
     if stab == "D2":
-        return (2 * l + 1 + 3 * (-1) ** l) // 4
+        sign = 1 if l % 2 == 0 else -1  # (-1)^l
+        return (2 * l + 1 + 3 * sign) // 4
     return 2 * l + 1
 
 
@@ -126,10 +127,10 @@ class SO3(Group):
     def quadrature(self, degree: int) -> Quadrature:
         return Quadrature(*_angle_quadrature(degree))
 
-    def character(self, irrep: Irrep, points: np.ndarray) -> np.ndarray:
+    def character(self, irrep: Irrep, points: FloatArray) -> FloatArray:
         return _chi_l(irrep.freq, points)
 
-    def power(self, points: np.ndarray, j: int) -> np.ndarray:
+    def power(self, points: FloatArray, j: int) -> FloatArray:
         return j * points
 
     def quotients(self) -> dict[str, Quotient]:
@@ -151,6 +152,12 @@ class SO3(Group):
 
 def _parity_name(j: int, l: int) -> str:
     return f"{l}{'o' if j else 'e'}"
+
+
+def _natural_parity(irrep: Irrep) -> bool:
+    """Whether an O(3) irrep has the parity (-1)^l of the spherical harmonics: 0e, 1o, 2e, ..."""
+    j, l = id_pair(irrep.eid)
+    return j == l % 2
 
 
 class O3(Group):
@@ -185,18 +192,18 @@ class O3(Group):
         inv = np.concatenate([np.zeros_like(theta), np.ones_like(theta)])
         return Quadrature((inv, np.concatenate([theta, theta])), np.concatenate([w, w]) / 2)
 
-    def character(self, irrep: Irrep, points) -> np.ndarray:
+    def character(self, irrep: Irrep, points: tuple[FloatArray, FloatArray]) -> FloatArray:
         inv, theta = points
-        j, l = irrep.eid
+        j, l = id_pair(irrep.eid)
         return np.where(inv > 0, (-1.0) ** j, 1.0) * _chi_l(l, theta)
 
-    def power(self, points, j: int):
+    def power(self, points: tuple[FloatArray, FloatArray], j: int) -> tuple[FloatArray, FloatArray]:
         inv, theta = points
         return (inv if j % 2 else np.zeros_like(inv), j * theta)
 
     def quotients(self) -> dict[str, Quotient]:
         # O(3)/O(2) (escnn's "cone" subgroup): one copy of each natural-parity harmonic 0e, 1o, 2e, ...
-        return {"sphere": Quotient("sphere", ("cone", -1), lambda i: 1 if i.eid[0] == i.eid[1] % 2 else 0)}
+        return {"sphere": Quotient("sphere", ("cone", -1), lambda i: 1 if _natural_parity(i) else 0)}
 
     def grid_types(self) -> dict[str, GridKind]:
         return _with_inversion(_SO3_GRIDS)
@@ -206,16 +213,16 @@ class O3(Group):
         return dict(_SPHERE_GRIDS)
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
-        present = {i.eid: m for i, m in source.items() if m > 0}
+        present = {id_pair(i.eid): m for i, m in source.items() if m > 0}
         stab = _so3_stabilizer(_degrees(source))
         parity = _inversion_rule(present)
-        return lambda c: _so3_fixed(stab, c.eid[1]) and parity(*c.eid)
+        return lambda c: _so3_fixed(stab, id_pair(c.eid)[1]) and parity(*id_pair(c.eid))
 
     def fixed_dim(self, source: Mapping[Irrep, int], c: Irrep) -> int:
         if not self.reachable(source)(c):
             return 0
-        j, l = c.eid
-        if _two_polar_vectors({i.eid: m for i, m in source.items() if m > 0}):
+        j, l = id_pair(c.eid)
+        if _two_polar_vectors({id_pair(i.eid): m for i, m in source.items() if m > 0}):
             # H = {1, mirror through the vectors' plane}: the mirror acts on (j, l) as (-1)^(j + m) on the
             # harmonic of order m about the normal, so the fixed directions are the m = j (mod 2).
             return sum(1 for m in range(-l, l + 1) if (m - j) % 2 == 0)
