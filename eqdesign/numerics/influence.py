@@ -31,6 +31,10 @@ DEFAULT_SCALES = (0.3, 1.0, 3.0)
 #: 0.002, so that small genuine signals pass a norm-ReLU in some draw (a cubic invariant out of a Fourier
 #: layer can be ~1e-2 where the default threshold ~1 would cut it off for every input)
 NORM_LOG_BIAS_MEANS = (-1.0, -3.0, -6.0)
+#: per parameter draw (cycled), the scale of every bias: a unit bias can hold a ReLU shut (or open) for every
+#: input when the signal reaching it is small (a squared vector after a tensor product, say), so later draws
+#: let small signals decide the ReLU's state, as generic parameters of a trained model may
+BIAS_SCALES = (1.0, 0.1, 0.01)
 
 
 @dataclass
@@ -110,7 +114,7 @@ class Subject(Protocol):
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
-    def redraw(self, seed: int, norm_log_bias_mean: float) -> None: ...
+    def redraw(self, seed: int, norm_log_bias_mean: float, bias_scale: float) -> None: ...
 
 
 @dataclass
@@ -138,7 +142,7 @@ def raw_magnitudes(
     gen = torch.Generator().manual_seed(input_seed)
     with single_thread():
         for i, seed in enumerate(seeds):
-            subject.redraw(seed, NORM_LOG_BIAS_MEANS[i % len(NORM_LOG_BIAS_MEANS)])
+            subject.redraw(seed, NORM_LOG_BIAS_MEANS[i % len(NORM_LOG_BIAS_MEANS)], BIAS_SCALES[i % len(BIAS_SCALES)])
             for scale in scales:
                 x = scale * torch.randn(samples, subject.in_dim, generator=gen, dtype=torch.float64).to(subject.dtype)
                 with torch.enable_grad():
