@@ -89,6 +89,7 @@ def measure(design: Design, model: EscnnModel | None = None, refinement: int = 2
         return measure_influence(design, EscnnSubject(model), refined, **kwargs)
     finally:
         model.load_state_dict(saved)
+        model.train(model.training)  # escnn caches expanded weights in eval mode: refresh them from the restored ones
 
 
 def element_names(elements: Sequence[Any]) -> list[str]:

@@ -30,11 +30,13 @@ DEFAULT_SCALES = (0.3, 1.0, 3.0)
 #: per parameter draw (cycled), the mean log-bias of norm nonlinearities: thresholds from about 0.4 down to
 #: 0.002, so that small genuine signals pass a norm-ReLU in some draw (a cubic invariant out of a Fourier
 #: layer can be ~1e-2 where the default threshold ~1 would cut it off for every input)
-NORM_LOG_BIAS_MEANS = (-1.0, -3.0, -6.0)
-#: per parameter draw (cycled), the scale of every bias: a unit bias can hold a ReLU shut (or open) for every
-#: input when the signal reaching it is small (a squared vector after a tensor product, say), so later draws
-#: let small signals decide the ReLU's state, as generic parameters of a trained model may
-BIAS_SCALES = (1.0, 0.1, 0.01)
+NORM_LOG_BIAS_MEANS = (-1.0, -3.0, -6.0, -6.0)
+#: per parameter draw (cycled), the scale of every bias. Unit biases make a pointwise activation generic (a
+#: ReLU of a biased signal has terms of every degree: a cubic invariant needs them), but they can also hold a
+#: ReLU shut for every input when the signal reaching it is small (a squared vector after a tensor product);
+#: the last draw lets such small signals decide the ReLU's state
+BIAS_SCALES = (1.0, 1.0, 1.0, 0.01)
+SEEDS = (0, 1, 2, 3)
 
 
 @dataclass
@@ -133,7 +135,7 @@ class RawMagnitudes:
 
 
 def raw_magnitudes(
-    subject: Subject, seeds: Sequence[int] = (0, 1, 2), scales: Sequence[float] = DEFAULT_SCALES, samples: int = 24, input_seed: int = 1234
+    subject: Subject, seeds: Sequence[int] = SEEDS, scales: Sequence[float] = DEFAULT_SCALES, samples: int = 24, input_seed: int = 1234
 ) -> RawMagnitudes:
     """Jacobian block norms of the subject, its parameters redrawn from each seed, at random inputs of each
     scale (the same inputs for every subject of one design, so two grids can be compared draw by draw)."""
@@ -163,7 +165,7 @@ def measure_influence(
     design: Design,
     subject: Subject,
     refined: Subject | None = None,
-    seeds: Sequence[int] = (0, 1, 2),
+    seeds: Sequence[int] = SEEDS,
     scales: Sequence[float] = DEFAULT_SCALES,
     samples: int = 24,
     threshold: float = INFLUENCE_THRESHOLD,
