@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # numerics imports torch, which `check` never does
     from ..numerics.equivariance import ProbeResult
 
 SCHEMA_VERSION = 1  # the check report, and each build's report (NAME.report.json)
-BUILD_BATCH_VERSION = 1  # the document `build --format json` prints around the build reports
-VERIFY_VERSION = 1
+BUILD_BATCH_VERSION = 2  # `build --format json`: one document for the batch (version 1 printed one per spec)
+VERIFY_VERSION = 2  # `verify --format json`: a document with models[] (version 1 printed a bare list)
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
