@@ -52,7 +52,9 @@ def _build_batches(out: Path) -> tuple[list[dict], int]:
         for batch in BATCHES
     ]
     outputs = [p.communicate(timeout=1800)[0] for p in procs]
-    reports = [r for text in outputs for r in json.loads(text)["builds"]]  # stdout holds the reports alone
+    documents = [json.loads(text) for text in outputs]  # stdout holds the JSON document alone: no escnn banners
+    assert all(d["schema_version"] == 2 and d["summary"]["specs"] == len(d["builds"]) for d in documents)
+    reports = [r for d in documents for r in d["builds"]]
     return reports, max(p.returncode for p in procs)
 
 
