@@ -96,7 +96,7 @@ def verify(
 def groups(
     group: str | None = typer.Argument(None, help="A group such as so3, o3, c8, d6, ico."),
     n: int | None = typer.Option(None, "--n", help="Order for cyclic/dihedral."),
-    max_freq: int = typer.Option(4, "--max-freq", help="Highest frequency listed for continuous groups."),
+    max_freq: int = typer.Option(4, "--max-freq", min=0, max=64, help="Highest frequency listed for continuous groups (at most 64)."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """List the supported groups, or the irreps of one group."""

@@ -27,7 +27,7 @@ class Location:
     spec_path: str  # e.g. "hidden[0].band_limit"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{printable(self.file)}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,21 @@ def rule(rule_id: str, name: str, severity: Severity) -> Callable[[RuleFn], Rule
     return register
 
 
+#: messages quote the user's input; a quoted value is cut here, so that a huge one cannot flood a report
+MAX_MESSAGE = 500
+
+
 def make(name: str, message: str, location: Location, hint: str = "") -> Finding:
     r = RULES[name]
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
     return Finding(r.rule_id, r.name, r.severity, message, location, hint)
+
+
+def printable(text: str) -> str:
+    """Text with control characters escaped: a file name holding a newline or an escape sequence must not
+    start a line of its own in a report (a CI annotation, say) or drive the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 # -- rules emitted while reading and resolving a spec: declared here, since no checker function of

@@ -42,7 +42,7 @@ def _env_int(name: str, default: object) -> int:
     if not isinstance(default, int):  # every limit has an integer default (dataclasses types it as object)
         raise TypeError(f"{name}: the limit has no integer default")
     text = os.environ.get(name, "")
-    return int(text) if text.isascii() and text.isdigit() else default
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 15 else default
 
 
 @dataclass(frozen=True)

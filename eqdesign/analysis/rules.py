@@ -85,24 +85,29 @@ def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
     ]
 
 
+#: unreachable outputs whose hint is searched for (each search re-analyses the spec with candidate repairs)
+MAX_HINT_SEARCHES = 8
+
+
 @rule("EQ201", "unreachable-output", Severity.ERROR)
 def unreachable_output(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """An output irrep does not depend on the input at all: it is identically zero, or a constant bias.
     The message says whether no equivariant network could produce it from this input (and which input
     would be needed), or only this architecture cannot (and what would fix it)."""
-    out = []
+    out: list[Finding] = []
     ideal = design.group.reachable(design.input.content())
     for c in _outputs(design):
         info = flow.final.get(c)
         if (info and info.deps) or _band_limited(design, c):
             continue
         what = "a constant (the bias)" if info else "identically zero"
+        searched = len(out) < MAX_HINT_SEARCHES  # each search re-analyses the spec: bounded, whatever the spec
         if not ideal(c):
             reason = f"no equivariant map of {design.input.irreps_string()} can produce {c.name}"
-            hint = needed_input(design, c)
+            hint = needed_input(design, c) if searched else "impossible for any architecture from this input"
         else:
             reason = f"{c.name} is reachable from the input, but not through this architecture"
-            hint = suggest_fix(loaded, design, c)
+            hint = suggest_fix(loaded, design, c) if searched else "add a layer that mixes irreps (fourier_elu or tensor_product)"
         out.append(make("unreachable-output", f"output {c.name} is {what}: {reason}", _output_at(loaded, c.name), hint))
     return out
 

@@ -39,8 +39,9 @@ ProgressFactory = Callable[[str], AbstractContextManager[Progress]]
 def build_specs(patterns: Sequence[str], out: str | None, progress: ProgressFactory, influence: bool = True) -> BuildBatch:
     found = discover(patterns)
     batch = BuildBatch([], list(found.problems))
-    if out is not None and os.path.exists(out) and not os.path.isdir(out):
-        batch.usage_errors.append(f"{out}: the output folder (-o) is a file; name a folder")
+    blocked = _blocked_folder(out) if out is not None else None
+    if blocked is not None:
+        batch.usage_errors.append(f"{out}: the output folder (-o) cannot be made: {blocked} is a file; name a folder")
         return batch
     seen: dict[tuple[str, str], str] = {}
     for path in found.files:
@@ -49,6 +50,14 @@ def build_specs(patterns: Sequence[str], out: str | None, progress: ProgressFact
         _claim_name(result, out, seen)
         batch.builds.append(result)
     return batch
+
+
+def _blocked_folder(out: str) -> str | None:
+    """The file that stands where the output folder, or one of the folders above it, would be."""
+    for folder in (Path(out), *Path(out).parents):
+        if folder.exists():
+            return None if folder.is_dir() else str(folder)
+    return None
 
 
 def _claim_name(result: BuildResult, out: str | None, seen: dict[tuple[str, str], str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,9 @@ def verify_paths(paths: Sequence[str]) -> VerifyBatch:
 
 
 def verify_one(path: str, samples: int = 16, seed: int = 0) -> Verification:
+    if not os.path.isfile(path):  # torch would block on a FIFO, in C++, beyond the reach of signals
+        reason = "no such file" if not os.path.lexists(path) else "not a regular file"
+        return Verification(path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {reason}", readable=False)
     try:
         module, extra = _load(path)
         extras = {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()}

@@ -9,12 +9,15 @@ internal root folder would carry the temporary name, and no two builds would giv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +47,12 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.chmod(tmp_name, 0o666 & ~_umask())
+        for tmp, final in staged:  # renames are atomic one by one; an interrupt in between leaves no tmp file
+            os.replace(tmp, final)
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, final in staged:
-        os.replace(tmp, final)
     return [final for _, final in staged]
 
 
@@ -120,10 +123,21 @@ def _export_bytes(exported: torch.export.ExportedProgram, extras: dict[str, str]
     return buffer.getvalue()
 
 
+@contextlib.contextmanager
+def _torch_logs_off() -> Iterator[None]:
+    """torch.export.load logs a full traceback before it gives up on a file that is no archive; the error it
+    raises is what verify reports."""
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 def load_artifact(path: str | Path) -> tuple[Any, dict[str, str]]:
     """The runnable module and the extras of a .pt (TorchScript) or .pt2 (torch.export) artifact."""
     extra = dict.fromkeys(EXTRA_FILES, "")
-    with warnings.catch_warnings():  # torch's deprecation notice for TorchScript is not the user's concern
+    with warnings.catch_warnings(), _torch_logs_off():  # torch's notices and its own tracebacks are not the user's concern
         warnings.simplefilter("ignore")
         if str(path).endswith(".pt2"):
             program = torch.export.load(str(path), extra_files=extra)

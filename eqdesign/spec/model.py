@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 GROUP_NAMES = Literal["so2", "o2", "so3", "o3", "cyclic", "dihedral", "ico", "octa", "full_ico", "full_octa", "cylinder", "full_cylinder"]
 ORDERED_GROUPS = ("cyclic", "dihedral")  # the groups that take an order n (registry.KINDS agrees; a test checks)
@@ -131,6 +131,13 @@ class Tests(_Strict):
 
 class Spec(_Strict):
     version: Literal[1] = 1
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: object) -> object:
+        if isinstance(value, bool):  # True == 1 in Python, and pydantic's Literal check takes it
+            raise ValueError("the spec language version is the number 1, not a boolean")
+        return value
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
     description: str | None = None
     group: str | GroupSpec

@@ -131,6 +131,11 @@ class _Walker:
         return out
 
 
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
 def _problem(rule: str, message: str, node: yaml.Node, path: Path, hint: str) -> YamlProblem:
     line, col = _pos(node)
     return YamlProblem(rule, message, line, col, path, hint)
@@ -155,6 +160,9 @@ def load_yaml(text: str) -> tuple[Any, SourceMap] | YamlProblem:
         return walker.walk(node, ()), walker.smap
     except _Stop as stop:
         return stop.problem
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, most control characters)
+        line, col = _line_col(text, err.position)
+        return YamlProblem("yaml-syntax", f"the file holds a character YAML does not allow ({err.character!r})", line, col, (), "remove it")
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from .group import Group, NamedRep
 from .irreps import Irrep
 
-_TERM = re.compile(r"^\s*(?:(\d+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+)\s*$")
+_TERM = re.compile(r"^\s*(?:([0-9]+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+)\s*$")
+#: an irreps string is short: more terms, longer numbers or larger multiplicities are refused while reading,
+#: before anything is built from them (a digit run of thousands of digits cannot even become an int)
+MAX_TERMS = 256
+MAX_DIGITS = 6
+MAX_MULTIPLICITY = 100_000
 ALIASES = ("scalar", "vector")
 
 
@@ -68,6 +73,8 @@ def parse(group: Group, text: str) -> list[Term] | NotationError:
         return NotationError("empty irreps string", 0, "write terms like '2x0 + 1xvector'")
     terms: list[Term] = []
     offset = 0
+    if text.count("+") >= MAX_TERMS:
+        return NotationError(f"more than {MAX_TERMS} terms", 0, "merge repeated terms into one with a multiplicity, e.g. '8x1'")
     for chunk in text.split("+"):
         lead = len(chunk) - len(chunk.lstrip())
         if not chunk.strip():
@@ -77,7 +84,12 @@ def parse(group: Group, text: str) -> list[Term] | NotationError:
             return NotationError(
                 f"cannot read {chunk.strip()!r} as MULTxIRREP", offset + lead, "write terms like '2x0 + 1xvector', joined by '+'"
             )
+        too_long = _too_long(match, offset)
+        if too_long is not None:
+            return too_long
         mult, name = int(match.group(1) or 1), match.group(2)
+        if mult > MAX_MULTIPLICITY:
+            return NotationError(f"multiplicity {mult} is above {MAX_MULTIPLICITY:,}", offset + lead, "use fewer copies")
         field = _field_for(group, name)
         if field is None:
             col = offset + match.start(2)
@@ -87,3 +99,12 @@ def parse(group: Group, text: str) -> list[Term] | NotationError:
         terms.append(Term(mult, field))
         offset += len(chunk) + 1
     return terms
+
+
+def _too_long(match: re.Match[str], offset: int) -> NotationError | None:
+    """A number in the term (multiplicity, or the digits of an irrep name) longer than MAX_DIGITS."""
+    for group in (1, 2):
+        run = max((len(d) for d in re.findall(r"[0-9]+", match.group(group) or "")), default=0)
+        if run > MAX_DIGITS:
+            return NotationError(f"a number of {run} digits", offset + match.start(group), f"numbers here have at most {MAX_DIGITS} digits")
+    return None

@@ -57,6 +57,6 @@ def parse_group_string(text: str) -> tuple[str, int | None] | None:
         return text, None
     for prefix, kind in (("cyclic", "cyclic"), ("dihedral", "dihedral"), ("c", "cyclic"), ("d", "dihedral")):
         rest = text[len(prefix) :]
-        if text.startswith(prefix) and rest.isascii() and rest.isdigit():
+        if text.startswith(prefix) and rest.isascii() and rest.isdigit() and len(rest) <= 6:
             return kind, int(rest)
     return None
