@@ -13,7 +13,7 @@ from rich.text import Text
 from ..analysis.dataflow import Flow
 from ..analysis.design import Design, Linear
 from ..exitcodes import ExitCode
-from ..findings import Finding, Severity
+from ..findings import Finding, Severity, printable
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -28,14 +28,14 @@ class HumanReporter:
     # -- check ------------------------------------------------------------------------------------------
     def check(self, result: CheckResult) -> None:
         for problem in result.usage_errors:
-            self.console.print(Text(f"error: {problem}", style="bold red"))
+            self.console.print(Text(f"error: {printable(problem)}", style="bold red"))
         for spec in result.specs:
             self.spec(spec, result.strict)
         self.summary(result)
 
     def spec(self, s: SpecResult, strict: bool) -> None:
         c = self.console
-        title = f"{s.file}"
+        title = f"{printable(s.file)}"
         if s.design is not None:
             title += f"  ·  {s.design.spec.name}  ·  {s.design.group.label}  ·  {s.design.params:,} parameters"
         c.rule(Text(title, style="bold"), align="left")
@@ -52,7 +52,7 @@ class HumanReporter:
             2: ("spec error", "bold red"),
             3: ("internal error", "bold red"),
         }[code]
-        c.print(Text(f"{s.file}: {verdict[0]} ({s.errors} errors, {s.warnings} warnings)", style=verdict[1]))
+        c.print(Text(f"{printable(s.file)}: {verdict[0]} ({s.errors} errors, {s.warnings} warnings)", style=verdict[1]))
         c.print()
 
     def finding(self, f: Finding) -> None:
@@ -66,7 +66,7 @@ class HumanReporter:
 
     def summary(self, result: CheckResult) -> None:
         for skipped in result.skipped:
-            self.console.print(Text(f"skipped {skipped}", style="dim"), soft_wrap=True)
+            self.console.print(Text(f"skipped {printable(skipped)}", style="dim"), soft_wrap=True)
         n = len(result.specs)
         errors = sum(s.errors for s in result.specs)
         warnings = sum(s.warnings for s in result.specs)
@@ -83,7 +83,7 @@ class HumanReporter:
     # -- build and verify ---------------------------------------------------------------------------------
     def build(self, batch: BuildBatch) -> None:
         for problem in batch.usage_errors:
-            self.console.print(Text(f"error: {problem}", style="bold red"), soft_wrap=True)
+            self.console.print(Text(f"error: {printable(problem)}", style="bold red"), soft_wrap=True)
         for result in batch.builds:
             self.build_result(result)
         if len(batch.builds) > 1:
@@ -96,24 +96,28 @@ class HumanReporter:
         if check.design is None or check.exit_code() != ExitCode.OK:
             self.spec(check, strict=False)
         else:
-            c.rule(Text(f"{check.file}  ·  {check.design.spec.name}  ·  {check.design.group.label}", style="bold"), align="left")
+            c.rule(Text(f"{printable(check.file)}  ·  {check.design.spec.name}  ·  {check.design.group.label}", style="bold"), align="left")
         _equivariance(c, result)
         for failure in result.failures:
-            c.print(Text(f"{check.file}: error: {failure}", style="bold red"), soft_wrap=True)
+            c.print(Text(f"{printable(check.file)}: error: {failure}", style="bold red"), soft_wrap=True)
         for note in result.notes:
             c.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
         if result.ok:
-            c.print(Text(f"{check.file}: built and verified; wrote " + ", ".join(result.artifacts), style="bold green"), soft_wrap=True)
+            c.print(
+                Text(f"{printable(check.file)}: built and verified; wrote " + ", ".join(result.artifacts), style="bold green"),
+                soft_wrap=True,
+            )
         else:
             c.print(
-                Text(f"{check.file}: build failed (exit {int(result.exit_code)}); nothing was written", style="bold red"), soft_wrap=True
+                Text(f"{printable(check.file)}: build failed (exit {int(result.exit_code)}); nothing was written", style="bold red"),
+                soft_wrap=True,
             )
 
     def verify(self, batch: VerifyBatch) -> None:
         for v in batch.results:
             style = "bold green" if v.ok else "bold red"
             prefix = "error: " if not v.readable else ""
-            self.console.print(Text(f"{prefix}{v.path}: {v.message}", style=style), soft_wrap=True)
+            self.console.print(Text(f"{prefix}{printable(v.path)}: {v.message}", style=style), soft_wrap=True)
 
     def cache(self, result: Any) -> None:
         verb = {"info": "cache", "clear": "cleared", "warm": "warmed"}[result.action]
@@ -121,7 +125,7 @@ class HumanReporter:
         for path in result.warmed:
             self.console.print(f"  built {path}", soft_wrap=True)
         for problem in result.problems:
-            self.console.print(Text(f"error: {problem}", style="bold red"), soft_wrap=True)
+            self.console.print(Text(f"error: {printable(problem)}", style="bold red"), soft_wrap=True)
 
     def error(self, message: str, code: int) -> None:
         self.console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)

@@ -138,6 +138,7 @@ class Spec(_Strict):
         if isinstance(value, bool):  # True == 1 in Python, and pydantic's Literal check takes it
             raise ValueError("the spec language version is the number 1, not a boolean")
         return value
+
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
     description: str | None = None
     group: str | GroupSpec

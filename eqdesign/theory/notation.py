@@ -18,7 +18,7 @@ _TERM = re.compile(r"^\s*(?:([0-9]+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+)\s*$")
 #: an irreps string is short: more terms, longer numbers or larger multiplicities are refused while reading,
 #: before anything is built from them (a digit run of thousands of digits cannot even become an int)
 MAX_TERMS = 256
-MAX_DIGITS = 6
+MAX_DIGITS = 12
 MAX_MULTIPLICITY = 100_000
 ALIASES = ("scalar", "vector")
 
