@@ -6,8 +6,9 @@ Every rule has a stable id (``EQ...``) and name; its docstring is its user docum
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -72,6 +73,14 @@ def make(name: str, message: str, location: Location, hint: str = "") -> Finding
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
     return Finding(r.rule_id, r.name, r.severity, message, location, hint)
+
+
+def close_matches(word: str, options: Sequence[str], cutoff: float = 0.6, n: int = 1) -> list[str]:
+    """The option closest to a misspelt word, for a "did you mean" hint; none for a word far longer than any
+    option (comparing a huge value, pasted or expanded from an alias, would take seconds)."""
+    if len(word) > 4 * max((len(o) for o in options), default=0) + 8:
+        return []
+    return difflib.get_close_matches(word, list(options), n=n, cutoff=cutoff)
 
 
 def printable(text: str) -> str:

@@ -7,6 +7,7 @@ higher band-limit, an extra Fourier layer) and names the first that works.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -43,11 +44,15 @@ def needed_input(design: Design, c: Irrep) -> str:
     return "impossible for any architecture; it would need " + " or ".join(options[:3])
 
 
+#: repairs tried per unreachable output (each re-analyses the whole spec)
+MAX_CANDIDATES = 8
+
+
 def suggest_fix(loaded: LoadedSpec, design: Design, c: Irrep) -> str:
     from .dataflow import analyse
     from .resolve import resolve
 
-    for spec, advice in _valid(_candidates(design, c)):
+    for spec, advice in itertools.islice(_valid(_candidates(design, c)), MAX_CANDIDATES):
         res = resolve(replace(loaded, spec=spec))
         if res.design is not None and not res.findings:
             info = analyse(res.design).final.get(c)

@@ -283,6 +283,9 @@ class _Resolver:
 
     def tensor(self, i: int, layer: TensorProductLayer, path: SpecPath) -> Nonlinear:
         f = self.irreps(path + ("field",))
+        if f.dim > self.limits.max_dim:  # refused before its copies are laid out one by one
+            message = f"the tensor-product field of hidden[{i}] has {f.dim:,} features, above the limit of {self.limits.max_dim:,}"
+            raise _Stop(make("too-large", message, self.loaded.at(path + ("field",)), "use fewer copies, or raise EQDESIGN_LIMIT_MAX_DIM"))
         channel = f.content()
         square: Counter[Irrep] = Counter()
         for a, ma in channel.items():

@@ -86,7 +86,7 @@ def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
 
 
 #: unreachable outputs whose hint is searched for (each search re-analyses the spec with candidate repairs)
-MAX_HINT_SEARCHES = 8
+MAX_HINT_SEARCHES = 4
 
 
 @rule("EQ201", "unreachable-output", Severity.ERROR)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import difflib
 import math
 import os
 import re
@@ -15,7 +14,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from ..findings import Finding, Location, make
+from ..findings import Finding, Location, close_matches, make
 from .model import GROUP_NAMES, NONLINEARITIES, ORDERED_GROUPS, Spec, all_keys, float_literal
 from .yamlsrc import MAX_BYTES, SourceMap, YamlProblem, load_yaml
 from .yamlsrc import Path as DataPath
@@ -171,7 +170,7 @@ def group_hint(got: Any, with_n: bool) -> str:
     """Valid groups, led by the closest name to ``got`` written so that the suggestion itself is valid:
     with ``n`` only where the group takes one."""
     names = list(get_args(GROUP_NAMES))
-    close = difflib.get_close_matches(got.strip().lower(), names, n=1, cutoff=0.5) if isinstance(got, str) else []
+    close = close_matches(got.strip().lower(), names, cutoff=0.5) if isinstance(got, str) else []
     valid = f"valid: {', '.join(names)} ({' and '.join(ORDERED_GROUPS)} take n: {{name: cyclic, n: 8}} or 'c8')"
     if not close:
         return valid
@@ -188,7 +187,7 @@ def _describe(e: ErrorDetails, path: DataPath, data: Any) -> tuple[str, str, str
     kind, last = e["type"], (path[-1] if path else "")
     value = _original(data, path, e.get("input"))
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(last), sorted(all_keys()), n=1, cutoff=0.6)
+        close = close_matches(str(last), sorted(all_keys()), cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "remove it; see the spec language in the README"
         return "schema", f"unknown key {last!r}", hint, True
     if path == ("group", "name"):
@@ -200,7 +199,7 @@ def _describe(e: ErrorDetails, path: DataPath, data: Any) -> tuple[str, str, str
         return "schema", f"missing required key {last!r}", f"add '{last}: ...'", False
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         got = value.get("nonlinearity") if isinstance(value, dict) else None
-        close = difflib.get_close_matches(str(got), NONLINEARITIES, n=1, cutoff=0.5)
+        close = close_matches(str(got), NONLINEARITIES, cutoff=0.5)
         guess = f"did you mean {close[0]!r}? " if close else ""
         shown = "no 'nonlinearity' key" if got is None else f"unknown nonlinearity {got!r}"
         return "schema", shown, f"{guess}valid: {', '.join(NONLINEARITIES)}", False
@@ -240,7 +239,7 @@ def _hint_for(kind: str, e: ErrorDetails, path: DataPath, data: Any) -> str:
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         allowed = re.findall(r"'([^']*)'", expected) or [expected]
-        close = difflib.get_close_matches(str(e.get("input")), allowed, n=1, cutoff=0.5)
+        close = close_matches(str(e.get("input")), allowed, cutoff=0.5)
         guess = f"did you mean {close[0]!r}? " if close else ""
         return f"{guess}expected one of: {', '.join(allowed)}"
     if kind in _NUMBER_ERRORS:

@@ -18,6 +18,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 40
+MAX_STRING = 10_000
 
 
 @dataclass
@@ -93,9 +94,14 @@ class _Walker:
 
     def _scalar(self, node: yaml.Node, path: Path) -> Any:
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except ValueError as err:  # e.g. an integer of more digits than Python converts
             raise _Stop(_problem("schema", f"cannot read the value: {err}", node, path, "use a number of ordinary size")) from None
+        if isinstance(value, str) and len(value) > MAX_STRING:  # every later step would copy or compare it
+            raise _Stop(
+                _problem("schema", f"a value of {len(value):,} characters", node, path, f"values are at most {MAX_STRING:,} characters")
+            )
+        return value
 
     def _key(self, key_node: yaml.Node, path: Path) -> str:
         if key_node.tag == "tag:yaml.org,2002:merge":

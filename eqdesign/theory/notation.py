@@ -7,10 +7,10 @@ Parsing never raises: it returns terms or a NotationError that says which column
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
+from ..findings import close_matches
 from .group import Group, NamedRep
 from .irreps import Irrep
 
@@ -61,7 +61,7 @@ def _field_for(group: Group, name: str) -> Field | None:
 
 def unknown_name_hint(group: Group, name: str) -> str:
     valid = group.example_names() + [a for a in ALIASES if a != "vector" or group.vector]
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    close = close_matches(name, valid, cutoff=0.5, n=3)
     guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     more = ", ..." if not group.finite else ""
     return f"{guess}valid irreps of {group.label}: {', '.join(valid)}{more}"
