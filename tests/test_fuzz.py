@@ -45,6 +45,7 @@ from eqdesign.commands.check import check_file
 from eqdesign.report.human import HumanReporter
 from eqdesign.report.jsonfmt import JsonReporter, check_json
 from eqdesign.results import CheckResult, SpecResult
+from eqdesign.spec.model import NONLINEARITIES as SPEC_NONLINEARITIES
 from eqdesign.spec.model import TensorProductLayer
 from eqdesign.theory.group import Group
 from eqdesign.theory.registry import KINDS, make_group, parse_group_string
@@ -111,21 +112,7 @@ KEYS = [
     "seed",
     "scales",
 ]
-NONLINEARITIES = [
-    "fourier_elu",
-    "fourier_relu",
-    "quotient_fourier_elu",
-    "quotient_fourier_relu",
-    "norm_relu",
-    "norm_sigmoid",
-    "norm_squash",
-    "gated",
-    "tensor_product",
-    "elu",
-    "relu",
-    "Fourier_ELU",
-    "softmax",
-]
+NONLINEARITIES = [*SPEC_NONLINEARITIES, "Fourier_ELU", "softmax"]  # the real ones and two near misses
 GROUPS = [
     "so2",
     "o2",
