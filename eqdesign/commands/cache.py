@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exitcodes import ExitCode
-from ..paths import cache_dir
+from ..paths import cache_dir, escnn_cache_dir
 
 
 @dataclass
@@ -40,8 +41,12 @@ def info() -> CacheResult:
 
 
 def clear() -> CacheResult:
+    """Remove what eqdesign writes there (escnn's caches), never anything else in the folder: the folder may
+    be one the user also keeps other things in."""
     result = _measure(CacheResult("clear", str(cache_dir())))
-    shutil.rmtree(result.path, ignore_errors=True)
+    shutil.rmtree(escnn_cache_dir(), ignore_errors=True)
+    with contextlib.suppress(OSError):
+        cache_dir().rmdir()  # only if nothing else is left in it
     return result
 
 
