@@ -43,7 +43,11 @@ class HaarAverage:
     def _average(self, key: HaarKey, weights: FloatArray | None, rep_out: Any, rep_in: Any, B: FloatArray) -> FloatArray:
         Ro, Ri = self._matrices(rep_out, key), self._matrices(rep_in, key)
         w = np.full(len(Ro), 1.0 / len(Ro)) if weights is None else weights
-        averaged: FloatArray = np.einsum("g,goa,kab,gib->koi", w, Ro, B, Ri, optimize=True)
+        # one pair of matrix products per element: einsum contracted this as a six-index loop (|G| k n^4),
+        # which never finished on full_ico's regular fields
+        averaged: FloatArray = np.zeros_like(B)
+        for wg, ro, ri in zip(w, Ro, Ri, strict=True):
+            averaged += wg * (ro @ B @ ri.T)
         return averaged
 
     def _matrices(self, rep: Any, key: HaarKey) -> FloatArray:

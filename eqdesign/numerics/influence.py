@@ -26,7 +26,8 @@ from ..analysis.design import Design
 from ..theory.group import FloatArray
 from .tolerances import ABSOLUTE_FLOOR, INFLUENCE_SHRINK, INFLUENCE_THRESHOLD
 
-DEFAULT_SCALES = (0.3, 1.0, 3.0)
+#: high-degree invariants (a degree-9 pseudoscalar, say) only rise above the threshold at larger inputs
+DEFAULT_SCALES = (0.3, 1.0, 3.0, 10.0)
 #: per parameter draw (cycled), the mean log-bias of norm nonlinearities: thresholds from about 0.4 down to
 #: 0.002, so that small genuine signals pass a norm-ReLU in some draw (a cubic invariant out of a Fourier
 #: layer can be ~1e-2 where the default threshold ~1 would cut it off for every input)
