@@ -217,13 +217,14 @@ def _export(
 ) -> None:
     from ..export.artifacts import representations_payload, save_artifacts, with_hashes
     from ..export.layout import layout
+    from ..numerics.tolerances import artifact_tolerance
     from ..report.jsonfmt import build_report
     from ..report.markdown import markdown_report
 
     design = result.check.design
     assert design is not None and result.check.loaded is not None
     name = design.spec.name
-    tolerance = 1e-5 if exact else design.spec.tests.tolerance  # the saved module runs in float32
+    tolerance = artifact_tolerance(exact, design.spec.tests.tolerance)
     result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", ".report.json", ".md")]
     report_json = json.dumps(build_report(result, portable=True), indent=2)
     extras = {

@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from ..numerics.tolerances import exact_tolerance
 from ..results import Verification, VerifyBatch
 
 #: how far from orthogonal a stored representation matrix may be (float32 round-trips through JSON)
@@ -88,7 +89,7 @@ def _shape_problems(reps: dict[str, Any], layout: dict[str, Any]) -> list[str]:
 def _tolerance_problems(reps: dict[str, Any], report: dict[str, Any]) -> list[str]:
     tol, exact = reps.get("tolerance"), reps.get("exact")
     spec_tol = (report.get("tests") or {}).get("tolerance")
-    expected = 1e-5 if exact is True else spec_tol
+    expected = exact_tolerance("float32") if exact is True else spec_tol  # as build's artifact_tolerance chose
     if not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol <= 0:
         return [f"the stored tolerance {tol!r} is not a positive number"]
     if expected is None or not math.isclose(tol, expected, rel_tol=1e-12):

@@ -17,3 +17,8 @@ ABSOLUTE_FLOOR = 1e-9
 
 def exact_tolerance(dtype_name: str) -> float:
     return EXACT[dtype_name]
+
+
+def artifact_tolerance(exact: bool, spec_tolerance: float) -> float:
+    """What a saved model (it runs in float32) is held to: written by build, re-derived by verify."""
+    return exact_tolerance("float32") if exact else spec_tolerance
