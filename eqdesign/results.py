@@ -84,6 +84,7 @@ class BuildResult:
     artifacts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    grids: list[dict[str, Any]] = field(default_factory=list)  # what each Fourier layer samples (auto: what was tried)
 
     @property
     def ok(self) -> bool:

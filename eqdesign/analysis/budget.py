@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from ..theory.group import Group
 from ..theory.irreps import Irrep
-from .design import Design, FieldType, Linear, Nonlinear
+from .design import Design, FieldType, Linear, Nonlinear, layer_rule
 
 _BYTES = 8  # float64
 #: escnn keeps a sampled basis per block, our float64 projection of it, and a float32 copy
@@ -126,7 +126,7 @@ def _excesses(design: Design, limits: Limits) -> Iterator[Excess]:
 
 def peak_memory_mb(design: Design) -> int:
     """Every layer's bases and matrices held at once by the build, in float64, in MB (rounded up)."""
-    total = sum(_linear_bytes(x) if isinstance(x, Linear) else _nonlinear_bytes(x) for x in design.layers)
+    total = sum(_linear_bytes(x) if isinstance(x, Linear) else _nonlinear_bytes(design.group, x) for x in design.layers)
     return -(-total // 1_000_000)
 
 
@@ -143,30 +143,26 @@ def _linear_bytes(layer: Linear) -> int:
     return (_COPIES * sampled + 2 * dense) * _BYTES
 
 
-def _nonlinear_bytes(layer: Nonlinear) -> int:
+def _nonlinear_bytes(group: Group, layer: Nonlinear) -> int:
     if layer.kind == "tensor" and layer.channels:
         # the lowered tensor product holds its basis: (weights) x (channels * d) x d^2
         d = layer.in_type.dim // layer.channels
         return layer.own_params * layer.in_type.dim * d * d * _BYTES
     if layer.grid is not None:
         # A and its inverse, in escnn and in float64, on the design's grid and on the finer influence grid
-        return 4 * (layer.grid.points + _refined_points(layer)) * layer.grid.coefficients * _BYTES
+        return 4 * (layer.grid.points + _refined_points(group, layer)) * layer.grid.coefficients * _BYTES
     return 0
 
 
-def _refined_points(layer: Nonlinear) -> int:
-    """Points of the finer grid the influence measurement samples (escnn_backend.families, refinement 2):
-    m = 2 (2L + 2) per direction; m^3 Euler angles on SO(3)-like groups, 2 m^2 on the sphere, and on circles
-    twice the design's points at least."""
+def _refined_points(group: Group, layer: Nonlinear) -> int:
+    """Points of the finer rule the influence measurement samples (refinement 2)."""
     if layer.grid is None or layer.band_limit is None or layer.grid.type == "elements":
         return 0
-    m = 2 * (2 * layer.band_limit + 2)
-    if layer.grid.coefficients > 4 * layer.band_limit + 2:  # more coefficients than a circle's: a 3D group
-        return 2 * m * m if layer.kind == "quotient" else 2 * m**3
-    return 2 * max(layer.grid.points, m)
+    shape = layer_rule(group, layer, 2)
+    return shape.points if shape is not None else 2 * layer.grid.points
 
 
 def sampling_gflop(design: Design) -> int:
     """Every sampled grid point costs one dense representation matrix of the channel (D x D) times D."""
-    flop = sum((x.grid.points + _refined_points(x)) * x.grid.coefficients**2 for x in design.hidden if x.grid is not None)
+    flop = sum((x.grid.points + _refined_points(design.group, x)) * x.grid.coefficients**2 for x in design.hidden if x.grid is not None)
     return -(-flop // 1_000_000_000)

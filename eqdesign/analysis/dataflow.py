@@ -98,6 +98,12 @@ def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing
         return {}, {}
     reach = a.g.reachable(src)
     made = {c: deps for c in layer.channel if reach(c)}
+    if layer.poly_degree is not None:
+        # a degree-p polynomial of the channel's signal is a polynomial map of degree <= p of its content:
+        # equivariant, so it only holds irreps of Sym^0..Sym^p of that content
+        top = max((c.freq for c in layer.channel), default=0)
+        powers = [a.g.sym_power(src, k, top) for k in range(layer.poly_degree + 1)]
+        made = {c: deps for c in made if any(power[c] for power in powers)}
     names = sorted(i.name for i in src)
     return a.produce(made, layer.channel, layer.channels), {c.name: names for c in made}
 

@@ -10,6 +10,7 @@ from ..spec.model import Spec
 from ..theory.group import Group
 from ..theory.irreps import Irrep, content, dimension, format_content
 from ..theory.notation import Field
+from ..theory.quadrature import RuleShape
 
 #: Where in the spec something is, e.g. ``("hidden", 0)`` or ``("output",)``.
 SpecPath: TypeAlias = tuple[str | int, ...]
@@ -90,10 +91,19 @@ class Linear:
 
 @dataclass(frozen=True)
 class Grid:
+    """The sample points of a Fourier layer. ``type``: "auto", "quadrature", "elements" (every element of a
+    finite group) or one of escnn's unweighted grid types."""
+
     type: str
     n: int | None
-    points: int  # number of sample points per channel
+    points: int  # number of sample points per channel (auto: of the rule build starts from)
     coefficients: int  # Fourier coefficients per channel
+    rule: RuleShape | None = None  # the weighted rule (auto: the one build starts from)
+    max_points: int | None = None  # auto: the largest rule build may pick
+
+    @property
+    def weighted(self) -> bool:
+        return self.rule is not None
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class Nonlinear:
     grid: Grid | None = None
     quotient: str | None = None
     scalars: int = 0  # gated: ELU'd trivial fields beside the gated ones
+    poly_degree: int | None = None  # *_fourier_poly: the degree of the polynomial activation
     own_params: int = 0  # learnable parameters of the nonlinearity itself
 
     @property
@@ -139,3 +150,16 @@ class Design:
     @property
     def params(self) -> int:
         return sum(x.params for x in self.layers)
+
+
+def layer_rule(group: Group, nl: Nonlinear, refinement: int = 1) -> RuleShape | None:
+    """The weighted rule a Fourier layer samples: its own, or for ``refinement`` > 1 one about that factor
+    finer (escnn-typed grids are then replaced by a rule too). None: the layer's escnn grid as it is."""
+    assert nl.grid is not None and nl.band_limit is not None
+    space = group.quadrature_space(nl.quotient)
+    if space is None or (nl.grid.rule is None and refinement == 1):
+        return None
+    degree = nl.grid.rule.degree if nl.grid.rule is not None else 0
+    if refinement > 1:
+        degree = max(degree, 2 * nl.band_limit + 2) * refinement
+    return RuleShape(space[0], degree, space[1])

@@ -17,6 +17,7 @@ from ..spec.model import (
     MAX_ORDER,
     FourierLayer,
     GatedLayer,
+    GridField,
     GroupSpec,
     Layer,
     NormLayer,
@@ -29,6 +30,7 @@ from ..spec.model import Grid as GridSpec
 from ..theory.group import GridKind, Group
 from ..theory.irreps import Irrep, dimension
 from ..theory.notation import NotationError, parse
+from ..theory.quadrature import RuleShape, Space, auto_start, exact_degree
 from ..theory.registry import KINDS, make_group, parse_group_string
 from .budget import Limits, design_excesses, frequency_excess
 from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, SpecPath, irrep_field, rep_field
@@ -37,6 +39,16 @@ from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, Spe
 # are costly to optimise), and six times as many on circles, where points are free and aliasing of the
 # activation's higher harmonics is what limits equivariance.
 _OVERSAMPLING_3D, _OVERSAMPLING_CIRCLE = 2, 6
+
+
+@dataclass(frozen=True)
+class GridContext:
+    """What a Fourier layer's grid is resolved against."""
+
+    band_limit: int | None
+    poly: int | None  # the polynomial activation's degree, if any
+    quotient: str | None
+    space: str  # for messages: "SO(3)", "the sphere of O(3)"
 
 
 @dataclass
@@ -165,10 +177,22 @@ class _Resolver:
         band_limit: int | None = None,
         grid: Grid | None = None,
         quotient: str | None = None,
+        poly: int | None = None,
     ) -> Nonlinear:
         t = FieldType.of((rep_field(name, channel), layer.channels)) if channel else FieldType.of()
         return Nonlinear(
-            i, kind, layer.nonlinearity, t, t, path, layer.channels, channel, band_limit=band_limit, grid=grid, quotient=quotient
+            i,
+            kind,
+            layer.nonlinearity,
+            t,
+            t,
+            path,
+            layer.channels,
+            channel,
+            band_limit=band_limit,
+            grid=grid,
+            quotient=quotient,
+            poly_degree=poly,
         )
 
     def fourier(self, i: int, layer: FourierLayer, path: SpecPath) -> Nonlinear:
@@ -180,13 +204,15 @@ class _Resolver:
                 )
             )
         channel = self.g.regular(L)
-        grid = self._grid(path, layer.grid, self.g.grid_types(), channel, L, self.g.label)
+        p = self._poly_degree(layer, path)
+        grid = self._grid(path, layer.grid, self.g.grid_types(), channel, GridContext(L, p, None, self.g.label))
         label = "regular" if L is None else f"regular(L={L})"
-        return self._channels(i, layer, path, "fourier", channel, label, band_limit=L, grid=grid)
+        return self._channels(i, layer, path, "fourier", channel, label, band_limit=L, grid=grid, poly=p)
 
     def quotient(self, i: int, layer: QuotientLayer, path: SpecPath) -> Nonlinear:
         quotients = self.g.quotients()
         name: str | None = layer.quotient or next(iter(quotients), None)
+        p = self._poly_degree(layer, path)
         if name not in quotients:
             have = ", ".join(quotients) or "none"
             hint = "use fourier_elu (the regular representation) instead" if not quotients else f"use quotient: {next(iter(quotients))}"
@@ -198,17 +224,28 @@ class _Resolver:
                     hint,
                 )
             )
-            return self._channels(i, layer, path, "quotient", Counter(), "none", band_limit=layer.band_limit)
+            return self._channels(i, layer, path, "quotient", Counter(), "none", band_limit=layer.band_limit, poly=p)
         channel = self.g.quotient(name, layer.band_limit)
-        grid = self._grid(path, layer.grid, self.g.quotient_grid_types(name), channel, layer.band_limit, f"the {name} of {self.g.label}")
-        return self._channels(
-            i, layer, path, "quotient", channel, f"{name}(L={layer.band_limit})", band_limit=layer.band_limit, grid=grid, quotient=name
-        )
+        context = GridContext(layer.band_limit, p, name, f"the {name} of {self.g.label}")
+        grid = self._grid(path, layer.grid, self.g.quotient_grid_types(name), channel, context)
+        label = f"{name}(L={layer.band_limit})"
+        return self._channels(i, layer, path, "quotient", channel, label, band_limit=layer.band_limit, grid=grid, quotient=name, poly=p)
+
+    def _poly_degree(self, layer: FourierLayer | QuotientLayer, path: SpecPath) -> int | None:
+        if layer.nonlinearity.endswith("_poly"):
+            return layer.degree or 2
+        if layer.degree is not None:
+            self._refuse(
+                path + ("degree",),
+                f"{layer.nonlinearity} takes no degree (got degree: {layer.degree})",
+                "degree is the polynomial's degree of fourier_poly and quotient_fourier_poly; remove it",
+            )
+        return None
 
     def _grid(
-        self, path: SpecPath, spec_grid: GridSpec | None, types: dict[str, GridKind], channel: Counter[Irrep], L: int | None, space: str
+        self, path: SpecPath, spec_grid: GridField | None, types: dict[str, GridKind], channel: Counter[Irrep], at: GridContext
     ) -> Grid | None:
-        """The sample points of a Fourier layer on ``space`` (the group, or one of its quotients)."""
+        """The sample points of a Fourier layer on ``at.space`` (the group, or one of its quotients)."""
         coeffs = dimension(channel)
         if self.g.finite:
             return Grid("elements", None, _order(self.g), coeffs)
@@ -222,22 +259,52 @@ class _Resolver:
                 )
             )
             return None
-        if spec_grid is None:
+        given = GridSpec(type="auto") if spec_grid is None or spec_grid == "auto" else spec_grid
+        self._grid_keys(path + ("grid",), given)
+        qspace = self.g.quadrature_space(at.quotient)
+        if given.type in ("auto", "quadrature") and qspace is not None:
+            return self._rule_grid(path + ("grid",), given, qspace, coeffs, at)
+        if given.type in ("auto", "quadrature"):  # no weighted rules on this space (none so far): escnn's default
+            if spec_grid is not None and given.type == "quadrature":
+                self._refuse(path + ("grid", "type"), f"no weighted quadrature on {at.space}", "use one of escnn's grid types")
             default = "thomson_cube" if "thomson_cube" in types else "regular"
-            return Grid(default, *_default_n(types[default], coeffs, L or 1), coeffs)
-        kind = types.get(spec_grid.type)
+            return Grid(default, *_default_n(types[default], coeffs, at.band_limit or 1), coeffs)
+        kind = types.get(given.type)
         if kind is None:
-            valid = ", ".join(f"{name} ({k.size} points)" for name, k in types.items())
-            raise _Stop(
-                make(
-                    "schema",
-                    f"grid type {spec_grid.type!r} is not available on {space}",
-                    self.loaded.at(path + ("grid", "type")),
-                    "valid: " + valid,
+            valid = ", ".join(["auto", "quadrature"] * (qspace is not None) + [f"{name} ({k.size} points)" for name, k in types.items()])
+            self._refuse(path + ("grid", "type"), f"grid type {given.type!r} is not available on {at.space}", "valid: " + valid)
+        n = self._grid_n(path + ("grid",), given, kind, coeffs, at.band_limit or 1)
+        return Grid(given.type, n, kind.points(n or 1), coeffs)
+
+    def _grid_keys(self, path: SpecPath, given: GridSpec) -> None:
+        """Each key belongs to one kind of grid: n to escnn's, degree to quadrature, max_points to auto."""
+        allowed = {"auto": "max_points", "quadrature": "degree"}.get(given.type, "n")
+        for key in ("n", "degree", "max_points"):
+            value = getattr(given, key)
+            if value is not None and key != allowed:
+                owner = {"n": "escnn's grid types", "degree": "type: quadrature", "max_points": "type: auto"}[key]
+                self._refuse(
+                    path + (key,), f"grid type {given.type!r} takes no {key} (got {key}: {value})", f"{key} belongs to {owner}; remove it"
                 )
+
+    def _rule_grid(self, path: SpecPath, given: GridSpec, qspace: tuple[Space, bool], coeffs: int, at: GridContext) -> Grid:
+        L = at.band_limit or 1
+        if given.type == "quadrature":
+            if given.degree is None:
+                hint = f"add degree: {exact_degree(L, at.poly) if at.poly else auto_start(L) + 4}"
+                self._refuse(path, "grid type 'quadrature' needs degree (the rule is exact up to that degree)", hint)
+            rule = RuleShape(qspace[0], given.degree, qspace[1])
+            return Grid("quadrature", None, rule.points, coeffs, rule)
+        # auto: a polynomial's exact rule is known; otherwise build searches upwards from the exact transform
+        start = exact_degree(L, at.poly) if at.poly else auto_start(L)
+        rule = RuleShape(qspace[0], start, qspace[1])
+        cap = min(given.max_points or self.limits.max_points, self.limits.max_points)
+        if rule.points > cap:
+            message = f"grid: auto starts from {rule.describe()}, above the limit of {cap:,} points"
+            raise _Stop(
+                make("too-large", message, self.loaded.at(path), "lower the band_limit, or raise max_points / EQDESIGN_LIMIT_MAX_POINTS")
             )
-        n = self._grid_n(path + ("grid",), spec_grid, kind, coeffs, L or 1)
-        return Grid(spec_grid.type, n, kind.points(n or 1), coeffs)
+        return Grid("auto", None, rule.points, coeffs, rule, cap)
 
     def _grid_n(self, path: SpecPath, spec_grid: GridSpec, kind: GridKind, coeffs: int, L: int) -> int | None:
         """The grid's n, refused where escnn would fail on it (missing, too small) or silently ignore it."""

@@ -10,7 +10,7 @@ from ..spec.load import LoadedSpec
 from ..spec.model import MAX_BAND_LIMIT
 from ..theory.irreps import Irrep, format_content
 from .dataflow import Flow
-from .design import Design, Linear
+from .design import Design, Linear, Nonlinear
 from .fixes import needed_input, suggest_fix
 
 
@@ -47,7 +47,7 @@ def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findi
             f"use at least {layer.grid.coefficients} points, about twice that for a well-conditioned grid",
         )
         for layer in design.hidden
-        if layer.grid and not design.group.finite and layer.grid.points < layer.grid.coefficients
+        if layer.grid and not design.group.finite and not exact_transform(layer) and layer.grid.points < layer.grid.coefficients
     ]
 
 
@@ -55,7 +55,8 @@ def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findi
 def grid_ill_conditioned(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """A Fourier grid with fewer than 1.5 points per coefficient. Such grids tend to have badly
     conditioned sampling matrices (escnn's thomson_cube N=4 at L=3: condition number about 4e7), which
-    inflate outputs and equivariance errors."""
+    inflate outputs and equivariance errors. A weighted rule exact to degree 2L is exempt: its transform
+    is the exact one, perfectly conditioned (the uniform circle of 2L + 1 points, say)."""
     return [
         make(
             "grid-ill-conditioned",
@@ -64,8 +65,47 @@ def grid_ill_conditioned(loaded: LoadedSpec, design: Design, flow: Flow) -> list
             f"use about {2 * layer.grid.coefficients} points",
         )
         for layer in design.hidden
-        if layer.grid and not design.group.finite and layer.grid.coefficients <= layer.grid.points < 1.5 * layer.grid.coefficients
+        if layer.grid
+        and not design.group.finite
+        and not exact_transform(layer)
+        and layer.grid.coefficients <= layer.grid.points < 1.5 * layer.grid.coefficients
     ]
+
+
+def exact_transform(layer: Nonlinear) -> bool:
+    """A weighted rule exact to degree 2L: the sampled transform of band-L signals is inverted exactly."""
+    rule, L = (layer.grid.rule if layer.grid else None), layer.band_limit
+    return rule is not None and L is not None and rule.degree >= 2 * L
+
+
+#: expected relative equivariance error of an unweighted grid on the sphere or SO(3), times its points
+#: per coefficient: measured 0.25-0.4 for escnn's thomson_cube grids at band-limit 2 (96 to 720 points),
+#: far more on random grids. The lower end is used, so the warning never overstates.
+UNWEIGHTED_ERROR_PER_PPC = 0.25
+
+
+@rule("EQ107", "grid-too-coarse", Severity.WARNING)
+def grid_too_coarse(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """An explicit escnn grid on the sphere or SO(3) (thomson, thomson_cube, fibonacci, ico, rand, ...)
+    carries no quadrature weights, so its equivariance error falls only like 1 / (points per coefficient)
+    and stalls: about 0.25 / (points per coefficient) at best. When that estimate already exceeds
+    ``tests.tolerance``, ``build`` will almost surely fail. The default grid (``grid: auto``) is a weighted
+    quadrature that build sizes to the tolerance."""
+    out = []
+    for layer in design.hidden:
+        grid = layer.grid
+        if grid is None or grid.rule is not None or grid.type == "elements" or (grid.type == "regular"):
+            continue  # weighted rules, finite groups and escnn's uniform circles (exact rules themselves)
+        estimate = UNWEIGHTED_ERROR_PER_PPC * grid.coefficients / grid.points
+        if estimate > design.spec.tests.tolerance:
+            message = (
+                f"{layer.activation} samples an unweighted {grid.type} grid of {grid.points} points "
+                f"({grid.points / grid.coefficients:.1f} per coefficient): expect an equivariance error of about "
+                f"{estimate:.0%} or more, above tests.tolerance {design.spec.tests.tolerance:g}"
+            )
+            hint = "remove grid: (the default, grid: auto, picks a weighted quadrature that meets the tolerance)"
+            out.append(make("grid-too-coarse", message, loaded.at(layer.path + ("grid",)), hint))
+    return out
 
 
 @rule("EQ105", "empty-linear", Severity.ERROR)
@@ -200,5 +240,5 @@ def _output_at(loaded: LoadedSpec, name: str) -> Location:
     return loaded.at(("output",), offset=match.start(1) if match else 0)
 
 
-DESIGN_RULES = [dropped_irrep, grid_too_small, grid_ill_conditioned, empty_linear]
+DESIGN_RULES = [dropped_irrep, grid_too_small, grid_ill_conditioned, grid_too_coarse, empty_linear]
 FLOW_RULES = [unreachable_output, band_limit, unused_input, decoupled]

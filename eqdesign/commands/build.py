@@ -111,26 +111,35 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     import torch
 
     from ..escnn_backend import probes
+    from ..escnn_backend.autogrid import choose_grids, grid_points, grid_records
     from ..escnn_backend.builder import build_escnn
     from ..escnn_backend.lower import compile_model
     from ..export.layout import field_slices
     from ..numerics.elements import pick_elements
+    from ..numerics.gridsearch import auto_layers
     from ..numerics.suite import run_suite
     from ..numerics.tolerances import AGREEMENT
     from ..report.jsonfmt import probe_json
 
-    design = result.check.design
-    assert design is not None
-    tests = design.spec.tests
+    checked = result.check.design
+    assert checked is not None
+    design, tests = checked, checked.spec.tests
     model = _timed(result, "building the escnn model (grids, bases)", progress, lambda: build_escnn(design, torch.float64, seed=tests.seed))
     result.notes.extend(model.notes)
+    elements = pick_elements(model.G, tests.samples, tests.seed)
+    found = None
+    if auto_layers(design):
+        design, found = _timed(result, "choosing grids (grid: auto)", progress, lambda: choose_grids(model, elements))
+    result.grids = grid_records(model, found)
+    if found is not None and found.failure:
+        result.fail(f"{result.check.file}: {found.failure}")
+        return
     c64, c32 = _timed(
         result, "compiling to plain torch", progress, lambda: (compile_model(model, torch.float64), compile_model(model, torch.float32))
     )
     result.agreement = _agreement(model, c32, tests.seed)
     if not result.agreement <= AGREEMENT:  # written so that NaN fails too
         result.fail(f"the compiled module differs from escnn by {result.agreement:.1e} relative (> {AGREEMENT:.0e})")
-    elements = pick_elements(model.G, tests.samples, tests.seed)
     names = probes.element_names(elements)
 
     def suite() -> EquivarianceReport:
@@ -153,7 +162,13 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
         warnings.simplefilter("ignore")
         reps = probes.end_representations(model, elements, torch.float64)
-        _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, c32, names, reps, report.exact))
+        points = json.dumps(grid_points(model))
+        _timed(
+            result,
+            "exporting TorchScript and torch.export",
+            progress,
+            lambda: _export(result, out_dir, c32, names, reps, report.exact, points),
+        )
 
 
 def _agreement(model: EscnnModel, compiled32: CompiledModel, seed: int) -> float:
@@ -214,6 +229,7 @@ def _export(
     element_names: list[str],
     reps: tuple[torch.Tensor, torch.Tensor],
     exact: bool,
+    grid_points: str,
 ) -> None:
     from ..export.artifacts import representations_payload, save_artifacts, with_hashes
     from ..export.layout import layout
@@ -232,6 +248,7 @@ def _export(
         "report.json": report_json,
         "layout.json": json.dumps(layout(design), indent=2),
         "representations.json": representations_payload(element_names, reps[0], reps[1], tolerance, exact),
+        "grids.json": grid_points,
     }
     extras = with_hashes(extras, provenance(result))
     save_artifacts(out_dir, name, compiled32, extras, {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result)})

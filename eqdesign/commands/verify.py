@@ -52,7 +52,7 @@ def _load(path: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _consistency(extras: dict[str, str], parsed: dict[str, Any]) -> list[str]:
-    from ..export.artifacts import HASHED_EXTRAS, sha256
+    from ..export.artifacts import HASHED_EXTRAS, OPTIONAL_EXTRAS, sha256
 
     prov, reps, layout, report = (parsed[k] or {} for k in ("provenance.json", "representations.json", "layout.json", "report.json"))
     hashes = prov.get("extras_sha256") if isinstance(prov, dict) else None
@@ -61,7 +61,7 @@ def _consistency(extras: dict[str, str], parsed: dict[str, Any]) -> list[str]:
     problems = [
         f"{name} was changed after the build (its SHA-256 differs from provenance.json)"
         for name in HASHED_EXTRAS
-        if hashes.get(name) != sha256(extras[name])
+        if hashes.get(name) != sha256(extras[name]) and not (name in OPTIONAL_EXTRAS and name not in hashes and not extras[name])
     ]
     if prov.get("spec_sha256") != sha256(extras["spec.yaml"]):
         problems.append("spec.yaml does not match the spec hash in provenance.json")

@@ -13,7 +13,11 @@ from typing import Any
 
 import torch
 
-from ..analysis.design import Design, FieldType, Linear, Nonlinear
+from ..analysis.design import Design, FieldType, Linear, Nonlinear, layer_rule
+from ..export.modules import Polynomial
+from ..theory.activation import elu_fit
+from ..theory.group import Group
+from ..theory.quadrature import RuleShape, rule
 from .compat import BuildError, default_dtype, egroup, enn, fourier_kernel, gspaces, private_basis_cache, quiet, quotient_kernel
 from .families import Elements, family
 from .grids import normalized_kernel, sampling_matrix, set_fourier_sampling
@@ -26,8 +30,23 @@ _NORM_FUNCTIONS = {"norm_relu": "n_relu", "norm_sigmoid": "n_sigmoid", "norm_squ
 
 
 def activation_function(activation: str) -> str:
-    """The pointwise function of a spec nonlinearity: relu for the *_relu kinds, elu otherwise."""
+    """The pointwise function of a spec nonlinearity: relu for the *_relu kinds, poly for the *_poly kinds,
+    elu otherwise."""
+    if activation.endswith("_poly"):
+        return "poly"
     return "relu" if activation.endswith("relu") and not activation.startswith("norm") else "elu"
+
+
+def poly_coefficients(nl: Nonlinear, dtype: torch.dtype = torch.float64) -> torch.Tensor | None:
+    """The polynomial activation's coefficients (constant first), or None for the other activations."""
+    return None if nl.poly_degree is None else torch.tensor(elu_fit(nl.poly_degree), dtype=dtype)
+
+
+def sample_on_rule(module: Any, G: Any, group: Group, nl: Nonlinear, shape: RuleShape) -> None:
+    """Resample an escnn Fourier module on a weighted rule (float64, weighted least squares)."""
+    points = rule(shape)
+    elements = family(group).rule_elements(G, points, nl.quotient)
+    set_fourier_sampling(module, sampling_matrix(module, elements), points.weights)
 
 
 class _Builder:
@@ -58,41 +77,52 @@ class _Builder:
 
     def _finite_regular(self, nl: Nonlinear) -> Any:
         keep = set(eid_content(nl.channel))
-        fn = activation_function(nl.activation)
+        fn, poly = activation_function(nl.activation), poly_coefficients(nl)
         if eid_content(nl.channel) == eid_content(self.g.regular(None)):
-            return pointwise_module(self.gspace.type(*[self.G.regular_representation] * nl.channels), fn)
-        return FiniteFourierPointwise(self.gspace, nl.channels, keep, fn)
+            return pointwise_module(self.gspace.type(*[self.G.regular_representation] * nl.channels), fn, poly)
+        return FiniteFourierPointwise(self.gspace, nl.channels, keep, fn, poly)
 
     def _fourier(self, nl: Nonlinear) -> Any:
         if self.g.finite:
             return self._finite_regular(nl)
-        if nl.grid is None:
+        if nl.grid is None or nl.band_limit is None:
             raise BuildError(f"Fourier layers on {self.g.label} have no grid", nl.path)
-        args, kwargs = self.family.fourier_grid_args(nl.grid)
+        weighted = nl.grid.rule is not None
+        args, kwargs = self.family.placeholder_grid_args(nl.band_limit) if weighted else self.family.fourier_grid_args(nl.grid)
         irreps = self.G.bl_irreps(nl.band_limit)
-        fn = "p_" + activation_function(nl.activation)
-        m = enn.FourierPointwise(self.gspace, nl.channels, irreps, *args, function=fn, inplace=False, **kwargs)
-        elements = self.family.design_grid(self.G, self.g, nl.grid, None)
-        return self._sampled(m, nl, fourier_kernel(self.G, irreps), elements, None)
+        m = enn.FourierPointwise(self.gspace, nl.channels, irreps, *args, function=self._escnn_fn(nl), inplace=False, **kwargs)
+        elements = None if weighted else self.family.design_grid(self.G, self.g, nl.grid, None)
+        return self._sampled(m, nl, fourier_kernel(self.G, irreps), elements)
 
     def _quotient(self, nl: Nonlinear) -> Any:
         if nl.quotient is None or nl.grid is None:
             raise BuildError("no quotient representation to build", nl.path)
         sub = self.g.quotients()[nl.quotient].escnn_subgroup
         irreps = self.G.bl_irreps(nl.band_limit)
-        elements = self.family.design_grid(self.G, self.g, nl.grid, nl.quotient)
-        fn = "p_" + activation_function(nl.activation)
-        m = enn.QuotientFourierPointwise(self.gspace, sub, nl.channels, irreps, grid=elements, function=fn, inplace=False)
-        return self._sampled(m, nl, quotient_kernel(self.G, sub, irreps), elements, nl.quotient)
+        elements = None if nl.grid.rule is not None else self.family.design_grid(self.G, self.g, nl.grid, nl.quotient)
+        grid = elements or [self.G.identity]  # a weighted rule replaces the sampling right after
+        m = enn.QuotientFourierPointwise(self.gspace, sub, nl.channels, irreps, grid=grid, function=self._escnn_fn(nl), inplace=False)
+        return self._sampled(m, nl, quotient_kernel(self.G, sub, irreps), elements)
 
-    def _sampled(self, m: Any, nl: Nonlinear, kernel: Any, elements: Elements, quotient: str | None) -> Any:
-        """escnn's transforms recomputed in float64, on the design's grid or a finer one."""
+    @staticmethod
+    def _escnn_fn(nl: Nonlinear) -> str:
+        fn = activation_function(nl.activation)
+        return "p_elu" if fn == "poly" else "p_" + fn  # the polynomial replaces escnn's function below
+
+    def _sampled(self, m: Any, nl: Nonlinear, kernel: Any, elements: Elements | None) -> Any:
+        """escnn's transforms recomputed in float64, on the design's grid (escnn's or a weighted rule) or a
+        finer one; a polynomial activation replaces escnn's function."""
         assert nl.grid is not None and nl.band_limit is not None
-        self._note_points(nl, len(elements))
         m._eqd_kernel = normalized_kernel(kernel)
-        set_fourier_sampling(m, sampling_matrix(m, elements))
-        if self.refine > 1:
-            set_fourier_sampling(m, *self.family.refined_sampling(m, self.G, nl.grid, nl.band_limit, self.refine, quotient))
+        poly = poly_coefficients(nl)
+        if poly is not None:
+            m._function = Polynomial(poly)
+        if elements is not None:
+            self._note_points(nl, len(elements))
+            set_fourier_sampling(m, sampling_matrix(m, elements))
+        shape = layer_rule(self.g, nl, self.refine)
+        if shape is not None:
+            sample_on_rule(m, self.G, self.g, nl, shape)
         return m
 
     def _note_points(self, nl: Nonlinear, n: int) -> None:

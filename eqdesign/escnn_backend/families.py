@@ -12,10 +12,9 @@ import numpy as np
 
 from ..analysis.design import Grid
 from ..theory.group import FloatArray, Group
+from ..theory.quadrature import Rule
 from .compat import BuildError, quiet
-from .grids import sampling_matrix
 
-Sampling: TypeAlias = tuple[FloatArray, FloatArray | None]  # (rows, quadrature weights or None for equal weights)
 #: names a finite set of group elements, e.g. ("all",), ("circle", 8) or ("beta", 5)
 HaarKey: TypeAlias = tuple[str | int, ...]
 #: one step of an exact Haar average: (a key naming a finite set of elements, their weights or None)
@@ -42,8 +41,13 @@ class Family:
     def fourier_grid_args(self, grid: Grid) -> GridArgs:
         raise BuildError(f"no Fourier grid for {grid.type!r} here")
 
-    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
-        raise BuildError(f"cannot refine a {grid.type} grid")
+    def rule_elements(self, G: Any, rule: Rule, quotient: str | None) -> Elements:
+        """The group elements of a weighted rule (one per point; on a quotient, one per coset)."""
+        raise BuildError(f"no weighted quadrature on {G}")
+
+    def placeholder_grid_args(self, band_limit: int) -> GridArgs:
+        """A cheap escnn grid to construct a Fourier module with; its sampling is replaced right after."""
+        raise BuildError(f"no Fourier grid on {self}")
 
     def haar_steps(self, m: int) -> list[HaarStep]:
         """Averages applied one after the other that together make the Haar average of degree < m exact."""
@@ -86,10 +90,14 @@ class Circle(Family):
             kwargs["seed"] = 0
         return (), kwargs
 
-    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
-        n = max(grid.n or 1, 2 * max(band_limit, 1) + 2) * factor
-        elements = circle_cosets(G, n, "regular") if quotient == "circle" else G.grid(N=n, type="regular")
-        return sampling_matrix(module, elements), None
+    def rule_elements(self, G: Any, rule: Rule, quotient: str | None) -> Elements:
+        angles = [float(a) for a in rule.angles[:, 0]]
+        if self._freq_index == 0:  # SO(2)
+            return [G.element(a, "radians") for a in angles]
+        return [G.element((int(f), a), "radians") for f, a in zip(rule.flips, angles, strict=True)]
+
+    def placeholder_grid_args(self, band_limit: int) -> GridArgs:
+        return (), {"N": 2 * band_limit + 2, "type": "regular"}
 
     def haar_steps(self, m: int) -> list[HaarStep]:
         return [(("circle", max(m, 2)), None)]
@@ -138,33 +146,15 @@ class Euler(Family):
             elements: Elements = G.sphere_grid(*args, **kwargs) if quotient else G.grid(*args, **kwargs)
         return elements
 
-    def refined_sampling(self, module: Any, G: Any, grid: Grid, band_limit: int, factor: int, quotient: str | None) -> Sampling:
-        m = (2 * max(band_limit, 1) + 2) * factor
-        return self._sphere(module, G, m) if quotient else self._euler(module, G, m)
+    def rule_elements(self, G: Any, rule: Rule, quotient: str | None) -> Elements:
+        if quotient is None:
+            return [self.element(G, a, b, c, int(f)) for (a, b, c), f in zip(rule.angles, rule.flips, strict=True)]
+        # escnn's sphere quotient identifies the coset of g with the point g^-1 e_z: the point
+        # Rz(alpha) Ry(beta) e_z is the coset of Ry(-beta) Rz(-alpha)
+        return [self.element(G, 0.0, -b, -a) for a, b, _ in rule.angles]
 
-    def _euler(self, module: Any, G: Any, m: int) -> Sampling:
-        """Product rule g = Rz(a) Ry(b) Rz(c), exact for the Haar integral below degree m, times {1, inversion}
-        on O(3). Rows are assembled factor by factor (rho is a homomorphism)."""
-        x, w = _leggauss(m)
-        ang = 2 * np.pi * np.arange(m) / m
-        rho, kernel = module.rho, module._eqd_kernel.reshape(-1)
-        Ra = np.stack([rho(self.element(G, a, 0, 0)) for a in ang])
-        Rb = np.stack([rho(self.element(G, 0, b, 0)) for b in np.arccos(x)])
-        vc = np.stack([rho(self.element(G, 0, 0, c)) @ kernel for c in ang])
-        rows = np.einsum("aij,bcj->abci", Ra, np.einsum("bjk,ck->bcj", Rb, vc)).reshape(-1, kernel.size)
-        weights = np.broadcast_to(w[None, :, None], (m, m, m)).reshape(-1) / (2 * m * m)
-        if self.inversion:
-            rows = np.concatenate([rows, rows @ rho(self.element(G, 0, 0, 0, 1)).T])
-            weights = np.concatenate([weights, weights]) / 2
-        return rows, weights
-
-    def _sphere(self, module: Any, G: Any, m: int) -> Sampling:
-        """m Gauss-Legendre nodes in cos(theta) times 2m azimuths: exact on the sphere below degree m."""
-        x, w = _leggauss(m)
-        phi = 2 * np.pi * np.arange(2 * m) / (2 * m)
-        elements = [self.element(G, 0, t, f) for t in np.arccos(x) for f in phi]
-        weights = np.repeat(w, 2 * m) / (4 * m)
-        return sampling_matrix(module, elements), weights
+    def placeholder_grid_args(self, band_limit: int) -> GridArgs:
+        return ("cube",), {}
 
     def haar_steps(self, m: int) -> list[HaarStep]:
         w = _leggauss(m)[1] / 2

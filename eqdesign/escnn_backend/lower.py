@@ -16,7 +16,7 @@ from ..analysis.design import DesignLayer, Nonlinear
 from ..export.blocks import BlockLinear
 from ..export.modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
 from . import modules as em
-from .builder import activation_function
+from .builder import activation_function, poly_coefficients
 from .compat import enn
 from .lower_linear import compile_linear, irrep_layout
 from .model import EscnnModel
@@ -45,7 +45,8 @@ def _bias_only(m: em.BiasOnly, dtype: torch.dtype) -> BlockLinear:
 
 
 def _fourier(m: Any, layer: Nonlinear, dtype: torch.dtype) -> FourierAct:
-    return FourierAct(_t(m.A, dtype), _t(m.Ainv, dtype), len(m.in_type), activation_function(layer.activation))
+    act, poly = activation_function(layer.activation), poly_coefficients(layer, dtype)
+    return FourierAct(_t(m.A, dtype), _t(m.Ainv, dtype), len(m.in_type), act, poly)
 
 
 def _norm(m: enn.NormNonLinearity, layer: Nonlinear, dtype: torch.dtype) -> NormAct:
@@ -76,7 +77,7 @@ def _tensor(m: em.FixedTensorProduct, layer: Nonlinear, dtype: torch.dtype) -> T
 
 
 def _pointwise(m: Any, layer: Nonlinear, dtype: torch.dtype) -> Pointwise:
-    return Pointwise(activation_function(layer.activation))
+    return Pointwise(activation_function(layer.activation), poly_coefficients(layer, dtype))
 
 
 #: lowers an escnn nonlinearity (untyped) built for a hidden layer

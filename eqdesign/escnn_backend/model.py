@@ -50,6 +50,10 @@ class EscnnModel(torch.nn.Module):
     def built(self) -> list[BuiltLayer]:
         return self._built
 
+    def built_module(self, layer: DesignLayer) -> Any:
+        """The escnn module built for a layer of the design (matched by position: tuned designs hold copies)."""
+        return next(b.module for b in self._built if type(b.layer) is type(layer) and b.layer.index == layer.index)
+
     @property
     def in_type(self) -> Any:
         return self.layers[0].in_type

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ..export.modules import apply_activation
 from ..theory.group import FloatArray
 from ..theory.irreps import EscnnId
 from .compat import egroup, enn
@@ -79,14 +79,14 @@ class Elementwise(enn.EquivariantModule):  # type: ignore[misc]  # escnn is unty
     """ELU/ReLU applied coordinatewise; for field types escnn's ELU refuses (trivial irreps of direct
     products), where it is exactly what escnn's ELU would compute."""
 
-    def __init__(self, in_type: Any, function: str) -> None:
+    def __init__(self, in_type: Any, function: str, poly: torch.Tensor | None = None) -> None:
         super().__init__()
         self.in_type = self.out_type = in_type
         self.function = function
+        self.register_buffer("poly", poly if poly is not None else torch.zeros(0))
 
     def forward(self, input: Any) -> Any:
-        fn = F.elu if self.function == "elu" else F.relu
-        return self.out_type(fn(input.tensor))
+        return self.out_type(apply_activation(input.tensor, self.function, self.poly.to(input.tensor.dtype)))
 
     def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape
@@ -100,7 +100,7 @@ class FiniteFourierPointwise(enn.EquivariantModule):  # type: ignore[misc]  # es
     the activation is applied pointwise, and the result is projected back by least squares. The regular
     representation permutes group elements, so every step commutes with the group action."""
 
-    def __init__(self, gspace: Any, channels: int, keep: set[EscnnId], function: str) -> None:
+    def __init__(self, gspace: Any, channels: int, keep: set[EscnnId], function: str, poly: torch.Tensor | None = None) -> None:
         super().__init__()
         G = gspace.fibergroup
         reg = G.regular_representation
@@ -119,13 +119,14 @@ class FiniteFourierPointwise(enn.EquivariantModule):  # type: ignore[misc]  # es
         self.channels, self.function = channels, function
         self.register_buffer("A", torch.tensor(A, dtype=torch.float64))
         self.register_buffer("Ainv", torch.tensor(np.linalg.pinv(A), dtype=torch.float64))
+        self.register_buffer("poly", poly if poly is not None else torch.zeros(0))
 
     def forward(self, input: Any) -> Any:
         x = input.tensor
         b = x.shape[0]
         x = x.reshape(b, self.channels, self.rho.size)
         f = torch.einsum("bcf,gf->bcg", x, self.A.to(x.dtype))
-        f = F.elu(f) if self.function == "elu" else F.relu(f)
+        f = apply_activation(f, self.function, self.poly.to(x.dtype))
         y = torch.einsum("bcg,fg->bcf", f, self.Ainv.to(x.dtype))
         return self.out_type(y.reshape(b, -1))
 
@@ -205,8 +206,11 @@ class GatedBlock(enn.EquivariantModule):  # type: ignore[misc]  # escnn is untyp
         return input_shape[:1] + (self.out_type.size,)
 
 
-def pointwise_module(ftype: Any, function: str) -> Any:
-    """escnn's ELU/ReLU where it accepts the field type, else the identical elementwise wrapper."""
+def pointwise_module(ftype: Any, function: str, poly: torch.Tensor | None = None) -> Any:
+    """escnn's ELU/ReLU where it accepts the field type, else the identical elementwise wrapper (and always
+    for a polynomial, which escnn lacks)."""
+    if function == "poly":
+        return Elementwise(ftype, function, poly)
     cls = enn.ELU if function == "elu" else enn.ReLU
     try:
         return cls(ftype)

@@ -23,8 +23,10 @@ from typing import Any
 
 import torch
 
-EXTRA_FILES = ("spec.yaml", "report.json", "provenance.json", "layout.json", "representations.json")
-HASHED_EXTRAS = ("spec.yaml", "report.json", "layout.json", "representations.json")
+EXTRA_FILES = ("spec.yaml", "report.json", "provenance.json", "layout.json", "representations.json", "grids.json")
+HASHED_EXTRAS = ("spec.yaml", "report.json", "layout.json", "representations.json", "grids.json")
+#: extras that artifacts of earlier versions lack: hashed where present
+OPTIONAL_EXTRAS = ("grids.json",)
 _TMP_PREFIX = ".eqdesign-tmp-"
 
 
@@ -94,7 +96,8 @@ def representations_payload(element_names: list[str], rho_in: torch.Tensor, rho_
 
 def with_hashes(extras: dict[str, str], provenance: dict[str, Any]) -> dict[str, str]:
     """The extras with provenance.json added, holding the SHA-256 of every other extra."""
-    provenance = dict(provenance, extras_sha256={name: sha256(extras[name]) for name in HASHED_EXTRAS})
+    hashed = [name for name in HASHED_EXTRAS if name in extras or name not in OPTIONAL_EXTRAS]
+    provenance = dict(provenance, extras_sha256={name: sha256(extras[name]) for name in hashed})
     return dict(extras, **{"provenance.json": json.dumps(provenance, indent=2)})
 
 

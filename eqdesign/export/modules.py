@@ -22,33 +22,68 @@ def _activate(x: torch.Tensor, name: str) -> torch.Tensor:
     return F.elu(x)
 
 
-class FourierAct(nn.Module):
-    """C channels: coefficients -> samples on a grid (A) -> activation -> coefficients (Ainv)."""
+def _horner(x: torch.Tensor, poly: torch.Tensor) -> torch.Tensor:
+    """sum_k poly[k] x^k; poly holds the coefficients constant first."""
+    n = poly.shape[0]
+    y = torch.zeros_like(x) + poly[n - 1]
+    for k in range(n - 2, -1, -1):
+        y = y * x + poly[k]
+    return y
 
-    def __init__(self, a: torch.Tensor, a_inv: torch.Tensor, channels: int, act: str) -> None:
+
+class Polynomial(nn.Module):
+    """x -> sum_k c_k x^k, elementwise (the activation of the exactly equivariant Fourier layers)."""
+
+    def __init__(self, coefficients: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("poly", coefficients.clone())  # constant first
+        self.poly: torch.Tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _horner(x, self.poly.to(x.dtype))
+
+
+def _no_poly(dtype: torch.dtype) -> torch.Tensor:
+    return torch.zeros(0, dtype=dtype)
+
+
+def apply_activation(x: torch.Tensor, name: str, poly: torch.Tensor) -> torch.Tensor:
+    """The activation ``name``; "poly" evaluates the polynomial ``poly``."""
+    return _horner(x, poly) if name == "poly" else _activate(x, name)
+
+
+class FourierAct(nn.Module):
+    """C channels: coefficients -> samples on a grid (A) -> activation -> coefficients (Ainv).
+    ``poly``: the coefficients of a polynomial activation (act "poly"), constant first."""
+
+    def __init__(self, a: torch.Tensor, a_inv: torch.Tensor, channels: int, act: str, poly: torch.Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("a", a.contiguous())  # (N, D): coefficients -> samples
         self.register_buffer("a_inv", a_inv.contiguous())  # (D, N): samples -> coefficients
+        self.register_buffer("poly", poly if poly is not None else _no_poly(a.dtype))
         self.a: torch.Tensor
         self.a_inv: torch.Tensor
+        self.poly: torch.Tensor
         self.channels, self.act = channels, act
         self.d = a.shape[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
         samples = F.linear(x.view(b, self.channels, self.d), self.a)
-        return F.linear(_activate(samples, self.act), self.a_inv).reshape(b, self.channels * self.d)
+        return F.linear(apply_activation(samples, self.act, self.poly), self.a_inv).reshape(b, self.channels * self.d)
 
 
 class Pointwise(nn.Module):
     """An elementwise activation on every coordinate (trivial fields, or regular fields in element basis)."""
 
-    def __init__(self, act: str) -> None:
+    def __init__(self, act: str, poly: torch.Tensor | None = None) -> None:
         super().__init__()
         self.act = act
+        self.register_buffer("poly", poly if poly is not None else _no_poly(torch.get_default_dtype()))
+        self.poly: torch.Tensor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _activate(x, self.act)
+        return apply_activation(x, self.act, self.poly)
 
 
 class FieldGroup(nn.Module):

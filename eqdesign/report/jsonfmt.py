@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, TextIO, overload
 
 from .. import __version__
-from ..analysis.design import Design, FieldType, Linear, Nonlinear
+from ..analysis.design import Design, FieldType, Grid, Linear, Nonlinear
 from ..findings import Finding
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
 
@@ -75,9 +75,18 @@ def layer_json(layer: Linear | Nonlinear) -> dict[str, Any]:
     if layer.band_limit is not None:
         out["band_limit"] = layer.band_limit
     if layer.grid is not None:
-        out["grid"] = {"type": layer.grid.type, "n": layer.grid.n, "points": layer.grid.points, "coefficients": layer.grid.coefficients}
+        out["grid"] = grid_json(layer.grid)
     if layer.quotient:
         out["quotient"] = layer.quotient
+    return out
+
+
+def grid_json(grid: Grid) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": grid.type, "n": grid.n, "points": grid.points, "coefficients": grid.coefficients}
+    if grid.rule is not None:
+        out["rule"] = {"family": grid.rule.family, "degree": grid.rule.degree, "weighted": True}
+    if grid.max_points is not None:
+        out["max_points"] = grid.max_points
     return out
 
 
@@ -179,6 +188,7 @@ def build_report(result: BuildResult, portable: bool = False) -> dict[str, Any]:
                 "failures": result.failures,
                 "agreement_compiled_vs_escnn": result.agreement,
                 "equivariance": result.equivariance,
+                "grids": result.grids,
                 "influence": result.influence,
                 "artifacts": [os.path.basename(a) for a in result.artifacts] if portable else result.artifacts,
                 "timings_s": {} if portable else result.timings,

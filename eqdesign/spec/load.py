@@ -129,7 +129,11 @@ def _child(node: Any, part: int | str) -> Any:
 
 
 def _is_arm(part: Any) -> bool:
-    return isinstance(part, str) and (part in ("str", "GroupSpec") or part.endswith("]") or "[" in part)
+    return isinstance(part, str) and (part in ("str", "GroupSpec", "Grid") or part.endswith("]") or "[" in part)
+
+
+#: the unions of a scalar and a mapping: key -> (the scalar arm, the mapping arm) as pydantic names them
+_SCALAR_OR_MAPPING = {"group": ("str", "GroupSpec"), "grid": ("literal['auto']", "Grid")}
 
 
 def _schema_findings(err: ValidationError, data: Any, smap: SourceMap, file: str, text: str) -> list[Finding]:
@@ -149,13 +153,19 @@ def _schema_findings(err: ValidationError, data: Any, smap: SourceMap, file: str
 
 
 def _wrong_arm(e: ErrorDetails, data: Any) -> bool:
-    """For ``group: str | {name, n}``, report only against the arm that matches the value's shape. The shape is
-    read from the data, not from the error's input: inside the mapping arm the input is the leaf (``'su3'``)."""
-    loc = e["loc"]
-    if len(loc) < 2 or loc[0] != "group" or loc[1] not in ("str", "GroupSpec"):
-        return False
-    value = data.get("group") if isinstance(data, dict) else None
-    return loc[1] != ("GroupSpec" if isinstance(value, dict) else "str")
+    """For ``group: str | {name, n}`` and ``grid: auto | {type, ...}``, report only against the arm that
+    matches the value's shape. The shape is read from the data, not from the error's input: inside the
+    mapping arm the input is the leaf (``'su3'``)."""
+    loc, node = e["loc"], data
+    for i, part in enumerate(loc[:-1]):
+        arms = _SCALAR_OR_MAPPING.get(part) if isinstance(part, str) else None
+        child = _child(node, part)
+        if arms is not None and loc[i + 1] in arms and child is not _ABSENT:
+            return loc[i + 1] != arms[1 if isinstance(child, dict) else 0]
+        if child is _ABSENT:
+            continue
+        node = child
+    return False
 
 
 def _drop_union_noise(findings: list[Finding]) -> list[Finding]:

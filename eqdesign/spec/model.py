@@ -44,29 +44,42 @@ class GroupSpec(_Strict):
 
 
 class Grid(_Strict):
-    """Sample points of a Fourier layer. ``n`` means what escnn's grid of that type takes."""
+    """Sample points of a Fourier layer.
+
+    ``auto`` (the default): the cheapest weighted quadrature that meets ``tests.tolerance``, measured by
+    ``build`` (``max_points`` bounds it). ``quadrature``: the weighted rule exact to ``degree``. Any other
+    type is one of escnn's unweighted grids, and ``n`` means what escnn's grid of that type takes."""
 
     type: str
     n: Annotated[int, Field(ge=1, le=100000)] | None = None
+    degree: Annotated[int, Field(ge=1, le=200)] | None = None
+    max_points: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+
+
+#: ``grid: auto`` is short for ``grid: {type: auto}``
+GridField = Grid | Literal["auto"]
+PolyDegree = Annotated[int, Field(ge=2, le=6)]
 
 
 class FourierLayer(_Strict):
     """Pointwise nonlinearity on C copies of the band-limited regular representation (IFT, act, FT)."""
 
-    nonlinearity: Literal["fourier_elu", "fourier_relu"]
+    nonlinearity: Literal["fourier_elu", "fourier_relu", "fourier_poly"]
     channels: Count
     band_limit: BandLimit | None = None  # finite groups: None means the whole regular representation
-    grid: Grid | None = None
+    grid: GridField | None = None
+    degree: PolyDegree | None = None  # fourier_poly: the polynomial's degree (2 unless given)
 
 
 class QuotientLayer(_Strict):
     """Pointwise nonlinearity on C copies of a band-limited quotient representation (sphere, circle)."""
 
-    nonlinearity: Literal["quotient_fourier_elu", "quotient_fourier_relu"]
+    nonlinearity: Literal["quotient_fourier_elu", "quotient_fourier_relu", "quotient_fourier_poly"]
     channels: Count
     band_limit: BandLimit
     quotient: Literal["sphere", "circle"] | None = None
-    grid: Grid | None = None
+    grid: GridField | None = None
+    degree: PolyDegree | None = None  # quotient_fourier_poly: the polynomial's degree (2 unless given)
 
 
 class NormLayer(_Strict):
@@ -107,8 +120,10 @@ Layer = Annotated[
 NONLINEARITIES = (
     "fourier_elu",
     "fourier_relu",
+    "fourier_poly",
     "quotient_fourier_elu",
     "quotient_fourier_relu",
+    "quotient_fourier_poly",
     "norm_relu",
     "norm_sigmoid",
     "norm_squash",

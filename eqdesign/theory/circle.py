@@ -21,6 +21,7 @@ import numpy as np
 
 from .group import FloatArray, GridKind, Group, NamedRep, Quadrature, Quotient
 from .irreps import Irrep, id_pair
+from .quadrature import Space
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class SO2(Group):
     def grid_types(self) -> dict[str, GridKind]:
         return {"regular": GridKind(lambda n: n, "n", circle=True), "rand": GridKind(lambda n: n, "n", circle=True)}
 
+    def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
+        return ("circle", False) if quotient is None else None
+
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         return circle_reachable(source, lambda i: CircleLaw(i.freq), [])
 
@@ -176,6 +180,14 @@ class O2(Group):
 
     def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
         return {"regular": GridKind(lambda n: n, "n", circle=True)}  # n rotations, one per point of the circle
+
+    def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
+        # the regular representation samples rotations and reflections; the circle quotient, rotations
+        if quotient is None:
+            return ("circle", True)
+        if quotient == "circle":
+            return ("circle", False)
+        return None
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         return circle_reachable(source, self.law, [(1, 0)])

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .irreps import Irrep, content
+from .quadrature import Space
 
 #: Real values on quadrature points: weights, characters.
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -128,6 +129,11 @@ class Group(ABC):
     def grid_types(self) -> dict[str, GridKind]:
         """escnn's grid types for Fourier layers on the group; finite groups use all their elements."""
         return {}
+
+    def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
+        """Where the weighted rules of ``grid: auto`` live for a Fourier layer (on ``quotient``, or on the
+        group itself): the space, and whether the reflection or inversion doubles it. None: no such rules."""
+        return None
 
     def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
         """escnn's grid types for quotient Fourier layers on the quotient ``name``, as eqdesign builds them."""

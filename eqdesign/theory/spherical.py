@@ -26,6 +26,7 @@ import numpy as np
 
 from .group import FloatArray, GridKind, Group, NamedRep, Quadrature, Quotient
 from .irreps import Irrep, id_pair
+from .quadrature import Space
 
 # Point counts of escnn's SO3.grid (O3.grid repeats each point with the inversion, except "rand") and of
 # sphere_grid; tests/test_static_refusal.py compares them with escnn. escnn's hopf and fibonacci SO(3) grids
@@ -142,6 +143,13 @@ class SO3(Group):
     def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
         return dict(_SPHERE_GRIDS)
 
+    def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
+        if quotient is None:
+            return ("so3", False)
+        if quotient == "sphere":
+            return ("sphere", False)
+        return None
+
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         stab = _so3_stabilizer(_degrees(source))
         return lambda c: _so3_fixed(stab, c.freq)
@@ -211,6 +219,14 @@ class O3(Group):
     def quotient_grid_types(self, name: str) -> dict[str, GridKind]:
         # O(3)/O(2) is the sphere itself: escnn's O3.sphere_grid samples as many points as SO(3)'s
         return dict(_SPHERE_GRIDS)
+
+    def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
+        # the sphere rules are closed under the antipodal map already: the inversion needs no doubling there
+        if quotient is None:
+            return ("so3", True)
+        if quotient == "sphere":
+            return ("sphere", False)
+        return None
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         present = {id_pair(i.eid): m for i, m in source.items() if m > 0}
