@@ -53,7 +53,7 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def escnn_models() -> Callable[..., tuple[Any, Any]]:
-    """path -> (check result, float64 escnn model with seed-0 parameters), built once per session.
+    """path -> (check result, the float64 escnn model build makes, with the spec's seed), built once per session.
 
     Tests that redraw parameters must put them back (``model.state()`` / ``load_state_dict``)."""
     cache: dict[tuple[str, int], tuple[Any, Any]] = {}
@@ -64,10 +64,15 @@ def escnn_models() -> Callable[..., tuple[Any, Any]]:
             import torch
 
             from eqdesign.commands.check import check_file
+            from eqdesign.escnn_backend.autogrid import build_tuned
             from eqdesign.escnn_backend.builder import build_escnn
 
             result = check_file(path)
-            cache[key] = (result, build_escnn(result.design, torch.float64, seed=0, grid_refinement=refinement))
+            seed = result.design.spec.tests.seed
+            if refinement == 1:  # the model build makes: its auto grids chosen as build chooses them
+                cache[key] = (result, build_tuned(result.design, seed)[0])
+            else:
+                cache[key] = (result, build_escnn(result.design, torch.float64, seed=seed, grid_refinement=refinement))
         return cache[key]
 
     return get

@@ -48,7 +48,8 @@ def test_each_space_gets_its_rule(write_spec: Write, group: str, quotient: str, 
     kind = f"quotient_fourier_elu, quotient: {quotient}" if quotient else "fourier_elu"
     io = {"so2": "1", "o2": "1", "o3": "1x1o"}[group]
     result = check_file(write_spec(_spec(f"{{nonlinearity: {kind}, band_limit: 2, channels: 2}}", group, io, io)))
-    assert result.design.hidden[0].grid.rule == RuleShape(space, 4, flipped)  # type: ignore[arg-type]
+    step = 2 if space == "circle" else 1  # circles: a multiple of lcm(1, 2) points, for the selection rules
+    assert result.design.hidden[0].grid.rule == RuleShape(space, 4, flipped, step)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -100,3 +101,29 @@ def test_a_degree_p_polynomial_reaches_sym_up_to_p(write_spec: Write, degree: in
     result = check_file(write_spec(_spec(layer, inp="1x1", out="1x0 + 1x1 + 1x2 + 1x3")))
     flagged = {f.message.split()[1] for f in result.all_findings() if f.rule == "unreachable-output"}
     assert flagged == unreachable, [f.message for f in result.all_findings()]
+
+
+@pytest.mark.parametrize(
+    ("grid", "hint"),
+    [
+        (
+            ", grid: {type: thomson_cube, n: 4}",
+            "remove hidden[0].grid (the default, grid: auto, sizes a weighted quadrature to tests.tolerance)",
+        ),
+        (", grid: {type: quadrature, degree: 6}", "hidden[0].grid: {type: quadrature, degree: 8}, or remove it for grid: auto"),
+    ],
+)
+def test_a_failing_layer_is_offered_a_grid_the_spec_does_not_have(write_spec: Write, grid: str, hint: str) -> None:
+    from eqdesign.numerics.suite import finer_grid
+
+    result = check_file(write_spec(_spec(f"{{nonlinearity: fourier_elu, band_limit: 2, channels: 4{grid}}}")))
+    assert finer_grid(result.design, result.design.hidden[0]) == hint
+
+
+def test_the_unreachable_hint_raises_the_polynomial_degree(write_spec: Write) -> None:
+    layer = "{nonlinearity: fourier_poly, degree: 2, band_limit: 3, channels: 4}"
+    result = check_file(write_spec(_spec(layer, inp="1x1", out="1x0 + 1x2 + 1x3")))
+    (finding,) = [f for f in result.all_findings() if f.rule == "unreachable-output"]
+    assert "raise degree of hidden[0] to 3" in finding.hint
+    fixed = check_file(write_spec(_spec(layer.replace("degree: 2", "degree: 3"), inp="1x1", out="1x0 + 1x2 + 1x3"), "fixed.yaml"))
+    assert not [f for f in fixed.all_findings() if f.rule == "unreachable-output"]

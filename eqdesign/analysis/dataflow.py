@@ -13,6 +13,7 @@ layer is also cut by the ideal bound, since every feature is an equivariant func
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -97,15 +98,48 @@ def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing
     if not src:
         return {}, {}
     reach = a.g.reachable(src)
-    made = {c: deps for c in layer.channel if reach(c)}
     if layer.poly_degree is not None:
-        # a degree-p polynomial of the channel's signal is a polynomial map of degree <= p of its content:
-        # equivariant, so it only holds irreps of Sym^0..Sym^p of that content
-        top = max((c.freq for c in layer.channel), default=0)
-        powers = [a.g.sym_power(src, k, top) for k in range(layer.poly_degree + 1)]
-        made = {c: deps for c in made if any(power[c] for power in powers)}
+        made, mixing = _polynomial(a.g, layer, src, s)
+        made = {c: d for c, d in made.items() if reach(c)}
+        return a.produce(made, layer.channel, layer.channels), {c.name: sorted(mixing[c.name]) for c in made}
+    made = {c: deps for c in layer.channel if reach(c)}
     names = sorted(i.name for i in src)
     return a.produce(made, layer.channel, layer.channels), {c.name: names for c in made}
+
+
+#: above this many monomials a polynomial layer is analysed as any Fourier layer (sound, less precise)
+MAX_MONOMIALS = 200
+
+
+def _polynomial(g: Group, layer: Nonlinear, src: Counter[Irrep], s: State) -> tuple[dict[Irrep, frozenset[str]], dict[str, set[str]]]:
+    """What a degree-p polynomial of the channel makes, and from what. It is a polynomial map of degree <= p of
+    the channel's content, equivariant, so each output irrep lies in some monomial's content: the tensor
+    product over the irreps x it multiplies of Sym^j(x^m), m the copies of x in the channel. An output
+    depends on the inputs of the monomials that hold it, and on nothing else."""
+    assert layer.poly_degree is not None
+    irreps = sorted(src, key=lambda i: i.name)
+    combos = [c for k in range(layer.poly_degree + 1) for c in itertools.combinations_with_replacement(irreps, k)]
+    if len(combos) > MAX_MONOMIALS:
+        every = frozenset().union(*(s[x].deps for x in irreps))
+        return dict.fromkeys(layer.channel, every), {c.name: {x.name for x in irreps} for c in layer.channel}
+    made: dict[Irrep, frozenset[str]] = {}
+    mixing: dict[str, set[str]] = {}
+    for combo in combos:
+        deps = frozenset().union(*(s[x].deps for x in combo))
+        for c in _monomial(g, Counter(combo), src):
+            if c in layer.channel:
+                made[c] = made.get(c, frozenset()) | deps
+                mixing.setdefault(c.name, set()).update(x.name for x in combo)
+    return made, mixing
+
+
+def _monomial(g: Group, powers: Counter[Irrep], src: Counter[Irrep]) -> set[Irrep]:
+    """Irreps in the tensor product over x of Sym^j(x^m) (j = powers[x], m = src[x])."""
+    content: set[Irrep] = {g.trivial}
+    for x, j in powers.items():
+        factor = set(g.sym_power({x: src[x]}, j, x.freq * j))
+        content = {c for a in content for b in factor for c in g.tensor(a, b)}
+    return content
 
 
 def _tensor_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing]:

@@ -10,7 +10,7 @@ from ..spec.model import Spec
 from ..theory.group import Group
 from ..theory.irreps import Irrep, content, dimension, format_content
 from ..theory.notation import Field
-from ..theory.quadrature import RuleShape
+from ..theory.quadrature import RuleShape, circle_step
 
 #: Where in the spec something is, e.g. ``("hidden", 0)`` or ``("output",)``.
 SpecPath: TypeAlias = tuple[str | int, ...]
@@ -162,4 +162,5 @@ def layer_rule(group: Group, nl: Nonlinear, refinement: int = 1) -> RuleShape | 
     degree = nl.grid.rule.degree if nl.grid.rule is not None else 0
     if refinement > 1:
         degree = max(degree, 2 * nl.band_limit + 2) * refinement
-    return RuleShape(space[0], degree, space[1])
+    step = nl.grid.rule.step if nl.grid.rule is not None else (circle_step(nl.band_limit) if space[0] == "circle" else 1)
+    return RuleShape(space[0], degree, space[1], step)

@@ -86,13 +86,22 @@ def _with_layer(spec: Spec, i: int, layer: Layer) -> Spec:
 def _candidates(design: Design, c: Irrep) -> Iterator[tuple[Spec, str]]:
     spec = design.spec
     for i, layer in enumerate(spec.hidden):
+        if isinstance(layer, (FourierLayer, QuotientLayer)) and layer.nonlinearity.endswith("_poly"):
+            have = layer.degree or 2
+            for p in range(have + 1, min(have + 3, 6) + 1):
+                yield (
+                    _with_layer(spec, i, layer.model_copy(update={"degree": p})),
+                    f"raise degree of hidden[{i}] to {p}: a degree-{have} polynomial only makes Sym^0..Sym^{have} of its channel",
+                )
         if isinstance(layer, QuotientLayer):
-            fourier = FourierLayer(
-                nonlinearity="fourier_elu", channels=layer.channels, band_limit=min(max(layer.band_limit, c.freq), MAX_BAND_LIMIT)
+            kind = "fourier_poly" if layer.nonlinearity.endswith("_poly") else "fourier_elu"
+            band = min(max(layer.band_limit, c.freq), MAX_BAND_LIMIT)
+            fourier = FourierLayer.model_validate(
+                {"nonlinearity": kind, "channels": layer.channels, "band_limit": band, "degree": layer.degree}
             )
             yield (
                 _with_layer(spec, i, fourier),
-                f"use fourier_elu (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs",
+                f"use {kind} (the regular representation) instead of the quotient in hidden[{i}]: the quotient lacks the slots it needs",
             )
         if isinstance(layer, TensorProductLayer):
             doubled = layer.model_copy(update={"field": f"{layer.field} + {layer.field}"})

@@ -30,7 +30,7 @@ from ..spec.model import Grid as GridSpec
 from ..theory.group import GridKind, Group
 from ..theory.irreps import Irrep, dimension
 from ..theory.notation import NotationError, parse
-from ..theory.quadrature import RuleShape, Space, auto_start, exact_degree
+from ..theory.quadrature import RuleShape, Space, auto_start, circle_step, exact_degree
 from ..theory.registry import KINDS, make_group, parse_group_string
 from .budget import Limits, design_excesses, frequency_excess
 from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, SpecPath, irrep_field, rep_field
@@ -293,11 +293,11 @@ class _Resolver:
             if given.degree is None:
                 hint = f"add degree: {exact_degree(L, at.poly) if at.poly else auto_start(L) + 4}"
                 self._refuse(path, "grid type 'quadrature' needs degree (the rule is exact up to that degree)", hint)
-            rule = RuleShape(qspace[0], given.degree, qspace[1])
+            rule = RuleShape(qspace[0], given.degree, qspace[1], _step(qspace[0], L))
             return Grid("quadrature", None, rule.points, coeffs, rule)
         # auto: a polynomial's exact rule is known; otherwise build searches upwards from the exact transform
         start = exact_degree(L, at.poly) if at.poly else auto_start(L)
-        rule = RuleShape(qspace[0], start, qspace[1])
+        rule = RuleShape(qspace[0], start, qspace[1], _step(qspace[0], L))
         cap = min(given.max_points or self.limits.max_points, self.limits.max_points)
         if rule.points > cap:
             message = f"grid: auto starts from {rule.describe()}, above the limit of {cap:,} points"
@@ -368,6 +368,10 @@ class _Resolver:
             order = _order(self.g)
             return self._channels(i, layer, path, "pointwise", self.g.regular(None), "regular", grid=Grid("elements", None, order, order))
         return self._channels(i, layer, path, "pointwise", Counter({self.g.trivial: 1}), self.g.trivial.name)
+
+
+def _step(space: Space, band_limit: int) -> int:
+    return circle_step(band_limit) if space == "circle" else 1
 
 
 def _default_n(kind: GridKind, coeffs: int, L: int) -> tuple[int, int]:

@@ -7,12 +7,12 @@ from typing import Any
 import torch
 
 from ..analysis.design import Design, Nonlinear
-from ..numerics.elements import Element, rep_stack
+from ..numerics.elements import Element, pick_elements, rep_stack
 from ..numerics.equivariance import Probe, measure
-from ..numerics.gridsearch import GridSearch, search, tuned
+from ..numerics.gridsearch import GridSearch, auto_layers, search, tuned
 from ..numerics.suite import exact_on_grid, probe_input
 from ..theory.quadrature import RuleShape, rule
-from .builder import sample_on_rule
+from .builder import build_escnn, sample_on_rule
 from .model import BuiltLayer, EscnnModel
 
 
@@ -105,3 +105,12 @@ def grid_points(model: EscnnModel) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def build_tuned(design: Design, seed: int | None = 0) -> tuple[EscnnModel, GridSearch | None]:
+    """The float64 model ``build`` makes of a design: built, then every auto grid chosen as build chooses it."""
+    model = build_escnn(design, torch.float64, seed=seed)
+    if not auto_layers(design):
+        return model, None
+    tests = design.spec.tests
+    return model, choose_grids(model, pick_elements(model.G, tests.samples, tests.seed))[1]

@@ -83,6 +83,7 @@ def measure(design: Design, model: EscnnModel | None = None, refinement: int = 2
     """Measured influence of the design's escnn model (built here when not given; float64). The model's
     parameters are redrawn during the measurement and put back afterwards."""
     model = model or build_escnn(design, torch.float64)
+    design = model.design  # the grids the model samples (auto grids as chosen): the finer grid refines those
     saved = model.state()
     try:
         refined = EscnnSubject(build_escnn(design, torch.float64, grid_refinement=refinement)) if approximate(design) else None

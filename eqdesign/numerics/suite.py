@@ -140,9 +140,15 @@ def _fix_hint(design: Design, r: ProbeResult) -> str:
 
 
 def finer_grid(design: Design, layer: Nonlinear) -> str:
-    """A grid of at least twice the layer's points that check accepts: the same type where it takes n, else
-    the first type of that space that does ("" when there is none)."""
+    """A better grid than the layer's that check accepts: the default (auto) for an escnn grid where weighted
+    rules exist, a quadrature of higher degree for an explicit one, else an escnn grid of at least twice the
+    points ("" when there is none)."""
     assert layer.grid is not None
+    where = f"{layer.path[0]}[{layer.path[1]}].grid"
+    if layer.grid.rule is not None and layer.grid.type == "quadrature":
+        return f"{where}: {{type: quadrature, degree: {layer.grid.rule.degree + 2}}}, or remove it for grid: auto"
+    if layer.grid.rule is None and design.group.quadrature_space(layer.quotient) is not None:
+        return f"remove {where} (the default, grid: auto, sizes a weighted quadrature to tests.tolerance)"
     types = design.group.quotient_grid_types(layer.quotient) if layer.quotient else design.group.grid_types()
     name = (
         layer.grid.type
@@ -154,4 +160,4 @@ def finer_grid(design: Design, layer: Nonlinear) -> str:
     kind, n = types[name], types[name].min_n
     while kind.points(n) < 2 * layer.grid.points:
         n += 1
-    return f"{layer.path[0]}[{layer.path[1]}].grid: {{type: {name}, n: {n}}}"
+    return f"{where}: {{type: {name}, n: {n}}}"

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.dataflow import Flow
-from ..analysis.design import Design, Linear
+from ..analysis.design import Design, Grid, Linear
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity, printable
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
@@ -164,7 +164,7 @@ def _field_types(design: Design) -> Table:
         else:
             kind = layer.activation + (f" L={layer.band_limit}" if layer.band_limit is not None else "")
             if layer.grid is not None:
-                kind += f", {layer.grid.points} pts"
+                kind += ", " + grid_label(layer.grid)
             t.add_row(
                 f"hidden[{layer.index}]",
                 kind,
@@ -211,7 +211,31 @@ def _influence_table(s: SpecResult, design: Design) -> Table:
     return t
 
 
+def grid_label(grid: Grid) -> str:
+    """How a layer's grid reads in a table: escnn's by its points, weighted rules by degree too."""
+    if grid.type == "auto" and grid.rule is not None:
+        return f"auto from {grid.points} pts (degree {grid.rule.degree})"
+    if grid.rule is not None:
+        return f"{grid.points} pts (degree {grid.rule.degree})"
+    return f"{grid.points} pts"
+
+
+def _grids(c: Console, result: BuildResult) -> None:
+    if not result.grids:
+        return
+    t = Table(title="Fourier grids (what each layer samples)", title_justify="left")
+    for col in ("layer", "grid", "points", "per coeff.", "layer error", "tried"):
+        t.add_column(col, justify="right" if col in ("points", "per coeff.", "layer error") else "left")
+    for g in result.grids:
+        kind = f"{g['rule']}, degree {g['degree']}" if "rule" in g else f"{g['type']} (unweighted)"
+        kind += ", exact" if g.get("exact") else ""
+        tried = " ".join(f"{t['points']}:{_sci(t['error'])}" for t in g.get("tried", []))
+        t.add_row(g["layer"], kind, str(g["points"]), f"{g['points_per_coefficient']:g}", _sci(g["error"]) if "error" in g else "", tried)
+    c.print(t)
+
+
 def _equivariance(c: Console, result: BuildResult) -> None:
+    _grids(c, result)
     if not result.equivariance:
         return
     t = Table(title="Equivariance (relative error on random group elements)", title_justify="left")

@@ -52,6 +52,21 @@ def markdown_report(result: BuildResult) -> str:
             ["output", "input", "relative", "on finer grid"],
             [[b["output"], b["input"], f"{b['rel']:.1e}", f"{b['rel_refined']:.1e}"] for b in leaks],
         )
+    if result.grids:
+        out += ["## Fourier grids", ""]
+        out += _table(
+            ["layer", "grid", "points", "points per coefficient", "layer error (auto)"],
+            [
+                [
+                    g["layer"],
+                    f"{g['rule']}, degree {g['degree']}" if "rule" in g else f"{g['type']} (unweighted)",
+                    g["points"],
+                    g["points_per_coefficient"],
+                    f"{g['error']:.1e}" if "error" in g else "",
+                ]
+                for g in result.grids
+            ],
+        )
     out += ["## Equivariance", "", f"Spec tolerance for approximate layers: {d.spec.tests.tolerance}; scales {d.spec.tests.scales}.", ""]
     out += _table(
         ["probe", "exact", "max rel", "mean rel"],

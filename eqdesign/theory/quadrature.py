@@ -21,6 +21,7 @@ Exactness, with ZYZ Euler angles g = Rz(alpha) Ry(beta) Rz(gamma):
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -48,6 +49,7 @@ class RuleShape:
     space: Space
     degree: int  # exact for every matrix coefficient (harmonic, frequency) of degree <= degree
     flipped: bool  # also sampled with the reflection (O(2)) or the inversion (O(3))
+    step: int = 1  # circles: the number of points is a multiple of step (see circle_step)
 
     @property
     def sphere_family(self) -> str:
@@ -59,9 +61,15 @@ class RuleShape:
         return kind + (" x {1, flip}" if self.flipped else "")
 
     @property
+    def rotations(self) -> int:
+        """Points without the reflection or inversion."""
+        if self.space == "circle":
+            return -(-(self.degree + 1) // self.step) * self.step
+        return _sphere_points(self.degree) * (self.degree + 1 if self.space == "so3" else 1)
+
+    @property
     def points(self) -> int:
-        base = {"circle": self.degree + 1, "sphere": _sphere_points(self.degree), "so3": _sphere_points(self.degree) * (self.degree + 1)}
-        return base[self.space] * (2 if self.flipped else 1)
+        return self.rotations * (2 if self.flipped else 1)
 
     def describe(self) -> str:
         return f"quadrature degree {self.degree} ({self.family}, {self.points} points)"
@@ -94,7 +102,8 @@ def _sphere_points(degree: int) -> int:
 @functools.lru_cache(maxsize=64)
 def rule(shape: RuleShape) -> Rule:
     """The rule's points and weights (cached: a build resamples the same rules often); read-only arrays."""
-    angles, weights = {"circle": _circle, "sphere": _sphere, "so3": _so3}[shape.space](shape.degree)
+    degree = shape.rotations - 1 if shape.space == "circle" else shape.degree  # a circle of n points is exact below n
+    angles, weights = {"circle": _circle, "sphere": _sphere, "so3": _so3}[shape.space](degree)
     flips = np.zeros(len(weights), dtype=np.int64)
     if shape.flipped:
         angles, weights = np.concatenate([angles, angles]), np.concatenate([weights, weights]) / 2
@@ -136,6 +145,15 @@ def _so3(degree: int) -> tuple[FloatArray, FloatArray]:
     angles = np.repeat(sphere, k, axis=0)
     angles[:, 2] = np.tile(circle[:, 0], n)
     return angles, np.repeat(ws, k) * np.tile(wc, n)
+
+
+def circle_step(band_limit: int) -> int:
+    """Circle rules of n points are closed under the rotations C_n, so the layer is exactly C_n-equivariant:
+    with n a multiple of lcm(1..L) the selection rules of every input gcd up to L hold exactly (even
+    frequencies in, no odd one out), as they must for the influence analysis. Capped where the lcm
+    outgrows any sensible grid (L > 9)."""
+    step = math.lcm(*range(1, max(band_limit, 1) + 1))
+    return step if step <= 2520 else 1
 
 
 def auto_start(band_limit: int) -> int:

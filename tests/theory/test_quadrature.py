@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eqdesign.theory.activation import FIT_RANGE, elu_fit
-from eqdesign.theory.quadrature import LEBEDEV_ALL, LEBEDEV_POINTS, RuleShape, auto_start, exact_degree, rule
+from eqdesign.theory.quadrature import LEBEDEV_ALL, LEBEDEV_POINTS, RuleShape, auto_start, circle_step, exact_degree, rule
 
 
 def _sphere_points(shape: RuleShape) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +99,14 @@ def test_so3_rule_reproduces_haar_moments_of_the_rotation_matrix() -> None:
     coarse = rule(RuleShape("so3", 1, False))
     R1 = np.stack([_zyz(*g) for g in coarse.angles])
     assert not np.allclose(np.einsum("g,gij,gkl->ikjl", coarse.weights, R1, R1), second, atol=1e-3)
+
+
+def test_circle_rules_hold_every_selection_rule_up_to_the_band_limit() -> None:
+    """n a multiple of lcm(1..L): C_g is inside C_n for every gcd g <= L."""
+    for L in range(1, 8):
+        shape = RuleShape("circle", 2 * L, False, circle_step(L))
+        assert all(shape.points % g == 0 for g in range(1, L + 1)) and shape.points >= 2 * L + 1
+        assert len(rule(shape).weights) == shape.points
 
 
 def test_degrees_follow_the_band_limit() -> None:
