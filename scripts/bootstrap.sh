@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent developer/CI environment installer for eqdesign.
 #
-# Usage: bash scripts/bootstrap.sh [--dev] [--force]
+# Usage: bash scripts/bootstrap.sh [--dev] [--bench] [--force]
 #   --dev    also install the `dev` extra (pytest)
+#   --bench  also install the `bench` extra (e3nn, for benchmarks/peer_speed.py)
 #   --force  ignore the stamp file and reinstall
 #
 # Environment:
@@ -20,13 +21,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 DEV=0
+BENCH=0
 FORCE=0
 for arg in "$@"; do
     case "$arg" in
         --dev) DEV=1 ;;
+        --bench) BENCH=1 ;;
         --force) FORCE=1 ;;
         -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "bootstrap: unknown argument: $arg (usage: bash scripts/bootstrap.sh [--dev] [--force])" >&2; exit 2 ;;
+        *) echo "bootstrap: unknown argument: $arg (usage: bash scripts/bootstrap.sh [--dev] [--bench] [--force])" >&2; exit 2 ;;
     esac
 done
 
@@ -64,7 +67,7 @@ STAMP_VALUE="$(
     {
         cat "$ROOT/pyproject.toml"
         cat "$ROOT/scripts/bootstrap.sh"
-        echo "root=$ROOT dev=$DEV fortran=$HAVE_FORTRAN torch=$TORCH_VERSION index=$TORCH_INDEX_URL"
+        echo "root=$ROOT dev=$DEV bench=$BENCH fortran=$HAVE_FORTRAN torch=$TORCH_VERSION index=$TORCH_INDEX_URL"
     } | hash_stdin
 )"
 
@@ -109,15 +112,17 @@ else
 fi
 
 EXTRAS="build"
-[ "$DEV" -eq 1 ] && EXTRAS="build,dev"
+[ "$DEV" -eq 1 ] && EXTRAS="$EXTRAS,dev"
+[ "$BENCH" -eq 1 ] && EXTRAS="$EXTRAS,bench"
 if [ "$HAVE_FORTRAN" -eq 1 ]; then
     log "installing eqdesign[$EXTRAS] (editable)"
     "${PIP[@]}" -e ".[$EXTRAS]" py3nj
 else
     # escnn hard-requires py3nj but only imports it optionally; install its other
     # dependencies explicitly and escnn itself without dependency resolution.
-    BASE_EXTRAS=""
-    [ "$DEV" -eq 1 ] && BASE_EXTRAS="[dev]"
+    BASE_EXTRAS="${EXTRAS#build}"
+    BASE_EXTRAS="${BASE_EXTRAS#,}"
+    [ -n "$BASE_EXTRAS" ] && BASE_EXTRAS="[$BASE_EXTRAS]"
     log "installing eqdesign$BASE_EXTRAS (editable) + escnn without py3nj"
     "${PIP[@]}" -e ".$BASE_EXTRAS" lie_learn scipy joblib pymanopt autograd
     "${PIP[@]}" --no-deps "escnn==1.0.11"

@@ -37,7 +37,7 @@ def test_compiled_matches_escnn_and_counts_schur_parameters(spec, per_block, mon
     import eqdesign.export.blocks as blocks
     from eqdesign.escnn_backend.lower import compile_model
 
-    monkeypatch.setattr(lowering, "PER_BLOCK_ADVANTAGE", 0 if per_block else 10**9)
+    monkeypatch.setattr(lowering, "choose_per_block", lambda *args, **kwargs: per_block)
     design, model = _model(spec)
     compiled = compile_model(model, torch.float64)
     assert all(layer.per_block == per_block for layer in compiled.layers if isinstance(layer, blocks.BlockLinear))

@@ -600,17 +600,20 @@ def _cpu_seconds(pid: int) -> float:
 def test_sigint_during_check_exits_130_quietly(tmp_path: Path) -> None:
     for i in range(2000):
         (tmp_path / f"s{i:04d}.yaml").write_text(VALID)
-    proc = subprocess.Popen(
-        eqdesign("check", str(tmp_path)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=ROOT, text=True
-    )
-    start = time.monotonic()
-    while _cpu_seconds(proc.pid) < 1.0 and time.monotonic() - start < 10 * SLOWDOWN and proc.poll() is None:
-        time.sleep(0.02)  # past the imports: into the checks (startup itself is not eqdesign's to guard)
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
+    # stdout goes to a file: a pipe nobody reads until the end fills up and blocks the child in write(),
+    # where its CPU clock stops and the interrupt lands at a random point of the output
+    with (tmp_path / "stdout.txt").open("w+") as stdout:
+        proc = subprocess.Popen(eqdesign("check", str(tmp_path)), stdout=stdout, stderr=subprocess.PIPE, env=_env(), cwd=ROOT, text=True)
+        start = time.monotonic()
+        while _cpu_seconds(proc.pid) < 1.0 and time.monotonic() - start < 10 * SLOWDOWN and proc.poll() is None:
+            time.sleep(0.02)  # past the imports: into the checks (startup itself is not eqdesign's to guard)
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=10)
+        finally:
+            proc.kill()
+        stdout.seek(0)
+        out = stdout.read()
     assert proc.returncode == 130, (proc.returncode, err[-2000:])
     assert "Traceback" not in out + err
 

@@ -14,6 +14,7 @@ from conftest import run_cli
 torch = pytest.importorskip("torch")
 
 from eqdesign.export.artifacts import load_artifact, representations_payload, save_artifacts, with_hashes  # noqa: E402
+from eqdesign.export.modules import CompiledModel  # noqa: E402
 
 
 class Rotate(torch.nn.Module):
@@ -46,7 +47,7 @@ def _extras(reps: torch.Tensor | None = None, tolerance: float = 1e-5, scales: l
 
 
 def _write(tmp_path: Path, name: str, module: torch.nn.Module, extras: dict[str, str]) -> Path:
-    save_artifacts(tmp_path, name, module, extras, {})
+    save_artifacts(tmp_path, name, CompiledModel([module], 2, 2), extras, {})
     return tmp_path / f"{name}.pt"
 
 

@@ -41,6 +41,7 @@ def _bias_only(m: em.BiasOnly, dtype: torch.dtype) -> BlockLinear:
         torch.tensor(pos, dtype=torch.long),
         bias,
         m.out_type.size,
+        in_dim=m.in_type.size,
     )
 
 

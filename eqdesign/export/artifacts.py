@@ -23,6 +23,9 @@ from typing import Any
 
 import torch
 
+from .freeze import freeze
+from .modules import CompiledModel
+
 EXTRA_FILES = ("spec.yaml", "report.json", "provenance.json", "layout.json", "representations.json", "grids.json")
 HASHED_EXTRAS = ("spec.yaml", "report.json", "layout.json", "representations.json", "grids.json")
 #: extras that artifacts of earlier versions lack: hashed where present
@@ -101,14 +104,12 @@ def with_hashes(extras: dict[str, str], provenance: dict[str, Any]) -> dict[str,
     return dict(extras, **{"provenance.json": json.dumps(provenance, indent=2)})
 
 
-def save_artifacts(out_dir: Path, name: str, module: torch.nn.Module, extras: dict[str, str], texts: dict[str, str]) -> list[Path]:
-    """NAME.pt (TorchScript), NAME.pt2 (torch.export, dynamic batch), both with the extras, and the text files."""
+def save_artifacts(out_dir: Path, name: str, module: CompiledModel, extras: dict[str, str], texts: dict[str, str]) -> list[Path]:
+    """NAME.pt (TorchScript: the trainable model), NAME.pt2 (torch.export of its frozen inference copy,
+    dynamic batch), both with the extras, and the text files."""
     scripted = torch.jit.script(module)
-    input_dim = module.input_dim
-    if isinstance(input_dim, torch.nn.Module):
-        raise TypeError(f"{type(module).__name__}.input_dim is a submodule, not the model's input size")
-    example = torch.randn(2, int(input_dim), generator=torch.Generator().manual_seed(0))
-    exported = torch.export.export(module, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
+    example = torch.randn(2, module.input_dim, generator=torch.Generator().manual_seed(0))
+    exported = torch.export.export(freeze(module), (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
     files = {f"{name}.pt": _script_bytes(scripted, extras), f"{name}.pt2": _export_bytes(exported, extras)}
     files.update({file: text.encode() for file, text in texts.items()})
     return write_atomically(out_dir, files)

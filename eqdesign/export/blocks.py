@@ -32,13 +32,17 @@ class IrrepBlock(nn.Module):
         self.endo: torch.Tensor
         self.weight = nn.Parameter(coeffs.permute(0, 2, 1).reshape(e * m_in, m_out).clone())
 
-    def dense(self, w: torch.Tensor) -> torch.Tensor:
-        """Write this block into the irrep-basis matrix w (out, in): entry (a, j; b, i) = sum_k c_kji E_k[a, b]."""
-        c = self.weight.view(self.e, self.m_in, self.m_out)
-        block = torch.einsum("kio,kab->aobi", c, self.endo).reshape(self.d * self.m_out, self.d * self.m_in)
-        rows = self.out_index.unsqueeze(1).expand(-1, self.d * self.m_in)
-        cols = self.in_index.unsqueeze(0).expand(self.d * self.m_out, -1)
-        return w.index_put((rows, cols), block)
+    def expansion(self, in_dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(parameter index, flat position row * in_dim + col, coefficient) of every nonzero entry this block
+        writes into the irrep-basis matrix: entry (a, j; b, i) = sum_k c_kij E_k[a, b], c_kij = weight[k m_in + i, j]."""
+        k, a, b = torch.nonzero(self.endo, as_tuple=True)
+        i = torch.arange(self.m_in).view(1, -1, 1)
+        j = torch.arange(self.m_out).view(1, 1, -1)
+        param = ((k.view(-1, 1, 1) * self.m_in + i) * self.m_out + j).reshape(-1)
+        rows = self.out_index[(a.view(-1, 1, 1) * self.m_out + j).expand(-1, self.m_in, -1)].reshape(-1)
+        cols = self.in_index[(b.view(-1, 1, 1) * self.m_in + i).expand(-1, -1, self.m_out)].reshape(-1)
+        coef = self.endo[k, a, b].view(-1, 1, 1).expand(-1, self.m_in, self.m_out).reshape(-1)
+        return param, rows * in_dim + cols, coef
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
@@ -52,9 +56,11 @@ class IrrepBlock(nn.Module):
 class BlockLinear(nn.Module):
     """An equivariant linear layer whose only parameters are Schur coefficients.
 
-    ``per_block`` runs it block by block (fewer multiply-adds when the layer has many irreps); otherwise it
-    assembles the dense matrix from the coefficients on every call (a cost independent of the batch) and
-    runs one GEMM, which is faster when the blocks are too small to keep a CPU busy."""
+    ``per_block`` runs it block by block (fewer multiply-adds when the layer has large blocks of many
+    irreps); otherwise every call assembles the dense matrix in one gather-multiply-scatter from the
+    coefficients, folds the changes of basis into it, and runs one GEMM: its cost does not grow with the
+    batch, and the backward of the assembly is one small scatter. ``lower_linear.choose_per_block`` picks
+    the form from a cost model."""
 
     def __init__(
         self,
@@ -66,6 +72,7 @@ class BlockLinear(nn.Module):
         bias: torch.Tensor,
         out_dim: int,
         per_block: bool = True,
+        in_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.per_block = per_block
@@ -81,13 +88,24 @@ class BlockLinear(nn.Module):
         self.bias_index: torch.Tensor
         self.bias = nn.Parameter(bias.clone())
         self.out_dim = out_dim
+        self.in_dim = in_dim if in_dim is not None else _in_dim(q_in, blocks)
+        param, position, coef = _expansion(blocks, self.in_dim, bias.dtype)
+        self.register_buffer("exp_param", param)
+        self.register_buffer("exp_position", position)
+        self.register_buffer("exp_coef", coef)
+        self.exp_param: torch.Tensor
+        self.exp_position: torch.Tensor
+        self.exp_coef: torch.Tensor
 
-    def dense(self, in_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W, b) with y = x @ W.T + b in the fields' own bases."""
-        w = self.bias.new_zeros(self.out_dim, in_dim)
+    def dense(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, b) with y = x @ W.T + b in the fields' own bases, assembled from the coefficients."""
+        flat: list[torch.Tensor] = [self.bias[:0]]
         for block in self.blocks:
             assert isinstance(block, IrrepBlock)  # nn.ModuleList yields plain Modules (TorchScript drops the check)
-            w = block.dense(w)
+            flat.append(block.weight.reshape(-1))
+        theta = torch.cat(flat)
+        values = theta.index_select(0, self.exp_param) * self.exp_coef
+        w = self.bias.new_zeros(self.out_dim * self.in_dim).index_add(0, self.exp_position, values).view(self.out_dim, self.in_dim)
         b = self.bias.new_zeros(self.out_dim).index_add(0, self.bias_index, self.bias)
         if self.has_q_in:
             w = torch.matmul(w, self.q_in.t())
@@ -98,7 +116,7 @@ class BlockLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.per_block:
-            w, b = self.dense(x.shape[1])
+            w, b = self.dense()
             return torch.nn.functional.linear(x, w, b)
         if self.has_q_in:
             x = torch.matmul(x, self.q_in)
@@ -111,3 +129,39 @@ class BlockLinear(nn.Module):
         if self.has_q_out:
             y = torch.matmul(y, self.q_out)
         return y
+
+
+class DenseLinear(nn.Module):
+    """A frozen linear layer, y = x W^T + b: what a BlockLinear becomes in an inference artifact, where
+    the parameters can no longer change and assembling them on every call would be wasted."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight.detach().clone().contiguous())
+        self.register_buffer("bias", bias.detach().clone())
+        self.weight: torch.Tensor
+        self.bias: torch.Tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self.weight, self.bias)
+
+
+def _in_dim(q_in: torch.Tensor | None, blocks: list[IrrepBlock]) -> int:
+    if q_in is not None:
+        return int(q_in.shape[0])
+    return max((int(b.in_index.max()) + 1 for b in blocks if b.in_index.numel()), default=0)
+
+
+def _expansion(blocks: list[IrrepBlock], in_dim: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The whole layer's coefficients -> irrep-basis matrix, as one gather-multiply-scatter."""
+    params, positions, coefs = [], [], []
+    offset = 0
+    for block in blocks:
+        param, position, coef = block.expansion(in_dim)
+        params.append(param + offset)
+        positions.append(position)
+        coefs.append(coef.to(dtype))
+        offset += block.weight.numel()
+    if not params:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=dtype)
+    return torch.cat(params), torch.cat(positions), torch.cat(coefs)

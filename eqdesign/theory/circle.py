@@ -183,11 +183,8 @@ class O2(Group):
 
     def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
         # the regular representation samples rotations and reflections; the circle quotient, rotations
-        if quotient is None:
-            return ("circle", True)
-        if quotient == "circle":
-            return ("circle", False)
-        return None
+        spaces: dict[str | None, tuple[Space, bool]] = {None: ("circle", True), "circle": ("circle", False)}
+        return spaces.get(quotient)
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         return circle_reachable(source, self.law, [(1, 0)])

@@ -144,11 +144,8 @@ class SO3(Group):
         return dict(_SPHERE_GRIDS)
 
     def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
-        if quotient is None:
-            return ("so3", False)
-        if quotient == "sphere":
-            return ("sphere", False)
-        return None
+        spaces: dict[str | None, tuple[Space, bool]] = {None: ("so3", False), "sphere": ("sphere", False)}
+        return spaces.get(quotient)
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         stab = _so3_stabilizer(_degrees(source))
@@ -222,11 +219,8 @@ class O3(Group):
 
     def quadrature_space(self, quotient: str | None) -> tuple[Space, bool] | None:
         # the sphere rules are closed under the antipodal map already: the inversion needs no doubling there
-        if quotient is None:
-            return ("so3", True)
-        if quotient == "sphere":
-            return ("sphere", False)
-        return None
+        spaces: dict[str | None, tuple[Space, bool]] = {None: ("so3", True), "sphere": ("sphere", False)}
+        return spaces.get(quotient)
 
     def reachable(self, source: Mapping[Irrep, int]) -> Callable[[Irrep], bool]:
         present = {id_pair(i.eid): m for i, m in source.items() if m > 0}
