@@ -597,13 +597,27 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _as_foreground() -> None:
+    """SIGINT as a terminal's foreground process gets it: a shell that starts the test-suite in the
+    background (``cmd &``) leaves SIGINT ignored, and that disposition would pass on to eqdesign."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_during_check_exits_130_quietly(tmp_path: Path) -> None:
     for i in range(2000):
         (tmp_path / f"s{i:04d}.yaml").write_text(VALID)
     # stdout goes to a file: a pipe nobody reads until the end fills up and blocks the child in write(),
     # where its CPU clock stops and the interrupt lands at a random point of the output
     with (tmp_path / "stdout.txt").open("w+") as stdout:
-        proc = subprocess.Popen(eqdesign("check", str(tmp_path)), stdout=stdout, stderr=subprocess.PIPE, env=_env(), cwd=ROOT, text=True)
+        proc = subprocess.Popen(
+            eqdesign("check", str(tmp_path)),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            cwd=ROOT,
+            text=True,
+            preexec_fn=_as_foreground,
+        )
         start = time.monotonic()
         while _cpu_seconds(proc.pid) < 1.0 and time.monotonic() - start < 10 * SLOWDOWN and proc.poll() is None:
             time.sleep(0.02)  # past the imports: into the checks (startup itself is not eqdesign's to guard)
@@ -627,7 +641,9 @@ def _interrupt_build(tmp_path: Path, sig: int) -> tuple[int | None, str, set[str
     (tmp_path / "tiny.yaml").write_text(TINY)
     out_dir = tmp_path / "out"
     argv = eqdesign("build", "tiny.yaml", "-o", str(out_dir), "--no-influence")
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), cwd=tmp_path, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), cwd=tmp_path, text=True, preexec_fn=_as_foreground
+    )
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr or ()], daemon=True)
     reader.start()
