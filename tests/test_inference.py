@@ -10,6 +10,7 @@ import torch
 
 from eqdesign.escnn_backend.lower_linear import choose_per_block
 from eqdesign.export.blocks import BlockLinear, DenseLinear, IrrepBlock
+from eqdesign.export.modules import FrozenTensorProduct, TensorProductAct
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ["specs/so3-vector-mlp.yaml", "specs/ico-regular-elu.yaml", "specs/so3-gated-tensor-product.yaml", "specs/full-cylinder-norm.yaml"]
@@ -67,6 +68,9 @@ def test_a_frozen_copy_computes_the_same_with_every_dense_layer_assembled_once(c
     for mine, theirs in zip(frozen.layers, model.layers, strict=True):
         if isinstance(theirs, BlockLinear):
             assert isinstance(mine, BlockLinear if theirs.per_block else DenseLinear)
+        if isinstance(theirs, TensorProductAct):
+            assert theirs.compact  # escnn's bases: one list of matrices shared by every channel
+            assert isinstance(mine, FrozenTensorProduct)
     assert not any(p.requires_grad for p in frozen.parameters())
     assert any(p.requires_grad for p in model.parameters())  # the model itself is untouched
 

@@ -157,21 +157,71 @@ class Zero(nn.Module):
 
 
 class TensorProductAct(nn.Module):
-    """Per channel: x (x) x projected back onto the field by an equivariant map sum_k w_k B_k."""
+    """Per channel: x (x) x projected back onto the field by an equivariant map sum_k w_k B_k.
+
+    ``basis`` (K, C * d_out, d_in^2) holds one matrix per weight. Where every weight acts on one channel and
+    all channels share one list of J matrices (as escnn builds it), the layer keeps that list alone,
+    (J, d_out, d_in^2), and the position of each (channel, j) among the weights: assembling is then C times
+    cheaper."""
 
     def __init__(self, basis: torch.Tensor, weights: torch.Tensor, channels: int, d_in: int, d_out: int) -> None:
         super().__init__()
-        self.register_buffer("basis", basis)  # (K, C * d_out, d_in * d_in)
+        shared, order = _shared_basis(basis, channels, d_out)
+        self.compact = shared is not None
+        self.register_buffer("basis", basis if shared is None else shared)  # (K, C d_out, d_in^2) or (J, d_out, d_in^2)
+        self.register_buffer("order", order if order is not None else torch.zeros(0, dtype=torch.long))  # (C, J) weight indices
         self.basis: torch.Tensor
+        self.order: torch.Tensor
         self.weight = nn.Parameter(weights.clone())
+        self.channels, self.d_in, self.d_out = channels, d_in, d_out
+
+    def matrix(self) -> torch.Tensor:
+        """(C, d_out, d_in^2): each channel's projection of its square."""
+        if self.compact:
+            return torch.einsum("cj,joi->coi", self.weight[self.order], self.basis)
+        return torch.einsum("k,koi->oi", self.weight, self.basis).view(self.channels, self.d_out, self.d_in * self.d_in)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        v = x.view(b, self.channels, self.d_in)
+        square = (v.unsqueeze(3) * v.unsqueeze(2)).reshape(b, self.channels, self.d_in * self.d_in)
+        return torch.einsum("coi,bci->bco", self.matrix(), square).reshape(b, self.channels * self.d_out)
+
+
+def _shared_basis(basis: torch.Tensor, channels: int, d_out: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(the shared per-channel list of matrices, (C, J) weight indices), or (None, None) where the basis is
+    not of that form."""
+    K = basis.shape[0]
+    if channels < 1 or K % channels:
+        return None, None
+    per = basis.reshape(K, channels, d_out, -1)
+    norms = per.flatten(2).norm(dim=2)  # (K, C)
+    owner = norms.argmax(dim=1)
+    if bool((norms.sum(dim=1) - norms.max(dim=1).values > 1e-12 * norms.max()).any()):
+        return None, None  # some weight acts on several channels
+    order = torch.stack([torch.nonzero(owner == c).flatten() for c in range(channels)]) if K else None
+    if order is None or order.shape[1] * channels != K:
+        return None, None
+    lists = torch.stack([per[order[c], c] for c in range(channels)])  # (C, J, d_out, d_in^2)
+    if not torch.allclose(lists, lists[:1].expand_as(lists), atol=1e-12 * float(lists.abs().max())):
+        return None, None
+    return lists[0].contiguous(), order
+
+
+class FrozenTensorProduct(nn.Module):
+    """A tensor-product layer with its matrix assembled once (inference artifacts)."""
+
+    def __init__(self, matrix: torch.Tensor, channels: int, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.register_buffer("matrix", matrix.detach().clone())  # (C, d_out, d_in^2)
+        self.matrix: torch.Tensor
         self.channels, self.d_in, self.d_out = channels, d_in, d_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        matrix = torch.einsum("k,koi->oi", self.weight, self.basis).view(self.channels, self.d_out, self.d_in * self.d_in)
         v = x.view(b, self.channels, self.d_in)
         square = (v.unsqueeze(3) * v.unsqueeze(2)).reshape(b, self.channels, self.d_in * self.d_in)
-        return torch.einsum("coi,bci->bco", matrix, square).reshape(b, self.channels * self.d_out)
+        return torch.einsum("coi,bci->bco", self.matrix, square).reshape(b, self.channels * self.d_out)
 
 
 class CompiledModel(nn.Module):
