@@ -92,3 +92,25 @@ def test_torch_compile_takes_the_whole_model_in_one_graph(compiled_models, spec:
     loss.backward()  # training through the compiled graph reaches the Schur coefficients
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     model.zero_grad(set_to_none=True)
+
+
+@pytest.mark.escnn
+def test_eager_inference_reuses_a_frozen_copy_until_a_parameter_changes(compiled_models) -> None:
+    model = compiled_models["specs/ico-regular-elu.yaml"]
+    x = torch.randn(5, model.input_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    model.eval()
+    try:
+        with torch.no_grad():
+            first = model(x)
+            copy = model.__dict__["_eqd_frozen"]
+            assert torch.allclose(first, model.forward(x), atol=1e-12) and copy.frozen
+            assert model(x) is not None and model.__dict__["_eqd_frozen"] is copy  # reused
+            weight = next(p for p in model.parameters() if p.requires_grad)
+            weight.add_(0.5)  # what an optimizer step does
+            changed = model(x)
+            assert model.__dict__["_eqd_frozen"] is not copy
+            assert torch.allclose(changed, model.forward(x), atol=1e-12) and not torch.allclose(changed, first)
+            weight.sub_(0.5)
+        assert torch.allclose(model(x), first, atol=1e-12)  # with autograd on, forward runs as it is
+    finally:
+        model.train()

@@ -22,6 +22,7 @@ def freeze(model: CompiledModel) -> CompiledModel:
     """A frozen copy for inference (the model itself is left as it is); no parameter requires grad."""
     layers: list[nn.Module] = [_frozen(layer) for layer in model.layers]
     frozen = CompiledModel(layers, model.input_dim, model.output_dim)
+    frozen.frozen = True
     for p in frozen.parameters():
         p.requires_grad_(False)
     return frozen.eval()

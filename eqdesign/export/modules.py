@@ -5,6 +5,8 @@ None of these import escnn: a compiled model needs torch alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -231,6 +233,26 @@ class CompiledModel(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_dim, self.output_dim = input_dim, output_dim
+        self.frozen = False  # an inference copy (export.freeze): nothing to assemble
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """In eager inference (eval mode, no autograd) run the frozen copy, assembled once and kept until a
+        parameter changes; training, TorchScript, torch.compile and torch.export run ``forward`` as it is."""
+        if not self.frozen and not self.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            return self._inference_copy()(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+    def _inference_copy(self) -> CompiledModel:
+        from .freeze import freeze  # freeze builds CompiledModels
+
+        # every in-place change of a parameter (an optimizer step, load_state_dict) bumps its version, and a
+        # replaced tensor (.to(), .double()) has a new address
+        key = [(p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters()]
+        state = self.__dict__  # a plain attribute: a registered submodule would be scripted and saved too
+        if state.get("_eqd_frozen_key") != key:
+            state["_eqd_frozen"], state["_eqd_frozen_key"] = freeze(self), key
+        copy: CompiledModel = state["_eqd_frozen"]
+        return copy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
