@@ -35,17 +35,24 @@ def test_the_cost_model_prefers_blocks_only_where_they_save_work() -> None:
         assert choose_per_block(blocks, start, start, False, False) is want
 
 
-def test_dense_assembly_equals_the_per_block_form() -> None:
+@pytest.mark.parametrize("with_bases", [False, True])
+def test_dense_assembly_equals_the_per_block_form(with_bases: bool) -> None:
+    """Also with changes of basis on both sides, where the dense form is one precomputed linear map of the
+    coefficients (a gradient reaches the coefficients through it)."""
     blocks = [_block(1, 3, 2, 0, 0), _block(3, 2, 4, 3, 2)]
-    layer = BlockLinear(
-        None, None, blocks, torch.cat([b.out_index for b in blocks]), torch.tensor([0]), torch.ones(1, dtype=torch.float64), 14
-    )
+    gen = torch.Generator().manual_seed(3)
+    q_in, q_out = (torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))[0] if with_bases else None for n in (9, 14))
+    bias = torch.ones(1, dtype=torch.float64)
+    layer = BlockLinear(q_in, q_out, blocks, torch.cat([b.out_index for b in blocks]), torch.tensor([0]), bias, 14, in_dim=9)
+    assert (layer.w_map.numel() > 0) is with_bases
     x = torch.randn(5, 9, dtype=torch.float64)
     layer.per_block = True
     by_block = layer(x)
     layer.per_block = False
     assert torch.allclose(layer(x), by_block, atol=1e-12)
     assert torch.allclose(DenseLinear(*layer.dense())(x), by_block, atol=1e-12)
+    layer(x).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
 
 
 @pytest.fixture(scope="module")

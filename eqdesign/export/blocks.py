@@ -53,6 +53,10 @@ class IrrepBlock(nn.Module):
         return torch.matmul(xi, self.weight).reshape(b, self.d * self.m_out)
 
 
+#: the largest (out * in) x coefficients map a dense-form layer keeps (float entries): 4M, 16 MB in float32
+MAX_MAP = 4_000_000
+
+
 class BlockLinear(nn.Module):
     """An equivariant linear layer whose only parameters are Schur coefficients.
 
@@ -96,23 +100,61 @@ class BlockLinear(nn.Module):
         self.exp_param: torch.Tensor
         self.exp_position: torch.Tensor
         self.exp_coef: torch.Tensor
+        # small layers with changes of basis: W and b as fixed linear maps of the coefficients, changes of
+        # basis included, so that assembling is one matrix-vector product (each tiny op costs a thread wake-up)
+        self.register_buffer("w_map", torch.zeros(0, dtype=bias.dtype))  # (out * in, coefficients) or empty
+        self.register_buffer("b_map", torch.zeros(0, dtype=bias.dtype))  # (out, biases) or empty
+        self.w_map: torch.Tensor
+        self.b_map: torch.Tensor
+        count = sum(block.weight.numel() for block in blocks)
+        if (self.has_q_in or self.has_q_out) and self.out_dim * self.in_dim * max(count, 1) <= MAX_MAP:
+            self.w_map, self.b_map = self._maps()
 
-    def dense(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W, b) with y = x @ W.T + b in the fields' own bases, assembled from the coefficients."""
+    def _theta(self) -> torch.Tensor:
+        """Every block's coefficients, concatenated in the order of exp_param."""
         flat: list[torch.Tensor] = [self.bias[:0]]
         for block in self.blocks:
             assert isinstance(block, IrrepBlock)  # nn.ModuleList yields plain Modules (TorchScript drops the check)
             flat.append(block.weight.reshape(-1))
-        theta = torch.cat(flat)
+        return torch.cat(flat)
+
+    @torch.no_grad()
+    def _maps(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The dense form's W and b as matrices applied to the coefficients (basis vectors pushed through)."""
+        count = self._theta().numel()
+        eye = torch.eye(count, dtype=self.bias.dtype)
+        columns = [self._fold(self._scatter(eye[k]), self.bias.new_zeros(self.out_dim))[0].reshape(-1) for k in range(count)]
+        w_map = torch.stack(columns, dim=1) if columns else self.bias.new_zeros(self.out_dim * self.in_dim, 0)
+        eye_b = torch.eye(self.bias.numel(), dtype=self.bias.dtype)
+        b_cols = [
+            self._fold(self.bias.new_zeros(self.out_dim, self.in_dim), self._bias_irrep(eye_b[k]))[1] for k in range(self.bias.numel())
+        ]
+        b_map = torch.stack(b_cols, dim=1) if b_cols else self.bias.new_zeros(self.out_dim, 0)
+        return w_map, b_map
+
+    def _scatter(self, theta: torch.Tensor) -> torch.Tensor:
         values = theta.index_select(0, self.exp_param) * self.exp_coef
-        w = self.bias.new_zeros(self.out_dim * self.in_dim).index_add(0, self.exp_position, values).view(self.out_dim, self.in_dim)
-        b = self.bias.new_zeros(self.out_dim).index_add(0, self.bias_index, self.bias)
+        return self.bias.new_zeros(self.out_dim * self.in_dim).index_add(0, self.exp_position, values).view(self.out_dim, self.in_dim)
+
+    def _bias_irrep(self, bias: torch.Tensor) -> torch.Tensor:
+        return self.bias.new_zeros(self.out_dim).index_add(0, self.bias_index, bias)
+
+    def _fold(self, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Irrep-basis (W, b) -> the fields' own bases."""
         if self.has_q_in:
             w = torch.matmul(w, self.q_in.t())
         if self.has_q_out:
             w = torch.matmul(self.q_out.t(), w)
             b = torch.matmul(b, self.q_out)
         return w, b
+
+    def dense(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, b) with y = x @ W.T + b in the fields' own bases, assembled from the coefficients."""
+        theta = self._theta()
+        if self.w_map.numel() > 0:
+            w = torch.mv(self.w_map, theta).view(self.out_dim, self.in_dim)
+            return w, torch.mv(self.b_map, self.bias) if self.bias.numel() > 0 else self.bias.new_zeros(self.out_dim)
+        return self._fold(self._scatter(theta), self._bias_irrep(self.bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.per_block:
