@@ -32,12 +32,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
+
+from timing import interleaved, median, quartiles
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SPECS = ["specs/so3-vector-mlp.yaml", "specs/ico-regular-elu.yaml"]
@@ -189,48 +190,6 @@ def _train_fn(model, x, torch):
     return f
 
 
-def _calibrate(fn, sample_ms: float, warmup: int) -> int:
-    for _ in range(warmup):
-        fn()
-    # a few calls, take the fastest: how many calls make one sample of >= sample_ms
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return max(1, min(1000, int(sample_ms / 1e3 / max(best, 1e-7)) + 1))
-
-
-def _sample(fn, inner: int) -> float:
-    t = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    return (time.perf_counter() - t) / inner * 1e3
-
-
-def interleaved(fns: dict, reps: int, sample_ms: float, warmup: int) -> tuple[dict, dict]:
-    """Median ms per call of each function; one sample of each per repetition, the order rotating."""
-    keys = list(fns)
-    inner = {k: _calibrate(fns[k], sample_ms, warmup) for k in keys}
-    samples = {k: [] for k in keys}
-    for r in range(reps):
-        order = keys[r % len(keys) :] + keys[: r % len(keys)]
-        if (r // len(keys)) % 2:
-            order.reverse()
-        for k in order:
-            samples[k].append(_sample(fns[k], inner[k]))
-    return samples, inner
-
-
-def _med(xs):
-    return statistics.median(xs)
-
-
-def _spread(xs):
-    q = statistics.quantiles(xs, n=4) if len(xs) >= 4 else [min(xs), _med(xs), max(xs)]
-    return q[0], q[2]
-
-
 # -- per layer ----------------------------------------------------------------------------------------------
 
 
@@ -257,7 +216,7 @@ def per_layer(design, esc, compiled, x, reps: int, sample_ms: float, warmup: int
 
         fns[("a", i)] = ef
         fns[("b", i)] = cf
-    samples, _ = interleaved(fns, reps, sample_ms, warmup)
+    samples, _ = interleaved(fns, reps, sample_ms, warmup, max_calls=1000, warmup_s=float("inf"))
     for i, (em, cm, xin) in enumerate(zip(esc.layers, compiled.layers, inputs, strict=True)):
         with torch.no_grad():
             out = cm(xin)
@@ -267,8 +226,8 @@ def per_layer(design, esc, compiled, x, reps: int, sample_ms: float, warmup: int
                 "escnn": type(em).__name__,
                 "compiled": type(cm).__name__,
                 "shape": f"{xin.shape[1]}->{out.shape[1]}",
-                "a_ms": _med(samples[("a", i)]),
-                "b_ms": _med(samples[("b", i)]),
+                "a_ms": median(samples[("a", i)]),
+                "b_ms": median(samples[("b", i)]),
                 "detail": _layer_detail(cm),
             }
         )
@@ -388,26 +347,26 @@ def run(args) -> None:
         inner = {}
         for phase, maker, models in (("forward", _forward_fn, fwd), ("train", _train_fn, trn)):
             fns = {k: maker(models[k], x, torch) for k in VARIANTS}
-            res[phase], inner[phase] = interleaved(fns, args.reps, args.sample_ms, args.warmup)
+            res[phase], inner[phase] = interleaved(fns, args.reps, args.sample_ms, args.warmup, max_calls=1000, warmup_s=float("inf"))
 
         print()
         print(f"  {'variant':<28}{'forward ms':>12}{'(IQR)':>18}{'train step ms':>16}{'(IQR)':>18}   calls/sample fwd,train")
         for k in VARIANTS:
             f, t = res["forward"][k], res["train"][k]
-            fl, fh = _spread(f)
-            tl, th = _spread(t)
+            fl, fh = quartiles(f)
+            tl, th = quartiles(t)
             lab = LABELS[k] + (" [eval / train]" if k == "a" else "")
             print(
-                f"  {lab:<28}{_med(f):>12.3f}{f'({fl:.3f}-{fh:.3f})':>18}{_med(t):>16.3f}"
+                f"  {lab:<28}{median(f):>12.3f}{f'({fl:.3f}-{fh:.3f})':>18}{median(t):>16.3f}"
                 f"{f'({tl:.3f}-{th:.3f})':>18}   {inner['forward'][k]},{inner['train'][k]}"
             )
-        med = {ph: {k: _med(res[ph][k]) for k in VARIANTS} for ph in res}
+        med = {ph: {k: median(res[ph][k]) for k in VARIANTS} for ph in res}
         ratios = {
             ph: {"b/a": med[ph]["b"] / med[ph]["a"], "c/a": med[ph]["c"] / med[ph]["a"], "b/d": med[ph]["b"] / med[ph]["d"]} for ph in med
         }
         # ratio of medians, and the median of the per-repetition ratios (same repetition = same load)
         rep_ratios = {
-            ph: {r: _med([res[ph][r[0]][i] / res[ph][r[2]][i] for i in range(args.reps)]) for r in ("b/a", "c/a", "b/d")} for ph in res
+            ph: {r: median([res[ph][r[0]][i] / res[ph][r[2]][i] for i in range(args.reps)]) for r in ("b/a", "c/a", "b/d")} for ph in res
         }
         print()
         print(f"  {'ratio':<10}{'forward':>10}{'train step':>12}   (ratio of medians; median of per-repetition ratios in brackets)")

@@ -63,7 +63,6 @@ import gc
 import os
 import platform
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -80,6 +79,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("EQDESIGN_LIMIT_MAX_MEMORY_MB", "8192")
 
 import torch  # noqa: E402
+from timing import interleaved, median, quartiles  # noqa: E402 - benchmarks/ is the script's folder
 from torch import nn  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -543,56 +543,6 @@ def train_fn(model: nn.Module, call: Callable[[torch.Tensor], torch.Tensor], x: 
     return f
 
 
-def calibrate(fn: Callable[[], None], sample_ms: float, warmup: int) -> int:
-    """Untimed warm-up calls (at most ~2 s of them), then how many calls make one sample of >= sample_ms."""
-    t0 = time.perf_counter()
-    for _ in range(warmup):
-        fn()
-        if time.perf_counter() - t0 > 2.0:
-            break
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return max(1, min(2000, int(sample_ms / 1e3 / max(best, 1e-7)) + 1))
-
-
-def sample(fn: Callable[[], None], inner: int) -> float:
-    t = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    return (time.perf_counter() - t) / inner * 1e3
-
-
-def interleaved(
-    fns: dict[str, Callable[[], None]], reps: int, sample_ms: float, warmup: int
-) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """ms per call of each function, one sample each per repetition; the order rotates, and reverses every
-    len(fns) repetitions, so no variant always follows the same one."""
-    keys = list(fns)
-    inner = {k: calibrate(fns[k], sample_ms, warmup) for k in keys}
-    samples: dict[str, list[float]] = {k: [] for k in keys}
-    for r in range(reps):
-        order = keys[r % len(keys) :] + keys[: r % len(keys)]
-        if (r // len(keys)) % 2:
-            order.reverse()
-        for k in order:
-            samples[k].append(sample(fns[k], inner[k]))
-    return samples, inner
-
-
-def _med(xs: list[float]) -> float:
-    return statistics.median(xs)
-
-
-def _iqr(xs: list[float]) -> tuple[float, float]:
-    if len(xs) < 4:
-        return min(xs), max(xs)
-    q = statistics.quantiles(xs, n=4)
-    return q[0], q[2]
-
-
 # -- report -------------------------------------------------------------------------------------------------
 
 
@@ -623,8 +573,8 @@ def ratio_table(res: dict[str, dict[str, list[float]]], reps: int) -> dict[str, 
         for r in RATIOS:
             num, den = r.split("/")
             if num in samples and den in samples:
-                per_rep = _med([samples[num][i] / samples[den][i] for i in range(reps)])
-                out[phase][r] = (_med(samples[num]) / _med(samples[den]), per_rep)
+                per_rep = median([samples[num][i] / samples[den][i] for i in range(reps)])
+                out[phase][r] = (median(samples[num]) / median(samples[den]), per_rep)
             else:
                 out[phase][r] = None
     return out
@@ -656,8 +606,8 @@ def print_spec_header(bench: Bench, x: torch.Tensor) -> None:
 def _cell(xs: list[float] | None, width: int) -> str:
     if not xs:
         return f"{'-':>{width}}{'':>22}"
-    lo, hi = _iqr(xs)
-    return f"{_med(xs):>{width}.3f}{f'({lo:.3f}-{hi:.3f})':>22}"
+    lo, hi = quartiles(xs)
+    return f"{median(xs):>{width}.3f}{f'({lo:.3f}-{hi:.3f})':>22}"
 
 
 def print_results(res: dict[str, dict[str, list[float]]], inner: dict[str, dict[str, int]], reps: int) -> dict[str, Any]:
@@ -695,7 +645,7 @@ def run_spec(spec: str, path: Path, args: argparse.Namespace) -> tuple[dict[str,
     res["train"], inner["train"] = interleaved(trn, args.reps, args.sample_ms, args.warmup)
     ratios = print_results(res, inner, args.reps)
     print(f"  (spec done in {time.perf_counter() - t0:.0f} s)")
-    med = {ph: {k: _med(v) for k, v in res[ph].items()} for ph in res}
+    med = {ph: {k: median(v) for k, v in res[ph].items()} for ph in res}
     return med, ratios
 
 
