@@ -12,7 +12,7 @@ import numpy as np
 
 from ..analysis.design import Grid
 from ..theory.group import FloatArray, Group
-from ..theory.quadrature import Rule
+from ..theory.quadrature import Rule, gauss_legendre
 from .compat import BuildError, quiet
 
 #: names a finite set of group elements, e.g. ("all",), ("circle", 8) or ("beta", 5)
@@ -157,7 +157,7 @@ class Euler(Family):
         return ("cube",), {}
 
     def haar_steps(self, m: int) -> list[HaarStep]:
-        w = _leggauss(m)[1] / 2
+        w = gauss_legendre(m)[1] / 2
         steps: list[HaarStep] = [(("gamma", m), None), (("beta", m), w), (("alpha", m), None)]
         return steps + ([(("inversion",), None)] if self.inversion else [])
 
@@ -166,15 +166,9 @@ class Euler(Family):
             return [self.element(G, 0, 0, 0, 0), self.element(G, 0, 0, 0, 1)]
         m = int(key[1])
         if key[0] == "beta":
-            return [self.element(G, 0, b, 0) for b in np.arccos(_leggauss(m)[0])]
+            return [self.element(G, 0, b, 0) for b in np.arccos(gauss_legendre(m)[0])]
         ang = 2 * np.pi * np.arange(m) / m
         return [self.element(G, 0, 0, a) if key[0] == "gamma" else self.element(G, a, 0, 0) for a in ang]
-
-
-def _leggauss(m: int) -> tuple[FloatArray, FloatArray]:
-    """Gauss-Legendre nodes and weights on [-1, 1], exact for polynomials of degree < 2m."""
-    nodes, weights = np.polynomial.legendre.leggauss(m)  # type: ignore[no-untyped-call]  # numpy's stubs leave leggauss unannotated
-    return nodes, weights
 
 
 def circle_cosets(G: Any, n: int, kind: str) -> Elements:

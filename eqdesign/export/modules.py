@@ -158,6 +158,14 @@ class Zero(nn.Module):
         return x.new_zeros(x.shape[0], self.out_dim)
 
 
+def project_square(x: torch.Tensor, matrix: torch.Tensor, channels: int, d_in: int, d_out: int) -> torch.Tensor:
+    """Each channel's field times itself, x (x) x, mapped by that channel's (d_out, d_in^2) matrix."""
+    b = x.shape[0]
+    v = x.view(b, channels, d_in)
+    square = (v.unsqueeze(3) * v.unsqueeze(2)).reshape(b, channels, d_in * d_in)
+    return torch.einsum("coi,bci->bco", matrix, square).reshape(b, channels * d_out)
+
+
 class TensorProductAct(nn.Module):
     """Per channel: x (x) x projected back onto the field by an equivariant map sum_k w_k B_k.
 
@@ -184,10 +192,7 @@ class TensorProductAct(nn.Module):
         return torch.einsum("k,koi->oi", self.weight, self.basis).view(self.channels, self.d_out, self.d_in * self.d_in)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = x.shape[0]
-        v = x.view(b, self.channels, self.d_in)
-        square = (v.unsqueeze(3) * v.unsqueeze(2)).reshape(b, self.channels, self.d_in * self.d_in)
-        return torch.einsum("coi,bci->bco", self.matrix(), square).reshape(b, self.channels * self.d_out)
+        return project_square(x, self.matrix(), self.channels, self.d_in, self.d_out)
 
 
 def _shared_basis(basis: torch.Tensor, channels: int, d_out: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -220,10 +225,7 @@ class FrozenTensorProduct(nn.Module):
         self.channels, self.d_in, self.d_out = channels, d_in, d_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = x.shape[0]
-        v = x.view(b, self.channels, self.d_in)
-        square = (v.unsqueeze(3) * v.unsqueeze(2)).reshape(b, self.channels, self.d_in * self.d_in)
-        return torch.einsum("coi,bci->bco", self.matrix, square).reshape(b, self.channels * self.d_out)
+        return project_square(x, self.matrix, self.channels, self.d_in, self.d_out)
 
 
 class CompiledModel(nn.Module):

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quadrature import gauss_legendre
+
 #: the range the polynomial follows ELU on
 FIT_RANGE = 3.0
 
 
 def elu_fit(degree: int) -> tuple[float, ...]:
     """Monomial coefficients (constant first) of the degree-``degree`` least-squares fit of ELU."""
-    nodes, weights = np.polynomial.legendre.leggauss(64)  # type: ignore[no-untyped-call]  # numpy's stubs leave leggauss unannotated
+    nodes, weights = gauss_legendre(64)
     x = FIT_RANGE * nodes
     y = np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))
     V = np.vander(x, degree + 1, increasing=True) * np.sqrt(weights)[:, None]

@@ -87,6 +87,12 @@ class Rule:
     flips: npt.NDArray[np.int64]
 
 
+def gauss_legendre(m: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], exact for polynomials of degree < 2m."""
+    nodes, weights = np.polynomial.legendre.leggauss(m)  # type: ignore[no-untyped-call]  # numpy's stubs leave leggauss unannotated
+    return nodes, weights
+
+
 def _lebedev_degree(degree: int) -> int | None:
     return next((d for d in LEBEDEV_POINTS if d >= degree), None)
 
@@ -130,7 +136,7 @@ def _sphere(degree: int) -> tuple[FloatArray, FloatArray]:
     else:
         # m Gauss-Legendre nodes in cos(beta) (exact below degree 2m) times 2m azimuths (|k| < 2m)
         m = degree // 2 + 1
-        x, wx = np.polynomial.legendre.leggauss(m)  # type: ignore[no-untyped-call]  # numpy's stubs leave leggauss unannotated
+        x, wx = gauss_legendre(m)
         phi = 2 * np.pi * np.arange(2 * m) / (2 * m)
         beta, alpha = np.repeat(np.arccos(x), 2 * m), np.tile(phi, m)
         w = np.repeat(wx, 2 * m)
