@@ -37,6 +37,13 @@ class Rule:
     name: str
     severity: Severity
     doc: str
+    fix: str = ""  # how to make the finding go away, in one or two sentences
+
+    @property
+    def summary(self) -> str:
+        """The doc's first sentence: a rule's one-line description (SARIF's shortDescription, say)."""
+        head, _, _ = self.doc.partition(". ")
+        return head.rstrip(".") + "."
 
 
 @dataclass(frozen=True)
@@ -54,11 +61,11 @@ RULES: dict[str, Rule] = {}
 RuleFn = TypeVar("RuleFn", bound=Callable[..., object])
 
 
-def rule(rule_id: str, name: str, severity: Severity) -> Callable[[RuleFn], RuleFn]:
-    """Register a rule; the decorated function's docstring documents it."""
+def rule(rule_id: str, name: str, severity: Severity, fix: str = "") -> Callable[[RuleFn], RuleFn]:
+    """Register a rule; the decorated function's docstring documents it, ``fix`` says how to resolve it."""
 
     def register(fn: RuleFn) -> RuleFn:
-        RULES[name] = Rule(rule_id, name, severity, " ".join(inspect.cleandoc(fn.__doc__ or "").split()))
+        RULES[name] = Rule(rule_id, name, severity, " ".join(inspect.cleandoc(fn.__doc__ or "").split()), fix)
         return fn
 
     return register
@@ -140,4 +147,41 @@ def _too_large() -> None:
     ever computed."""
 
 
-SPEC_RULES = frozenset({"yaml-syntax", "duplicate-key", "schema", "unknown-group", "unknown-irrep"})
+@rule("EQ006", "config", Severity.ERROR)
+def _config() -> None:
+    """The configuration (``[tool.eqdesign]`` in pyproject.toml, or eqdesign.toml) is not valid TOML, or
+    names an unknown key, rule or severity. The specs it governs are not checked until it is fixed."""
+
+
+@rule("EQ007", "unused-suppression", Severity.WARNING)
+def _unused_suppression() -> None:
+    """A spec's ``lint: {ignore: [...]}`` names a rule that reports nothing in this spec. A suppression
+    that no longer suppresses anything hides the next real finding of that rule: remove it."""
+
+
+# -- verdicts of `build`: the numbers, not the spec's text, decide these
+
+
+@rule("EQ301", "not-equivariant", Severity.ERROR)
+def _not_equivariant() -> None:
+    """The built model, or one of its layers, is further from equivariant than ``tests.tolerance`` allows
+    on the test's group elements and input scales, or no Fourier grid within the limits reached that
+    tolerance. Only approximately equivariant (Fourier) layers can fail so; exact layers fail only through
+    a defect."""
+
+
+@rule("EQ302", "build-failed", Severity.ERROR)
+def _build_failed() -> None:
+    """The design passed ``check`` but could not be built, compiled or exported: escnn refused it, the
+    compiled module disagrees with escnn's, the measured influence disagrees with ``check``'s, or two specs
+    of one command would write the same artifacts."""
+
+
+SPEC_RULES = frozenset({"yaml-syntax", "duplicate-key", "schema", "unknown-group", "unknown-irrep", "config"})
+
+#: rules no configuration or suppression can silence or soften: the spec could not be read, or could not
+#: be built, or the numbers say the model is wrong. A gate that let these pass would pass a broken spec.
+MANDATORY = SPEC_RULES | {
+    *("internal-error", "invalid-nonlinearity", "grid-too-small", "empty-linear", "too-large"),
+    *("not-equivariant", "build-failed"),
+}

@@ -22,6 +22,7 @@ class SpecResult:
     design: Design | None = None
     flow: Flow | None = None
     internal_error: str | None = None
+    disabled: frozenset[str] = frozenset()  # rules the configuration turned off for this spec (by name)
 
     @property
     def errors(self) -> int:
@@ -85,14 +86,26 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     grids: list[dict[str, Any]] = field(default_factory=list)  # what each Fourier layer samples (auto: what was tried)
+    verdicts: list[Finding] = field(default_factory=list)  # the failures as findings, for the CI formats
 
     @property
     def ok(self) -> bool:
         return self.exit_code == ExitCode.OK
 
-    def fail(self, message: str, code: ExitCode = ExitCode.FINDINGS) -> None:
+    def fail(self, message: str, code: ExitCode = ExitCode.FINDINGS, rule: str | None = "build-failed", at: Location | None = None) -> None:
+        """Record a failure; ``rule`` names the finding it becomes (None: the check's findings already say it),
+        located at ``at`` or, by default, at the spec's ``tests`` (the settings the verdict was judged by)."""
         self.failures.append(message)
         self.exit_code = max(self.exit_code, code)
+        if rule is not None:
+            self.verdicts.append(make(rule, message, at or self._tests_location()))
+
+    def _tests_location(self) -> Location:
+        loaded = self.check.loaded  # without a tests section, the top of the spec
+        return loaded.at(("tests",), key=True) if loaded is not None else Location(self.check.file, 1, 1, "")
+
+    def all_findings(self) -> list[Finding]:
+        return self.check.all_findings() + self.verdicts
 
 
 @dataclass

@@ -58,6 +58,18 @@ if ! command -v gfortran >/dev/null 2>&1; then
 fi
 if command -v gfortran >/dev/null 2>&1; then HAVE_FORTRAN=1; else HAVE_FORTRAN=0; fi
 
+# --- Graphviz (dev only: the tests render influence graphs as SVG; eqdesign itself falls back to Mermaid)
+if [ "$DEV" -eq 1 ] && ! command -v dot >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing graphviz (the tests render influence graphs as SVG)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq graphviz >/dev/null
+    else
+        warn "graphviz (dot) not found and cannot be installed here: the SVG graph tests will be skipped."
+    fi
+fi
+
 # --- stamp: anything that changes what we would install ---------------------
 hash_stdin() {
     if command -v sha256sum >/dev/null 2>&1; then sha256sum | cut -d' ' -f1

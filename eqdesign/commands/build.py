@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exitcodes import ExitCode
+from ..findings import Location
 from ..results import BuildBatch, BuildResult
 from ..spec.discover import discover
 from .check import check_file
@@ -75,7 +76,7 @@ def build_spec(path: str, out_dir: str | None, progress: Progress = lambda s: No
     check = check_file(path)
     result = BuildResult(check)
     if check.exit_code() != ExitCode.OK:
-        result.fail("eqdesign check reports errors: fix them first (nothing was built)", check.exit_code())
+        result.fail("eqdesign check reports errors: fix them first (nothing was built)", check.exit_code(), rule=None)
         return result
     try:
         _build(result, Path(out_dir) if out_dir else Path(path).parent, progress, influence)
@@ -90,12 +91,13 @@ def _build_failed(result: BuildResult, err: Exception) -> None:
     if os.environ.get("EQDESIGN_DEBUG"):
         raise err
     if isinstance(err, BuildError) and result.check.loaded is not None:
-        where = result.check.loaded.at(err.path) if err.path else f"{result.check.file}:1:1"
-        result.fail(f"{where}: escnn cannot build this design: {err}")
+        where = result.check.loaded.at(err.path) if err.path else Location(result.check.file, 1, 1, "")
+        result.fail(f"{where}: escnn cannot build this design: {err}", at=where)
     else:
         result.fail(
             f"internal error while building: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1; please report this)",
             ExitCode.INTERNAL,
+            rule="internal-error",
         )
 
 
@@ -132,7 +134,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
         design, found = _timed(result, "choosing grids (grid: auto)", progress, lambda: choose_grids(model, elements))
     result.grids = grid_records(model, found)
     if found is not None and found.failure:
-        result.fail(f"{result.check.file}: {found.failure}")
+        result.fail(f"{result.check.file}: {found.failure}", rule="not-equivariant")
         return
     c64, c32 = _timed(
         result, "compiling to plain torch", progress, lambda: (compile_model(model, torch.float64), compile_model(model, torch.float32))
@@ -154,7 +156,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     report = _timed(result, f"testing equivariance on {len(elements)} group elements", progress, suite)
     result.equivariance = [probe_json(r) for r in report.results]
     for failure in report.failures:
-        result.fail(failure)
+        result.fail(failure, rule="not-equivariant")
     if with_influence:
         _timed(result, "measuring influence from Jacobians", progress, lambda: _influence(result, probes.measure(design, model)))
     if result.failures:

@@ -1,0 +1,48 @@
+"""What the CI formats report: one entry per spec file, with its findings, verdict and the rules that ran.
+
+`check` and `build` results both reduce to entries, so that every finding-based format (concise, github,
+sarif, junit, gitlab) is written once for both commands. A build's numerical verdicts are findings too
+(``not-equivariant``, ``build-failed``), located at the spec's ``tests`` section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..exitcodes import ExitCode
+from ..findings import RULES, Finding, Rule, Severity
+from ..results import BuildBatch, CheckResult
+
+#: rules that only `build` can report
+BUILD_RULES = frozenset({"not-equivariant", "build-failed"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    file: str
+    findings: list[Finding]
+    exit_code: ExitCode
+    rules: list[Rule]  # the rules that ran on this file, by id (a JUnit test case each)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == Severity.ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == Severity.WARNING for f in self.findings)
+
+
+def rules_run(build: bool, disabled: frozenset[str] = frozenset()) -> list[Rule]:
+    from ..analysis import rules as _  # noqa: F401  (the checker-backed rules register on import)
+
+    chosen = [r for r in RULES.values() if (build or r.name not in BUILD_RULES) and r.name not in disabled]
+    return sorted(chosen, key=lambda r: r.rule_id)
+
+
+def check_entries(result: CheckResult) -> list[Entry]:
+    return [Entry(s.file, s.all_findings(), s.exit_code(result.strict), rules_run(False, s.disabled)) for s in result.specs]
+
+
+def build_entries(batch: BuildBatch) -> list[Entry]:
+    return [Entry(b.check.file, b.all_findings(), b.exit_code, rules_run(True, b.check.disabled)) for b in batch.builds]
