@@ -28,8 +28,25 @@ app = typer.Typer(
 
 
 class Format(str, Enum):
+    """The formats of the listings and of `verify`."""
+
     human = "human"
     json = "json"
+
+
+class ReportFormat(str, Enum):
+    """The formats of findings (`check` and `build`); none given: github under GitHub Actions, else human."""
+
+    human = "human"
+    concise = "concise"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+    junit = "junit"
+    gitlab = "gitlab"
+
+
+_FORMAT_HELP = "Report format: human, concise, json, github, sarif, junit or gitlab (default: github under GitHub Actions, else human)."
 
 
 def _version(value: bool) -> None:
@@ -43,36 +60,81 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """eqdesign: equivariant MLP design from YAML specs."""
 
 
+_CONFIG = typer.Option(None, "--config", help="A configuration file (eqdesign.toml, or pyproject.toml with [tool.eqdesign]).")
+_ISOLATED = typer.Option(False, "--isolated", help="Read no configuration file.")
+_SPECS_ONLY = typer.Option(False, "--specs-only", help="Skip YAML files that declare no group (as the pre-commit hooks do).")
+_EXIT_ZERO = typer.Option(False, "--exit-zero", help="Exit 0 even when there are findings (2 and 3 still mean what they mean).")
+_STATISTICS = typer.Option(False, "--statistics", help="Print how many findings each rule reported, instead of the report.")
+
+
 @app.command()
 def check(
     paths: list[str] = typer.Argument(..., help="Spec files, directories or globs."),
-    format: Format = typer.Option(Format.human, "--format", "-f", help="Report format."),
+    format: ReportFormat | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
+    output_file: str | None = typer.Option(None, "--output-file", "-o", help="Write the report here; a concise summary stays on the terminal."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
+    exit_zero: bool = _EXIT_ZERO,
+    statistics: bool = _STATISTICS,
+    config: str | None = _CONFIG,
+    isolated: bool = _ISOLATED,
+    specs_only: bool = _SPECS_ONLY,
+    graph: str | None = typer.Option(None, "--graph", help="Draw the influence graph: FILE.mmd or .md (Mermaid), .dot, .svg or .png (Graphviz)."),
 ) -> None:
     """Resolve field types and Schur blocks, analyse reachability, and report findings."""
     from .commands.check import check_paths
-    from .report import reporter
 
-    result = check_paths(paths, strict=strict)
-    reporter(format.value, sys.stdout).check(result)
-    raise typer.Exit(result.exit_code)
+    result = check_paths(paths, strict=strict, config=config, isolated=isolated, specs_only=specs_only)
+    problems = _deliver("check", result, format, output_file, statistics)
+    if graph is not None:
+        problems += _draw(result, graph)
+    _finish(result.exit_code, problems, exit_zero)
 
 
 @app.command()
 def build(
     specs: list[str] = typer.Argument(..., help="Spec files, directories or globs to build."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output directory (default: beside the spec)."),
-    format: Format = typer.Option(Format.human, "--format", "-f", help="Report format (json goes to stdout)."),
+    format: ReportFormat | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
+    output_file: str | None = typer.Option(None, "--output-file", help="Write the report here; a concise summary stays on the terminal."),
     influence: bool = typer.Option(True, "--influence/--no-influence", help="Measure influence from Jacobians."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Build and test, but write no artifacts (a numerical gate)."),
+    exit_zero: bool = _EXIT_ZERO,
+    statistics: bool = _STATISTICS,
+    config: str | None = _CONFIG,
+    isolated: bool = _ISOLATED,
+    specs_only: bool = _SPECS_ONLY,
 ) -> None:
     """Check, build with escnn, compile to plain torch, test equivariance, and export (only if all pass)."""
-    from .commands.build import build_specs
-    from .report import reporter
+    from .commands.build import BuildOptions, build_specs
     from .report.progress import StepProgress
 
-    batch = build_specs(specs, out, StepProgress, influence=influence)
-    reporter(format.value, sys.stdout).build(batch)
-    raise typer.Exit(batch.exit_code)
+    options = BuildOptions(influence, not dry_run, config, isolated, specs_only)
+    batch = build_specs(specs, out, StepProgress, options)
+    _finish(batch.exit_code, _deliver("build", batch, format, output_file, statistics), exit_zero)
+
+
+def _deliver(command: str, result: Any, format: ReportFormat | None, output_file: str | None, statistics: bool) -> list[str]:
+    from .report.deliver import Delivery, deliver
+
+    problem = deliver(command, result, Delivery(format.value if format else None, output_file, statistics))
+    return [problem] if problem else []
+
+
+def _draw(result: Any, file: str) -> list[str]:
+    from .report.graph import render
+
+    outcome = render([s for s in result.specs if s.design is not None], file)
+    typer.echo(outcome.message, err=not outcome.ok)
+    return [] if outcome.ok else [outcome.message]
+
+
+def _finish(code: int, problems: list[str], exit_zero: bool) -> None:
+    """Exit with the verdict's code: 2 where an output could not be written; 0 for findings under --exit-zero."""
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        code = max(code, ExitCode.SPEC)
+    raise typer.Exit(ExitCode.OK if exit_zero and code == ExitCode.FINDINGS else code)
 
 
 @app.command()

@@ -22,7 +22,8 @@ class SpecResult:
     design: Design | None = None
     flow: Flow | None = None
     internal_error: str | None = None
-    disabled: frozenset[str] = frozenset()  # rules the configuration turned off for this spec (by name)
+    disabled: frozenset[str] = frozenset()  # rules the configuration or the spec's lint: turned off (by name)
+    strict: bool = False  # the configuration says warnings fail
 
     @property
     def errors(self) -> int:
@@ -41,7 +42,7 @@ class SpecResult:
             return ExitCode.INTERNAL
         if self.spec_error:
             return ExitCode.SPEC
-        return ExitCode.FINDINGS if self.errors or (strict and self.warnings) else ExitCode.OK
+        return ExitCode.FINDINGS if self.errors or ((strict or self.strict) and self.warnings) else ExitCode.OK
 
     @property
     def influence(self) -> dict[str, list[str]]:

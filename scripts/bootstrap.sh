@@ -10,7 +10,7 @@
 #   EQDESIGN_TORCH_VERSION    torch version to pin (default 2.13.0)
 #   EQDESIGN_TORCH_INDEX_URL  passed to pip as --index-url for torch only,
 #                             e.g. https://download.pytorch.org/whl/cpu
-#   PYTHON                    interpreter used to create .venv (default python3, needs >= 3.10)
+#   PYTHON                    interpreter used to create .venv (default python3, needs >= 3.11)
 #
 # Creates <repo>/.venv, installs torch first, then `-e .[build(,dev)]`.
 # escnn lives in the venv because it writes joblib caches into its own package
@@ -91,11 +91,11 @@ fi
 
 # --- virtual environment ------------------------------------------------------
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
-    echo "bootstrap: ERROR: '$PYTHON' not found; install Python >= 3.10 or set PYTHON=" >&2
+    echo "bootstrap: ERROR: '$PYTHON' not found; install Python >= 3.11 or set PYTHON=" >&2
     exit 1
 fi
-if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)'; then
-    echo "bootstrap: ERROR: $("$PYTHON" -V 2>&1) is too old; eqdesign needs Python >= 3.10" >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+    echo "bootstrap: ERROR: $("$PYTHON" -V 2>&1) is too old; eqdesign needs Python >= 3.11" >&2
     exit 1
 fi
 

@@ -21,7 +21,7 @@ def _quiet(label: str):
 
 
 def test_a_spec_escnn_cannot_build_fails_alone(monkeypatch, tmp_path: Path):
-    from eqdesign.commands.build import build_specs
+    from eqdesign.commands.build import BuildOptions, build_specs
     from eqdesign.commands.check import check_file
     from eqdesign.escnn_backend import builder
     from eqdesign.escnn_backend.compat import BuildError
@@ -31,7 +31,7 @@ def test_a_spec_escnn_cannot_build_fails_alone(monkeypatch, tmp_path: Path):
 
     monkeypatch.setattr(builder._Builder, "_tensor", refuse)
     assert check_file(BAD).exit_code() == 0  # check passes it: only the build can fail
-    batch = build_specs([str(GOOD[0]), str(BAD), str(GOOD[1])], str(tmp_path), _quiet, influence=False)
+    batch = build_specs([str(GOOD[0]), str(BAD), str(GOOD[1])], str(tmp_path), _quiet, BuildOptions(influence=False))
     codes = {Path(b.check.file).name: int(b.exit_code) for b in batch.builds}
     assert codes == {GOOD[0].name: 0, BAD.name: 1, GOOD[1].name: 0}
     assert int(batch.exit_code) == 1

@@ -128,7 +128,7 @@ def built(checked: dict[str, Case], tmp_path_factory: pytest.TempPathFactory) ->
 
     cases = [c for c in checked.values() if c.passes]
     out = tmp_path_factory.mktemp("generated-build")
-    batch = build_specs([str(c.path) for c in cases], str(out), lambda label: contextlib.nullcontext(lambda step: None), influence=True)
+    batch = build_specs([str(c.path) for c in cases], str(out), lambda label: contextlib.nullcontext(lambda step: None))
     assert not batch.usage_errors, batch.usage_errors
     return {Path(b.check.file).stem: b for b in batch.builds}
 

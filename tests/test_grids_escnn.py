@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from eqdesign.commands.build import build_spec
+from eqdesign.commands.build import BuildOptions, build_spec
 from eqdesign.commands.check import check_file
 from eqdesign.escnn_backend.builder import build_escnn
 from eqdesign.escnn_backend.families import Euler
@@ -85,7 +85,7 @@ def test_auto_picks_the_cheapest_rule_that_meets_the_tolerance(write_spec: Write
     path = write_spec(
         f'name: auto\ngroup: so3\ninput: "1x1 + 1x0"\noutput: "1x1 + 1x0"\nhidden:\n  - {layer}\ntests: {{tolerance: 0.02, scales: [1.0]}}\n'
     )
-    result = build_spec(str(path), str(tmp_path), influence=False)
+    result = build_spec(str(path), str(tmp_path), options=BuildOptions(influence=False))
     assert result.ok, result.failures
     (grid,) = result.grids
     tried = [t["error"] for t in grid["tried"]]
@@ -100,6 +100,6 @@ def test_auto_fails_plainly_when_no_rule_within_max_points_is_good_enough(write_
     path = write_spec(
         f'name: tight\ngroup: so3\ninput: "1x1 + 1x0"\noutput: "1x1 + 1x0"\nhidden:\n  - {layer}\ntests: {{tolerance: 0.01}}\n'
     )
-    result = build_spec(str(path), str(tmp_path), influence=False)
+    result = build_spec(str(path), str(tmp_path), options=BuildOptions(influence=False))
     assert not result.ok and result.exit_code == 1 and not list(tmp_path.glob("tight.*"))
     assert "no rule within 100 points" in result.failures[0] and "max_points" in result.failures[0]

@@ -805,12 +805,12 @@ def test_verify_refuses_a_fifo(tmp_path: Path) -> None:
 
 @needs_escnn
 def test_build_out_folder_below_a_file_is_a_usage_error(tmp_path: Path) -> None:
-    from eqdesign.commands.build import build_specs  # in process: the same code as `build`, without a torch start-up
+    from eqdesign.commands.build import BuildOptions, build_specs  # in process: the same code as `build`, without a torch start-up
 
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "afile").write_text("")
     batch = build_specs(
-        [str(tmp_path / "tiny.yaml")], str(tmp_path / "afile" / "sub"), lambda label: nullcontext(lambda step: None), influence=False
+        [str(tmp_path / "tiny.yaml")], str(tmp_path / "afile" / "sub"), lambda label: nullcontext(lambda step: None), BuildOptions(influence=False)
     )
     assert batch.exit_code == 2, [b.failures for b in batch.builds] + batch.usage_errors
     assert all(not b.artifacts for b in batch.builds)

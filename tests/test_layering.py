@@ -19,6 +19,7 @@ RANK = {
     "findings": 0,
     "exitcodes": 0,
     "paths": 0,
+    "atomic": 0,
     "__version__": 0,
     "spec": 1,
     "analysis": 2,
@@ -32,7 +33,7 @@ RANK = {
     "__main__": 9,
     "eqdesign": 0,
 }
-PURE = {"theory", "findings", "exitcodes", "paths", "spec", "analysis", "results"}  # never torch or escnn
+PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "spec", "analysis", "results"}  # never torch or escnn
 
 
 def _modules() -> dict[str, Path]:

@@ -14,14 +14,16 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..analysis.config import DEFAULT, Config, config_for
 from ..exitcodes import ExitCode
-from ..findings import Location
-from ..results import BuildBatch, BuildResult
-from ..spec.discover import discover
-from .check import check_file
+from ..findings import Finding, Location
+from ..results import BuildBatch, BuildResult, SpecResult
+from ..spec.discover import discover, only_specs
+from .check import check_file, configured
 
 if TYPE_CHECKING:  # torch and escnn are imported only once a build starts
     import torch
@@ -37,17 +39,29 @@ Progress = Callable[[str], None]
 ProgressFactory = Callable[[str], AbstractContextManager[Progress]]
 
 
-def build_specs(patterns: Sequence[str], out: str | None, progress: ProgressFactory, influence: bool = True) -> BuildBatch:
+@dataclass(frozen=True)
+class BuildOptions:
+    influence: bool = True  # measure influence from Jacobians
+    write: bool = True  # False: build and test, write nothing (a gate, such as the pre-commit hook)
+    config: str | None = None  # an explicit configuration file (else the nearest to each spec)
+    isolated: bool = False  # read no configuration
+    specs_only: bool = False  # skip YAML files that declare no group
+
+
+def build_specs(patterns: Sequence[str], out: str | None, progress: ProgressFactory, options: BuildOptions = BuildOptions()) -> BuildBatch:
     found = discover(patterns)
+    found = only_specs(found) if options.specs_only else found
     batch = BuildBatch([], list(found.problems))
     blocked = _blocked_folder(out) if out is not None else None
     if blocked is not None:
         batch.usage_errors.append(f"{out}: the output folder (-o) cannot be made: {blocked} is a file; name a folder")
         return batch
     seen: dict[tuple[str, str], str] = {}
+    config_for.cache_clear()
     for path in found.files:
+        governing = configured(path, options.config, options.isolated)
         with progress(path) as step:
-            result = build_spec(path, out, step, influence)
+            result = build_spec(path, out, step, options, governing)
         _claim_name(result, out, seen)
         batch.builds.append(result)
     return batch
@@ -72,14 +86,17 @@ def _claim_name(result: BuildResult, out: str | None, seen: dict[tuple[str, str]
     seen.setdefault(key, result.check.file)
 
 
-def build_spec(path: str, out_dir: str | None, progress: Progress = lambda s: None, influence: bool = True) -> BuildResult:
-    check = check_file(path)
+def build_spec(
+    path: str, out_dir: str | None, progress: Progress = lambda s: None, options: BuildOptions = BuildOptions(), config: Config | Finding = DEFAULT
+) -> BuildResult:
+    """Check (under the same configuration `check` would use), build, test, and write if all passed."""
+    check = check_file(path, config) if isinstance(config, Config) else SpecResult(path, [config])
     result = BuildResult(check)
     if check.exit_code() != ExitCode.OK:
         result.fail("eqdesign check reports errors: fix them first (nothing was built)", check.exit_code(), rule=None)
         return result
     try:
-        _build(result, Path(out_dir) if out_dir else Path(path).parent, progress, influence)
+        _build(result, Path(out_dir) if out_dir else Path(path).parent, progress, options)
     except Exception as err:  # noqa: BLE001 - one spec's failure never stops the batch
         _build_failed(result, err)
     return result
@@ -109,7 +126,7 @@ def _timed(result: BuildResult, label: str, progress: Progress, fn: Callable[[],
     return value
 
 
-def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influence: bool) -> None:
+def _build(result: BuildResult, out_dir: Path, progress: Progress, options: BuildOptions) -> None:
     import torch
 
     from ..escnn_backend import probes
@@ -157,9 +174,9 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, with_influenc
     result.equivariance = [probe_json(r) for r in report.results]
     for failure in report.failures:
         result.fail(failure, rule="not-equivariant")
-    if with_influence:
+    if options.influence:
         _timed(result, "measuring influence from Jacobians", progress, lambda: _influence(result, probes.measure(design, model)))
-    if result.failures:
+    if result.failures or not options.write:
         return
     with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
         warnings.simplefilter("ignore")

@@ -14,8 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import write_atomically
 from .freeze import freeze
 from .modules import CompiledModel
 
@@ -30,59 +29,10 @@ EXTRA_FILES = ("spec.yaml", "report.json", "provenance.json", "layout.json", "re
 HASHED_EXTRAS = ("spec.yaml", "report.json", "layout.json", "representations.json", "grids.json")
 #: extras that artifacts of earlier versions lack: hashed where present
 OPTIONAL_EXTRAS = ("grids.json",)
-_TMP_PREFIX = ".eqdesign-tmp-"
 
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def write_atomically(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write every file to a temporary name in out_dir first; rename them into place only if all succeed.
-
-    A failure (or SIGTERM, which the CLI turns into an exception) leaves the older artifacts exactly as they
-    were and removes the temporary files; temporary files of processes that died are swept first."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sweep_stale(out_dir)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, data in files.items():
-            fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=f"-{name}", dir=out_dir)
-            staged.append((Path(tmp_name), out_dir / name))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp_name, 0o666 & ~_umask())
-        for tmp, final in staged:  # renames are atomic one by one; an interrupt in between leaves no tmp file
-            os.replace(tmp, final)
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    return [final for _, final in staged]
-
-
-def sweep_stale(out_dir: Path) -> None:
-    """Remove temporary files whose writing process no longer exists (killed before it could clean up)."""
-    for path in out_dir.glob(f"{_TMP_PREFIX}*"):
-        pid = path.name[len(_TMP_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def representations_payload(element_names: list[str], rho_in: torch.Tensor, rho_out: torch.Tensor, tolerance: float, exact: bool) -> str:

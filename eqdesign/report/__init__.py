@@ -21,19 +21,28 @@ class Reporter(Protocol):
     def error(self, message: str, code: int) -> None: ...
 
 
-def _human(out: TextIO) -> Any:
-    from .human import HumanReporter  # rich is imported only when a human report is asked for
+def _lazy(module: str, cls: str) -> Callable[[TextIO], Any]:
+    """A factory that imports its module only when that format is asked for."""
 
-    return HumanReporter(out)
+    def make(out: TextIO) -> Any:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{module}"), cls)(out)
+
+    return make
 
 
-def _json(out: TextIO) -> Any:
-    from .jsonfmt import JsonReporter
-
-    return JsonReporter(out)
-
-
-REPORTERS: dict[str, Callable[[TextIO], Any]] = {"human": _human, "json": _json}
+REPORTERS: dict[str, Callable[[TextIO], Any]] = {
+    "human": _lazy("human", "HumanReporter"),  # rich is imported only when a human report is asked for
+    "json": _lazy("jsonfmt", "JsonReporter"),
+    "concise": _lazy("concise", "ConciseReporter"),
+    "github": _lazy("github", "GithubReporter"),
+    "sarif": _lazy("sarif", "SarifReporter"),
+    "junit": _lazy("junit", "JUnitReporter"),
+    "gitlab": _lazy("gitlab", "GitlabReporter"),
+}
+#: the formats of findings, which `check` and `build` both speak; `verify` and the listings speak human and json
+FINDING_FORMATS = tuple(REPORTERS)
 
 
 def reporter(name: str, out: TextIO) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..results import BuildResult
+from .graph import LEGEND, mermaid
 
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
@@ -52,6 +53,7 @@ def markdown_report(result: BuildResult) -> str:
             ["output", "input", "relative", "on finer grid"],
             [[b["output"], b["input"], f"{b['rel']:.1e}", f"{b['rel_refined']:.1e}"] for b in leaks],
         )
+    out += ["## Influence graph", "", f"Irreps at every stage; {LEGEND}.", "", "```mermaid", mermaid(s).rstrip("\n"), "```", ""]
     if result.grids:
         out += ["## Fourier grids", ""]
         out += _table(

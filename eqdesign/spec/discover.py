@@ -456,3 +456,29 @@ def _missing_or(err: OSError) -> str:
 
 def _strerror(err: OSError) -> str:
     return (err.strerror or str(err)).lower()
+
+
+_DECLARES_GROUP = re.compile(rb"^[\"']?group[\"']?[ \t]*:", re.MULTILINE)
+
+
+def only_specs(found: Discovery, limit: int = 1_000_000) -> Discovery:
+    """Keep the files that declare a top-level ``group:`` (a pre-commit hook is handed every YAML file of a
+    repository: workflows and configs are skipped, and said to be). Unreadable files stay, to be reported."""
+    kept, skipped = [], list(found.skipped)
+    for path in found.files:
+        if _declares_group(path, limit):
+            kept.append(path)
+        else:
+            skipped.append(Skipped(path, "declares no group (--specs-only)"))
+    return Discovery(tuple(kept), tuple(skipped), found.problems)
+
+
+def _declares_group(path: str, limit: int) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(limit)
+    except OSError:
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+        return True  # UTF-16/32: the reader decodes these, this byte scan cannot
+    return _DECLARES_GROUP.search(head) is not None

@@ -80,7 +80,8 @@ def _decode(data: bytes, where: Location) -> str | Finding:
         return make("yaml-syntax", f"the file is not valid {encoding.upper()} text (byte {err.start})", where, "save it as UTF-8")
 
 
-def load_spec(file: str | Path) -> LoadedSpec | list[Finding]:
+def load_spec(file: str | Path, test_defaults: dict[str, Any] | None = None) -> LoadedSpec | list[Finding]:
+    """``test_defaults`` (from the configuration) fill the keys of ``tests:`` that the spec leaves out."""
     name = str(file)
     text = read_text(Path(file))
     if isinstance(text, Finding):
@@ -95,10 +96,17 @@ def load_spec(file: str | Path) -> LoadedSpec | list[Finding]:
             make("yaml-syntax", "a spec must be a mapping of keys to values", Location(name, line, col, ""), "start from a spec in specs/")
         ]
     try:
-        spec = Spec.model_validate(data)
+        spec = Spec.model_validate(_with_test_defaults(data, test_defaults or {}))
     except ValidationError as err:
         return _schema_findings(err, data, smap, name, text)
     return LoadedSpec(name, spec, smap, text)
+
+
+def _with_test_defaults(data: dict[Any, Any], defaults: dict[str, Any]) -> dict[Any, Any]:
+    tests = data.get("tests", {})
+    if not defaults or not isinstance(tests, dict):
+        return data  # a malformed tests: is reported as the spec wrote it
+    return {**data, "tests": {**defaults, **tests}}
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> DataPath:

@@ -144,6 +144,14 @@ class Tests(_Strict):
     scales: Annotated[list[PositiveFloat], Field(min_length=1)] = [0.1, 1.0, 10.0]
 
 
+class Lint(_Strict):
+    """What ``eqdesign check`` reports for this spec: ``ignore`` names rules (by id, such as ``EQ202``, or by
+    name, such as ``unused-input``) whose findings it silences. A suppression that silences nothing is
+    reported (``unused-suppression``); rules for broken specs cannot be silenced."""
+
+    ignore: list[Annotated[str, Field(max_length=100)]] = []
+
+
 class Spec(_Strict):
     version: Literal[1] = 1
 
@@ -161,9 +169,10 @@ class Spec(_Strict):
     output: str
     hidden: list[Layer] = []
     tests: Tests = Tests()
+    lint: Lint = Lint()
 
 
 def all_keys() -> set[str]:
     """Every key the spec language knows, for "did you mean" hints."""
-    models = (Spec, GroupSpec, Grid, FourierLayer, QuotientLayer, NormLayer, GatedLayer, TensorProductLayer, PointwiseLayer, Tests)
+    models = (Spec, GroupSpec, Grid, FourierLayer, QuotientLayer, NormLayer, GatedLayer, TensorProductLayer, PointwiseLayer, Tests, Lint)
     return {name for m in models for name in m.model_fields}
