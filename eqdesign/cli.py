@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -172,10 +172,7 @@ def groups(
         raise typer.Exit(0)
     found = lookup_group(group, n)
     if isinstance(found, str):
-        if format is Format.json:
-            out.error(found, ExitCode.SPEC)
-        typer.echo(f"error: {found}", err=True)
-        raise typer.Exit(ExitCode.SPEC)
+        _refuse(out, format, found)
     info = describe_group(found, max_freq)
     if format is Format.json:
         out.data(info)
@@ -191,17 +188,63 @@ def groups(
 
 
 @app.command()
-def rules(format: Format = typer.Option(Format.human, "--format", "-f")) -> None:
-    """List every rule with its id, severity and documentation."""
-    from .analysis import rules as _  # noqa: F401  (the checker-backed rules register on import)
-    from .findings import RULES
+def rules(
+    rule: str | None = typer.Argument(None, help="A rule id or name (EQ202, unused-input): explain that rule."),
+    format: Format = typer.Option(Format.human, "--format", "-f"),
+) -> None:
+    """List every rule, or explain one: what it means, a spec that triggers it, and the fix."""
+    from .commands.rules import all_rules, explain, find_rule
     from .report import reporter
 
-    rows = [
-        {"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "doc": r.doc}
-        for r in sorted(RULES.values(), key=lambda r: r.rule_id)
-    ]
-    _emit(reporter(format.value, sys.stdout), format, rows, "Rules", ["rule_id", "rule", "severity", "doc"])
+    out = reporter(format.value, sys.stdout)
+    if rule is None:
+        rows = [{"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "summary": r.summary, "doc": r.doc} for r in all_rules()]
+        _emit(out, format, rows, "Rules (eqdesign rules ID explains one)", ["rule_id", "rule", "severity", "summary"])
+        raise typer.Exit(0)
+    found = find_rule(rule)
+    if found is None:
+        from .analysis.config import unknown_rule_hint
+
+        _refuse(out, format, f"no rule is called {rule!r}: {unknown_rule_hint(rule)}")
+    if format is Format.json:
+        out.data(explain(found))
+    else:
+        out.rule_doc(explain(found))
+    raise typer.Exit(0)
+
+
+def _refuse(out: Any, format: Format, message: str) -> NoReturn:
+    """A usage error of a listing command: exit 2, as JSON under --format json."""
+    if format is Format.json:
+        out.error(message, ExitCode.SPEC)
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(ExitCode.SPEC)
+
+
+@app.command()
+def init(
+    group: str = typer.Option("so3", "--group", help="The group: so3, o3, so2, o2, c8, d6, ico, octa, cylinder, ..."),
+    input: str | None = typer.Option(None, "--input", help="Input irreps, e.g. '1x0 + 1x1' (default: the group's scalar and vector)."),
+    output: str | None = typer.Option(None, "--output", help="Output irreps (default: as the input)."),
+    name: str | None = typer.Option(None, "--name", help="The spec's name."),
+    file: str | None = typer.Option(None, "-o", "--file", help="Write the spec to this new file (never overwrites); default: stdout."),
+) -> None:
+    """Write a commented starter spec that passes `eqdesign check`."""
+    from .commands.init import starter, write_new
+
+    result = starter(group, input, output, name)
+    for message in result.messages:
+        typer.echo(f"error: {message}", err=True)
+    if result.exit_code != ExitCode.OK:
+        raise typer.Exit(result.exit_code)
+    if file is None:
+        typer.echo(result.text, nl=False)
+        raise typer.Exit(0)
+    problem = write_new(file, result.text)
+    if problem is not None:
+        _finish(ExitCode.OK, [problem], False)
+    typer.echo(f"wrote {file}; next: eqdesign check {file}")
 
 
 cache_app = typer.Typer(no_args_is_help=True, help="The cache folder (EQDESIGN_CACHE_DIR, default ~/.cache/eqdesign).")

@@ -118,7 +118,7 @@ def _internal_error() -> None:
     "yaml-syntax",
     Severity.ERROR,
     fix="Correct the syntax at the reported line and column (indentation, quotes, colons, an unclosed bracket); "
-    "write aliased or merged (<<) values out in full.",
+    "write recursive aliases and merge keys (<<) out in full.",
 )
 def _yaml_syntax() -> None:
     """The file is not valid YAML, or is not a mapping at the top level. Besides syntax errors this covers
@@ -205,7 +205,7 @@ def _invalid_nonlinearity() -> None:
     "too-large",
     Severity.ERROR,
     fix="Lower the size the message names (an irrep frequency, band_limit, channels, the number of layers or "
-    "the grid) below its limit, or raise that limit with EQDESIGN_LIMIT_<NAME> if the machine can afford it.",
+    "the grid) below its limit, or raise that limit with `EQDESIGN_LIMIT_<NAME>` if the machine can afford it.",
 )
 def _too_large() -> None:
     """The design is larger than ``build`` could finish within the documented limits. The limits bound an
@@ -214,7 +214,7 @@ def _too_large() -> None:
     of SO(3) has sum over l <= L of (2l+1)^2, about 4L^3/3, coefficients per channel, its grid needs at
     least as many points, and a band-limit L Fourier layer on SO(2) needs at least 2L + 1 points. The
     message gives the estimate and the limit; each limit can be raised with an environment variable
-    EQDESIGN_LIMIT_<NAME>. The analysis stops here, so that nothing large is ever computed."""
+    ``EQDESIGN_LIMIT_<NAME>``. The analysis stops here, so that nothing large is ever computed."""
 
 
 @rule(
@@ -260,18 +260,19 @@ def _not_equivariant() -> None:
     so; exact layers fail only through a defect. A Fourier layer applies its nonlinearity to samples of a
     band-limited signal and projects the result back onto the irreps of frequency at most L. That projection
     commutes with the group only when the grid is a quadrature rule exact for the activated signal times
-    every band-L function: degree (p + 1)L for a polynomial activation of degree p (fourier_poly). ELU and
-    ReLU are not band-limited, so their projection aliases higher frequencies at any grid, more so at large
-    input scales, and an unweighted grid (no quadrature weights) is not exact even for band-limited signals.
-    ``check`` warns about coarse grids in advance (grid-too-coarse), but only ``build`` measures the error."""
+    every band-L function: degree (p + 1)L for a polynomial activation of degree p (fourier_poly). ELU or
+    ReLU of a band-limited signal is not band-limited, so its projection aliases higher frequencies on any
+    grid, more so at large input scales, and an unweighted grid (no quadrature weights) is not exact even
+    for band-limited signals. ``check`` warns about coarse grids in advance (grid-too-coarse), but only
+    ``build`` measures the error."""
 
 
 @rule(
     "EQ302",
     "build-failed",
     Severity.ERROR,
-    fix="Read the message for which stage failed; a refusal by escnn usually means a layer or field type the "
-    "spec language allows but escnn cannot build, and two specs writing the same artifacts need different names.",
+    fix="If two specs of one command would write the same artifacts, give them different names. Otherwise "
+    "report the message with the spec (check and escnn disagree), and change the layer it names to work around it.",
 )
 def _build_failed() -> None:
     """The design passed ``check`` but could not be built, compiled or exported. Either escnn refused it, the

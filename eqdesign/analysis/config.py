@@ -94,7 +94,7 @@ def _has_table(pyproject: Path) -> bool:
         text = pyproject.read_text(encoding="utf-8", errors="replace")[:MAX_CONFIG_BYTES]
     except OSError:
         return False
-    return re.search(r"^\s*\[\s*tool\s*\.\s*eqdesign\s*[.\]]", text, re.MULTILINE) is not None
+    return re.search(r"^\s*\[\s*tool\s*\.\s*eqdesign(?![\w-])", text, re.MULTILINE) is not None
 
 
 @lru_cache(maxsize=64)
@@ -221,5 +221,5 @@ def _locate(path: Path, text: str, word: str) -> Location:
 
 
 def _section_start(text: str) -> int:
-    found = re.search(r"^\s*\[\s*tool\s*\.\s*eqdesign\s*[.\]]", text, re.MULTILINE)
+    found = re.search(r"^\s*\[\s*tool\s*\.\s*eqdesign(?![\w-])", text, re.MULTILINE)
     return found.start() if found else 0

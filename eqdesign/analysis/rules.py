@@ -54,10 +54,11 @@ def dropped_irrep(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findin
 def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """A Fourier layer samples fewer grid points than its band-limited representation has coefficients, so
     the layer cannot be built. The band-limit L regular representation holds each irrep of frequency at
-    most L as often as its dimension (1 + 9 + 25 + ... coefficients per channel on SO(3)), a quotient such
-    as the sphere holds each once (1 + 3 + 5 + ...); with fewer sample points than coefficients the sampling map has a kernel, so the
-    Fourier transform cannot recover the signal from its samples. Finite groups sample every element, and a
-    weighted rule exact to degree 2L inverts the transform exactly: both are exempt."""
+    most L as often as its dimension (1 + 9 + 25 + ... coefficients per channel on SO(3); a quotient such
+    as the sphere holds each once, 1 + 3 + 5 + ...). With fewer sample points than coefficients the
+    sampling map has a kernel, so the Fourier transform cannot recover the signal from its samples. Finite
+    groups sample every element, and a weighted rule exact to degree 2L inverts the transform exactly: both
+    are exempt."""
     return [
         make(
             "grid-too-small",

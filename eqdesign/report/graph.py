@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..analysis.dataflow import Flow, State
-from ..analysis.design import Design, FieldType, Linear
+from ..analysis.design import Design, FieldType, Linear, Nonlinear
 from ..exitcodes import ExitCode
 from ..findings import printable
 from ..results import SpecResult
@@ -96,7 +96,7 @@ def stage_titles(design: Design) -> list[str]:
     for j, layer in enumerate(design.layers):
         if isinstance(layer, Linear):
             nxt = design.layers[j + 1] if j + 1 < len(design.layers) else None
-            titles.append("output" if nxt is None else f"hidden[{nxt.index}] {nxt.activation}: in")
+            titles.append(f"hidden[{nxt.index}] {nxt.activation}: in" if isinstance(nxt, Nonlinear) else "output")
         else:
             titles.append(f"hidden[{layer.index}] {layer.activation}: out")
     return titles
@@ -141,9 +141,7 @@ def spec_graph(result: SpecResult, prefix: str = "s0") -> SpecGraph:
     titles = stage_titles(design)
     unreachable = unreachable_outputs(result)
     last = len(types) - 1
-    stages = [
-        _stage(f"{prefix}_t{j}", titles[j], t, flow.states[j], unreachable if j == last else None) for j, t in enumerate(types)
-    ]
+    stages = [_stage(f"{prefix}_t{j}", titles[j], t, flow.states[j], unreachable if j == last else None) for j, t in enumerate(types)]
     title = f"{design.spec.name} · {design.group.label}"
     return SpecGraph(prefix, title, tuple(stages), tuple(_edges(design, flow, stages)))
 
@@ -230,9 +228,13 @@ def dot_text(text: str) -> str:
 
 
 def _dot_spec(g: SpecGraph) -> list[str]:
-    lines = [f'  subgraph "cluster_{g.id}" {{', f'    label="{dot_text(g.title)}";', "    style=rounded; color=\"#bbbbbb\";"]
+    lines = [f'  subgraph "cluster_{g.id}" {{', f'    label="{dot_text(g.title)}";', '    style=rounded; color="#bbbbbb";']
     for stage in g.stages:
-        lines += [f'    subgraph "cluster_{stage.id}" {{', f'      label="{dot_text(stage.title)}";', '      style=dashed; color="#cccccc";']
+        lines += [
+            f'    subgraph "cluster_{stage.id}" {{',
+            f'      label="{dot_text(stage.title)}";',
+            '      style=dashed; color="#cccccc";',
+        ]
         for n in stage.nodes:
             mark = f', class="{n.mark}"' if n.mark else ""
             lines.append(f'      "{n.id}" [label="{dot_text(n.label)}"{mark}{_DOT_NODE[n.mark]}];')
@@ -241,7 +243,7 @@ def _dot_spec(g: SpecGraph) -> list[str]:
         lines.append("    }")
     lines.append("  }")
     firsts = [s.nodes[0].id for s in g.stages if s.nodes]  # invisible edges keep the stages in order
-    lines += [f'  "{a}" -> "{b}" [style=invis];' for a, b in zip(firsts, firsts[1:])]
+    lines += [f'  "{a}" -> "{b}" [style=invis];' for a, b in zip(firsts[:-1], firsts[1:], strict=True)]
     for e in g.edges:
         if e.kind == "linear":
             attrs = 'class="linear", tooltip="linear"'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -23,7 +24,9 @@ class HumanReporter:
     def __init__(self, out: TextIO) -> None:
         # Pipes and CI logs get a fixed, roomy width; terminals use their own.
         width = None if out.isatty() else 120
-        self.console = Console(file=out, highlight=False, width=width)
+        # NO_COLOR wins over everything, FORCE_COLOR included (no-color.org): no escape codes at all.
+        plain = bool(os.environ.get("NO_COLOR"))
+        self.console = Console(file=out, highlight=False, width=width, color_system=None if plain else "auto")
 
     # -- check ------------------------------------------------------------------------------------------
     def check(self, result: CheckResult) -> None:
@@ -142,6 +145,20 @@ class HumanReporter:
 
     def text(self, text: str) -> None:
         self.console.print(text)
+
+    def rule_doc(self, doc: dict[str, Any]) -> None:
+        """One rule explained (``eqdesign rules ID``): meaning, fix, and a spec that triggers it."""
+        c = self.console
+        c.print(Text(f"{doc['id']} {doc['name']} ({doc['severity']})", style="bold"))
+        c.print(doc["doc"], soft_wrap=True)
+        c.print(Text("Fix: ", style="bold") + Text(doc["fix"]), soft_wrap=True)
+        can = "can be ignored (configuration or lint: in a spec)" if doc["ignorable"] else "can never be ignored or softened"
+        c.print(Text(f"This rule {can}.", style="dim"))
+        if doc["example"]:
+            c.print(Text(f"Example ({doc['example_file']}):", style="bold"))
+            c.print(doc["example"].rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+        elif doc["example_note"]:
+            c.print(Text(f"No example: {doc['example_note']}", style="dim"), soft_wrap=True)
 
 
 def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:

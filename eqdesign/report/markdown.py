@@ -1,4 +1,4 @@
-"""The human build report, NAME.md: field types, Schur blocks, mixing, influence and equivariance."""
+"""The human build report, NAME.md: field types, Schur blocks, mixing, influence (and its graph) and equivariance."""
 
 from __future__ import annotations
 
