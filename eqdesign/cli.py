@@ -71,14 +71,18 @@ _STATISTICS = typer.Option(False, "--statistics", help="Print how many findings 
 def check(
     paths: list[str] = typer.Argument(..., help="Spec files, directories or globs."),
     format: ReportFormat | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
-    output_file: str | None = typer.Option(None, "--output-file", "-o", help="Write the report here; a concise summary stays on the terminal."),
+    output_file: str | None = typer.Option(
+        None, "--output-file", "-o", help="Write the report here; a concise summary stays on the terminal."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 1)."),
     exit_zero: bool = _EXIT_ZERO,
     statistics: bool = _STATISTICS,
     config: str | None = _CONFIG,
     isolated: bool = _ISOLATED,
     specs_only: bool = _SPECS_ONLY,
-    graph: str | None = typer.Option(None, "--graph", help="Draw the influence graph: FILE.mmd or .md (Mermaid), .dot, .svg or .png (Graphviz)."),
+    graph: str | None = typer.Option(
+        None, "--graph", help="Draw the influence graph: FILE.mmd or .md (Mermaid), .dot, .svg or .png (Graphviz)."
+    ),
 ) -> None:
     """Resolve field types and Schur blocks, analyse reachability, and report findings."""
     from .commands.check import check_paths
@@ -198,7 +202,9 @@ def rules(
 
     out = reporter(format.value, sys.stdout)
     if rule is None:
-        rows = [{"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "summary": r.summary, "doc": r.doc} for r in all_rules()]
+        rows = [
+            {"rule_id": r.rule_id, "rule": r.name, "severity": r.severity.value, "summary": r.summary, "doc": r.doc} for r in all_rules()
+        ]
         _emit(out, format, rows, "Rules (eqdesign rules ID explains one)", ["rule_id", "rule", "severity", "summary"])
         raise typer.Exit(0)
     found = find_rule(rule)

@@ -103,7 +103,7 @@ def test_explicit_config_and_isolated(tmp_path: Path) -> None:
         ('[tool.eqdesign]\nignore = ["schema"]\n', 2, 11, "schema (EQ003) cannot be in ignore", "fix the spec instead"),
         ('[tool.eqdesign]\nignore = "EQ202"\n', 2, 1, "ignore must be a list", 'ignore = ["EQ202"'),
         ('[tool.eqdesign.severity]\ndecoupled = "fatal"\n', 2, 1, "must be error, warning or info, not 'fatal'", 'write "error"'),
-        ('[tool.eqdesign.tests]\ntolerance = -1\n', 2, 1, "tests.tolerance: Input should be greater than 0", "ranges"),
+        ("[tool.eqdesign.tests]\ntolerance = -1\n", 2, 1, "tests.tolerance: Input should be greater than 0", "ranges"),
         ("[tool.eqdesign]\nstrict = yes\n", 2, 10, "not valid TOML", "toml.io"),
     ],
 )

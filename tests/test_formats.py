@@ -295,6 +295,9 @@ def test_github_severities() -> None:
     findings = [Finding("EQ999", "x", s, "m", loc) for s in Severity]
     text = render("github", lambda r: r.check(CheckResult([SpecResult("a.yaml", findings)])))
     assert [line.split(" ", 1)[0] for line in text.splitlines()[:3]] == ["::error", "::warning", "::notice"]
+    for fmt in REPORTERS:  # an unregistered rule is reported, not a crash
+        out = render(fmt, lambda r: r.check(CheckResult([SpecResult("a.yaml", findings)])))
+        assert ('"check_name": "x"' if fmt == "gitlab" else "EQ999") in out
 
 
 def test_github_step_summary_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

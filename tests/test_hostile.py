@@ -810,7 +810,10 @@ def test_build_out_folder_below_a_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "afile").write_text("")
     batch = build_specs(
-        [str(tmp_path / "tiny.yaml")], str(tmp_path / "afile" / "sub"), lambda label: nullcontext(lambda step: None), BuildOptions(influence=False)
+        [str(tmp_path / "tiny.yaml")],
+        str(tmp_path / "afile" / "sub"),
+        lambda label: nullcontext(lambda step: None),
+        BuildOptions(influence=False),
     )
     assert batch.exit_code == 2, [b.failures for b in batch.builds] + batch.usage_errors
     assert all(not b.artifacts for b in batch.builds)

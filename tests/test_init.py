@@ -80,6 +80,14 @@ def test_comments_explain_every_key(group: str):
     assert "eqdesign check" in text and "eqdesign build" in text and "eqdesign groups" in text
 
 
+def test_the_warnings_check_gives_are_announced(tmp_path: Path):
+    text = starter("c8").text
+    r = check_file(_written(tmp_path, text))
+    assert r.warnings == 1 and r.findings[0].rule == "dropped-irrep"
+    assert f"#   EQ101 dropped-irrep: {r.findings[0].message}" in text.splitlines()
+    assert "warns" not in starter("cylinder").text  # a starter check has nothing to say about
+
+
 def test_custom_input_and_output(tmp_path: Path):
     result = starter("so3", input="1+2", output="0+1", name="custom")
     assert result.ok, result.messages
@@ -127,6 +135,13 @@ def test_impossible_requests_exit_2_with_the_checks_message(kwargs: dict[str, st
     assert result.messages and result.messages[0].startswith(option), result.messages
     assert all(w in " ".join(result.messages) for w in words), result.messages
     assert not any("/tmp" in m or "eqdesign-init-" in m for m in result.messages), "the temporary file is no one's business"
+
+
+def test_the_output_defaults_to_the_input(tmp_path: Path):
+    result = starter("o3", input="2x1o + 1x2e")
+    assert result.ok, result.messages
+    r = check_file(_written(tmp_path, result.text))
+    assert r.design is not None and r.design.output.content() == r.design.input.content()
 
 
 def test_a_name_yaml_would_read_as_a_number_stays_a_string(tmp_path: Path):

@@ -172,7 +172,9 @@ _MANDATORY_HINT = "it stands for a spec that cannot be read, built or trusted; f
 
 def _severities(path: Path, text: str, table: Any) -> dict[str, Severity]:
     if not isinstance(table, dict):
-        raise _error(path, text, "severity", "severity must be a table of rule = level", '[tool.eqdesign.severity] then decoupled = "error"')
+        raise _error(
+            path, text, "severity", "severity must be a table of rule = level", '[tool.eqdesign.severity] then decoupled = "error"'
+        )
     out: dict[str, Severity] = {}
     for key, level in table.items():
         names = rule_names(key)
@@ -195,7 +197,9 @@ def _tests(path: Path, text: str, table: Any) -> dict[str, Any]:
     except ValidationError as err:
         first = err.errors()[0]
         where = str(first["loc"][0]) if first["loc"] else "tests"
-        raise _error(path, text, where, f"tests.{where}: {first['msg']}", "the keys and ranges are those of a spec's tests: section") from None
+        raise _error(
+            path, text, where, f"tests.{where}: {first['msg']}", "the keys and ranges are those of a spec's tests: section"
+        ) from None
     return dict(table)
 
 

@@ -87,7 +87,11 @@ def _claim_name(result: BuildResult, out: str | None, seen: dict[tuple[str, str]
 
 
 def build_spec(
-    path: str, out_dir: str | None, progress: Progress = lambda s: None, options: BuildOptions = BuildOptions(), config: Config | Finding = DEFAULT
+    path: str,
+    out_dir: str | None,
+    progress: Progress = lambda s: None,
+    options: BuildOptions = BuildOptions(),
+    config: Config | Finding = DEFAULT,
 ) -> BuildResult:
     """Check (under the same configuration `check` would use), build, test, and write if all passed."""
     check = check_file(path, config) if isinstance(config, Config) else SpecResult(path, [config])

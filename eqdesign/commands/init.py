@@ -180,7 +180,7 @@ def _comment(lines: list[str], indent: str = "") -> list[str]:
     return [f"{indent}# {line}" for line in lines]
 
 
-def _header(g: Group, name: str) -> list[str]:
+def _header(g: Group, name: str, expected: list[str]) -> list[str]:
     vector = g.vector
     what = f'"vector" is the standard representation ({" + ".join(i.name for i in vector.irreps)}, {vector.basis})' if vector else ""
     scalar = f'"scalar" the trivial irrep {g.trivial.name} (an invariant number)'
@@ -189,6 +189,7 @@ def _header(g: Group, name: str) -> list[str]:
         f"# {name}: a starter spec for {g.label}, made by `eqdesign init`.",
         "# Check it with `eqdesign check FILE` (what each layer holds, which outputs the input can reach, findings),",
         "# then build, test and export it with `eqdesign build FILE -o out`. `eqdesign rules` documents every finding.",
+        *expected,
         "",
         "# name: the model's name; build writes NAME.pt, NAME.pt2, NAME.report.json and NAME.md.",
         f"name: {json.dumps(name)}",
@@ -213,8 +214,22 @@ def _layer_lines(layer: HiddenLayer) -> list[str]:
     return lines
 
 
-def spec_text(g: Group, name: str, inp: str, out: str, hidden: list[HiddenLayer]) -> str:
-    lines = _header(g, name) + [f"input: {json.dumps(inp)}"]
+def _expected(warnings: list[Finding]) -> list[str]:
+    """Comment lines that announce the warnings check gives on this starter, and why they are expected."""
+    if not warnings:
+        return []
+    lines = ["", "# `eqdesign check` warns about this starter (warnings do not fail the check):"]
+    lines += [f"#   {f.rule_id} {f.rule}: {' '.join(f.message.split())}" for f in warnings]
+    if any(f.rule == "dropped-irrep" for f in warnings):
+        lines += [
+            "# dropped-irrep is expected here: a nonlinear layer's channels carry more irreps than the next layer",
+            "# takes (every irrep up to the band-limit, or all of the group's); the linear layer keeps the shared ones.",
+        ]
+    return lines
+
+
+def spec_text(g: Group, name: str, inp: str, out: str, hidden: list[HiddenLayer], warnings: list[Finding] | None = None) -> str:
+    lines = _header(g, name, _expected(warnings or [])) + [f"input: {json.dumps(inp)}"]
     lines += [
         "# output: what the network predicts, in the same notation. An output irrep the input cannot reach is an",
         "# error of `eqdesign check` (EQ201), which also says what would fix it.",
@@ -267,8 +282,9 @@ def _name(g: Group, name: str | None) -> str | None:
 
 def starter(group: str = "so3", input: str | None = None, output: str | None = None, name: str | None = None) -> InitResult:
     """A commented starter spec for ``group`` (spelled as in specs: so3, c8, d6, full_ico, ...) from ``input``
-    to ``output`` (irreps strings; by default the group's vector and a scalar), named ``name``. Its exit code
-    is OK only when ``eqdesign check`` passes the text (exit 0); otherwise SPEC (or INTERNAL), with messages."""
+    to ``output``, irreps strings (the input by default the group's vector and a scalar, the output by default
+    the input), named ``name``. Its exit code is OK only when ``eqdesign check`` passes the text (exit 0);
+    otherwise SPEC (or INTERNAL), with messages."""
     g = lookup_group(group, None)
     if isinstance(g, str):
         return InitResult("", ExitCode.SPEC, [f"--group: {g}"])
@@ -276,7 +292,8 @@ def starter(group: str = "so3", input: str | None = None, output: str | None = N
     if spec_name is None:
         why = f"{printable(str(name))!r} is not a spec name: letters, digits, '_', '.', '-', starting with a letter or digit, at most {MAX_NAME}"
         return InitResult("", ExitCode.SPEC, [f"--name: {why}"])
-    inp, out = _features(g, "--input", input), _features(g, "--output", output)
+    inp = _features(g, "--input", input)
+    out = _features(g, "--output", output if output is not None else input)  # by default, what comes in goes out
     if isinstance(inp, str) or isinstance(out, str):
         return InitResult("", ExitCode.SPEC, [x for x in (inp, out) if isinstance(x, str)])
     return _first_passing(g, spec_name, inp, out)
@@ -284,7 +301,7 @@ def starter(group: str = "so3", input: str | None = None, output: str | None = N
 
 def _first_passing(g: Group, name: str, inp: tuple[str, set[Irrep]], out: tuple[str, set[Irrep]]) -> InitResult:
     """The first candidate design that check passes without a warning, else the first that passes at all."""
-    passing: list[str] = []
+    passing: list[tuple[list[HiddenLayer], SpecResult]] = []
     first: SpecResult | None = None
     for hidden in _candidates(g, inp[1] | out[1]):
         text = spec_text(g, name, inp[0], out[0], hidden)
@@ -294,12 +311,23 @@ def _first_passing(g: Group, name: str, inp: tuple[str, set[Irrep]], out: tuple[
         if result.exit_code() == ExitCode.OK and not result.warnings:
             return InitResult(text, ExitCode.OK)
         if result.exit_code() == ExitCode.OK:
-            passing.append(text)
+            passing.append((hidden, result))
         first = first or result
     if passing:
-        return InitResult(passing[0], ExitCode.OK)
+        return _announced(g, name, inp[0], out[0], passing[0])
     assert first is not None
     return InitResult("", ExitCode.SPEC, _messages(first))
+
+
+def _announced(g: Group, name: str, inp: str, out: str, passing: tuple[list[HiddenLayer], SpecResult]) -> InitResult:
+    """A passing design that check warns about, with its warnings announced in the text (checked again)."""
+    hidden, result = passing
+    warnings = [f for f in result.all_findings() if f.severity == Severity.WARNING]
+    text = spec_text(g, name, inp, out, hidden, warnings)
+    again = _check_text(text, name)
+    if again.exit_code() != ExitCode.OK or again.warnings != len(warnings):
+        return InitResult("", ExitCode.INTERNAL, [f"the starter spec changed its verdict when commented: {again.all_findings()}"])
+    return InitResult(text, ExitCode.OK)
 
 
 # -- writing --------------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..findings import RULES, SPEC_RULES, Finding, Rule, Severity, printable
+from ..findings import SPEC_RULES, Finding, Rule, Severity, printable
 from ..results import BuildBatch, CheckResult
 from .entries import BUILD_RULES, Entry, build_entries, check_entries
+from .sarif import rule_of
 
 COUNTS = ("tests", "failures", "errors", "skipped")
 
@@ -76,8 +77,8 @@ def _counts(cases: Sequence[ET.Element]) -> dict[str, int]:
 
 def testsuite(entry: Entry) -> ET.Element:
     ran = {r.name for r in entry.rules}
-    unlisted = sorted({f.rule for f in entry.findings if f.rule not in ran}, key=lambda name: RULES[name].rule_id)
-    rules = sorted([*entry.rules, *(RULES[name] for name in unlisted)], key=lambda r: r.rule_id)
+    unlisted = {f.rule: rule_of(f) for f in entry.findings if f.rule not in ran}
+    rules = sorted([*entry.rules, *unlisted.values()], key=lambda r: r.rule_id)
     suite = ET.Element("testsuite", name=xml_text(entry.file))
     cases = [testcase(entry, r) for r in rules]
     _count(suite, _counts(cases))

@@ -80,10 +80,15 @@ def rule_json(r: Rule) -> dict[str, Any]:
     }
 
 
+def rule_of(f: Finding) -> Rule:
+    """A finding's rule (one that is not registered, as a bare rule, rather than a crash)."""
+    return RULES.get(f.rule) or Rule(f.rule_id, f.rule, f.severity, f"{f.rule}.")
+
+
 def rules_of(entries: Sequence[Entry]) -> list[Rule]:
     """The rules that ran on any entry, and the rule of any finding (so every result has its rule), by id."""
     by_id = {r.rule_id: r for e in entries for r in e.rules}
-    by_id.update({f.rule_id: RULES[f.rule] for e in entries for f in e.findings if f.rule_id not in by_id})
+    by_id.update({f.rule_id: rule_of(f) for e in entries for f in e.findings if f.rule_id not in by_id})
     return [by_id[k] for k in sorted(by_id)]
 
 
