@@ -127,8 +127,11 @@ def _deliver(command: str, result: Any, format: ReportFormat | None, output_file
 def _draw(result: Any, file: str) -> list[str]:
     from .report.graph import render
 
-    outcome = render([s for s in result.specs if s.design is not None], file)
-    typer.echo(outcome.message, err=not outcome.ok)
+    outcome = render(result.specs, file)  # specs that could not be loaded are left out, with a note each
+    for note in outcome.notes:
+        typer.echo(f"note: {note}", err=True)
+    if outcome.ok:
+        typer.echo(outcome.message, err=outcome.fallback)
     return [] if outcome.ok else [outcome.message]
 
 
@@ -336,22 +339,30 @@ def _safe_streams() -> None:
             stream.reconfigure(errors="replace")
 
 
-def _wants_json(argv: list[str]) -> bool:
-    return any(a in ("--format=json", "-fjson") for a in argv) or any(
-        a in ("--format", "-f") and b == "json" for a, b in zip(argv, argv[1:], strict=False)
-    )
+def _machine_format(argv: list[str]) -> str | None:
+    """The machine-readable format a command line asks for (even one that fails to parse), if any."""
+    pairs = [a.split("=", 1)[1] for a in argv if a.startswith("--format=")] + [a[2:] for a in argv if a.startswith("-f") and len(a) > 2]
+    pairs += [b for a, b in zip(argv, argv[1:], strict=False) if a in ("--format", "-f")]
+    return next((f for f in pairs if f in ("json", "sarif", "junit", "gitlab", "github")), None)
 
 
 def _usage_error(err: typer.TyperException, argv: list[str]) -> int:
-    if _wants_json(argv):
-        from .report.jsonfmt import JsonReporter
+    """A usage error, in the format asked for, so that a CI consumer of that format still reads a document."""
+    name = _machine_format(argv)
+    if name is not None:
+        from .report import reporter
 
-        JsonReporter(sys.stdout).error(err.format_message(), ExitCode.SPEC)
-    elif hasattr(err, "show"):
+        reporter(name, sys.stdout).error(err.format_message(), ExitCode.SPEC)
+    if name != "json":  # a JSON document says it all; the other formats also tell the person reading the log
+        _show(err)
+    return ExitCode.SPEC
+
+
+def _show(err: typer.TyperException) -> None:
+    if hasattr(err, "show"):
         err.show()
     else:
         print(f"error: {err.format_message()}", file=sys.stderr)
-    return ExitCode.SPEC
 
 
 def main() -> None:

@@ -309,7 +309,11 @@ def test_github_step_summary_appended(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "## eqdesign check" not in stdout  # the Markdown goes to the file only
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("# earlier step\n\n## eqdesign check\n")
-    assert text.endswith(step_summary(check_entries(result), command="check", usage_errors=result.usage_errors))
+    graphs = GithubReporter(io.StringIO()).summary_extra(result)
+    assert text.endswith(step_summary(check_entries(result), command="check", usage_errors=result.usage_errors, extra=graphs))
+    analysed = [s.file for s in result.specs if s.design is not None]
+    assert len(graphs) == len(analysed) >= 2 and text.count("```mermaid\nflowchart") == len(analysed)
+    assert graphs[0].startswith("### Influence graph of `tests/formats/flagged.yaml`")  # errors first
     rows = [line for line in text.splitlines() if line.startswith("| tests/formats/flagged.yaml:")]
     assert len(rows) == 6  # every finding of the flagged spec
     assert f"- {MISSING}: no such file or directory" in text

@@ -114,6 +114,14 @@ def step_summary(entries: Sequence[Entry], *, command: str = "check", usage_erro
     return "\n".join(lines)
 
 
+#: influence graphs drawn in one job summary
+MAX_GRAPHS = 20
+
+
+def _code(text: str) -> str:
+    return printable(text).replace("`", "'")
+
+
 class GithubReporter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -125,9 +133,13 @@ class GithubReporter:
         self.report("build", build_entries(batch), batch.usage_errors, self.summary_extra(batch))
 
     def summary_extra(self, result: CheckResult | BuildBatch) -> list[str]:
-        """Hook: further Markdown sections for the job summary (an influence graph per design, say).
-        Each is appended after the findings, in order. None yet."""
-        return []
+        """The influence graph of each analysed spec, as Mermaid (GitHub renders it in the job summary):
+        specs with errors first, at most MAX_GRAPHS of them, so that a large gallery stays readable."""
+        from .graph import mermaid_markdown
+
+        specs = [b.check for b in result.builds] if isinstance(result, BuildBatch) else result.specs
+        drawn = sorted((s for s in specs if s.design is not None and s.flow is not None), key=lambda s: -s.errors)[:MAX_GRAPHS]
+        return [f"### Influence graph of `{_code(s.file)}`\n\n{mermaid_markdown(s)}" for s in drawn]
 
     def report(self, command: str, entries: Sequence[Entry], usage_errors: Sequence[str], extra: Sequence[str]) -> None:
         lines = [workflow_command("error", problem, title="eqdesign") for problem in usage_errors]
