@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .findings import printable
+
 _TMP_PREFIX = ".eqdesign-tmp-"
 
 
@@ -24,7 +26,7 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
             staged.append((Path(tmp_name), out_dir / name))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.chmod(tmp_name, 0o666 & ~_umask())
+            usual_mode(Path(tmp_name))
         for tmp, final in staged:  # renames are atomic one by one; an interrupt in between leaves no tmp file
             os.replace(tmp, final)
     except BaseException:
@@ -52,7 +54,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _umask() -> int:
+def usual_mode(path: Path) -> None:
+    """The permissions a plain open() would give (mkstemp makes files private to their owner)."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    os.chmod(path, 0o666 & ~mask)
+
+
+def temp_beside(target: Path) -> Path:
+    """An empty temporary file in the target's folder (renamed over it once complete; swept if abandoned)."""
+    fd, name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=f"-{target.name}", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def unwritable(target: Path) -> str | None:
+    """Why a file cannot be written at target (its folder is missing, or it is a folder), or None."""
+    if not target.parent.is_dir():
+        return f"cannot write {printable(str(target))}: the folder {printable(str(target.parent))} does not exist"
+    if target.is_dir():
+        return f"cannot write {printable(str(target))}: it is a folder"
+    return None
+
+
+def write_file(target: Path, data: bytes) -> str | None:
+    """One file written whole or not at all, into an existing folder; None, or why it could not be."""
+    problem = unwritable(target)
+    if problem is None:
+        try:
+            write_atomically(target.parent, {target.name: data})
+        except OSError as err:
+            problem = f"cannot write {printable(str(target))}: {err.strerror or err}"
+    return problem

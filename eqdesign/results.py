@@ -8,7 +8,7 @@ from typing import Any
 from .analysis.dataflow import Flow, ideal_influence, influence
 from .analysis.design import Design
 from .exitcodes import ExitCode
-from .findings import SPEC_RULES, Finding, Location, Severity, make
+from .findings import SPEC_RULES, Finding, Location, Severity, count, make
 from .spec.load import LoadedSpec
 
 
@@ -27,11 +27,11 @@ class SpecResult:
 
     @property
     def errors(self) -> int:
-        return sum(f.severity == Severity.ERROR for f in self.findings)
+        return count(self.findings, Severity.ERROR)
 
     @property
     def warnings(self) -> int:
-        return sum(f.severity == Severity.WARNING for f in self.findings)
+        return count(self.findings, Severity.WARNING)
 
     @property
     def spec_error(self) -> bool:

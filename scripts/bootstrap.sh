@@ -43,31 +43,31 @@ VENV="$ROOT/.venv"
 VPY="$VENV/bin/python"
 STAMP="$VENV/.eqdesign-stamp"
 
-# --- Fortran compiler (py3nj is built from source and needs gfortran) -------
-if ! command -v gfortran >/dev/null 2>&1; then
+# --- system packages, from Debian's archive where we are root -------------------
+# apt_install COMMAND PACKAGE WHY: install PACKAGE unless COMMAND exists; fails where it cannot.
+apt_install() {
+    command -v "$1" >/dev/null 2>&1 && return 0
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "installing gfortran (needed to build py3nj)"
+        log "installing $2 ($3)"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq gfortran >/dev/null
+        apt-get install -y -qq "$2" >/dev/null
     else
-        warn "gfortran not found and cannot be installed here (not root or no apt-get)."
-        warn "py3nj will be skipped: escnn falls back to a much slower numerical"
-        warn "Clebsch-Gordan computation. Install gfortran and rerun to fix."
+        return 1
     fi
+}
+
+# py3nj is built from source and needs gfortran
+if ! apt_install gfortran gfortran "needed to build py3nj"; then
+    warn "gfortran not found and cannot be installed here (not root or no apt-get)."
+    warn "py3nj will be skipped: escnn falls back to a much slower numerical"
+    warn "Clebsch-Gordan computation. Install gfortran and rerun to fix."
 fi
 if command -v gfortran >/dev/null 2>&1; then HAVE_FORTRAN=1; else HAVE_FORTRAN=0; fi
 
-# --- Graphviz (dev only: the tests render influence graphs as SVG; eqdesign itself falls back to Mermaid)
-if [ "$DEV" -eq 1 ] && ! command -v dot >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "installing graphviz (the tests render influence graphs as SVG)"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq graphviz >/dev/null
-    else
-        warn "graphviz (dot) not found and cannot be installed here: the SVG graph tests will be skipped."
-    fi
+# Graphviz, for the tests only: they render influence graphs as SVG (eqdesign itself falls back to Mermaid)
+if [ "$DEV" -eq 1 ] && ! apt_install dot graphviz "the tests render influence graphs as SVG"; then
+    warn "graphviz (dot) not found and cannot be installed here: the SVG graph tests will be skipped."
 fi
 
 # --- stamp: anything that changes what we would install ---------------------

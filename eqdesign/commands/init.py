@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import temp_beside, usual_mode
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity, printable
 from ..results import SpecResult
@@ -333,13 +334,6 @@ def _announced(g: Group, name: str, inp: str, out: str, passing: tuple[list[Hidd
 # -- writing --------------------------------------------------------------------------------------------
 
 
-def _usual_mode(path: Path) -> None:
-    """The permissions a plain open() would give (mkstemp makes files private to their owner)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def _link_new(tmp: Path, target: Path, text: str) -> None:
     """Put the finished temporary file at ``target`` unless something is there: a hard link fails rather than
     replace. Where the file system has no hard links, an exclusive create does the same (written in place)."""
@@ -370,11 +364,9 @@ def write_new(path: str, text: str) -> str | None:
         return f"cannot write {shown}: the folder {printable(str(target.parent))} does not exist (create it first)"
     tmp: Path | None = None
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        _usual_mode(tmp)
+        tmp = temp_beside(target)
+        tmp.write_text(text, encoding="utf-8")
+        usual_mode(tmp)
         _link_new(tmp, target, text)
     except FileExistsError:
         return f"{shown} already exists; init never overwrites a file (choose another path, or remove it first)"

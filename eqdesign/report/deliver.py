@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..atomic import write_atomically
+from ..atomic import write_file
 from . import reporter
 from .statistics import StatisticsReporter
 
@@ -49,14 +49,5 @@ def _render(command: str, result: Any, name: str, statistics: bool, out: TextIO)
 
 
 def write_text(file: str, text: str) -> str | None:
-    """Write a report atomically; a message (for exit 2) when it cannot be."""
-    path = Path(file)
-    if path.is_dir():
-        return f"{file}: is a folder; name a file for the report"
-    if not path.parent.is_dir():
-        return f"{file}: the folder {path.parent} does not exist"
-    try:
-        write_atomically(path.parent, {path.name: text.encode()})
-    except OSError as err:
-        return f"{file}: cannot write the report: {err.strerror or err}"
-    return None
+    """Write a report whole or not at all; a message (for exit 2) when it cannot be."""
+    return write_file(Path(file), text.encode())

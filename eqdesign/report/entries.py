@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..exitcodes import ExitCode
-from ..findings import RULES, Finding, Rule, Severity
+from ..findings import RULES, Finding, Rule, Severity, count
 from ..results import BuildBatch, CheckResult
 
 #: rules that only `build` can report
@@ -26,11 +26,11 @@ class Entry:
 
     @property
     def errors(self) -> int:
-        return sum(f.severity == Severity.ERROR for f in self.findings)
+        return count(self.findings, Severity.ERROR)
 
     @property
     def warnings(self) -> int:
-        return sum(f.severity == Severity.WARNING for f in self.findings)
+        return count(self.findings, Severity.WARNING)
 
 
 def rules_run(build: bool, disabled: frozenset[str] = frozenset()) -> list[Rule]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..analysis.dataflow import Flow, State
 from ..analysis.design import Design, FieldType, Linear, Nonlinear
+from ..atomic import temp_beside, unwritable, usual_mode, write_file
 from ..exitcodes import ExitCode
 from ..findings import printable
 from ..results import SpecResult
@@ -268,60 +268,21 @@ def dot(results: SpecResult | Sequence[SpecResult]) -> str:
 # -- files ----------------------------------------------------------------------------------------------
 
 
-def _temp_beside(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def _usual_mode(path: Path) -> None:
-    """The permissions a plain open() would give (mkstemp makes files private to their owner)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
-def _writable(target: Path) -> str | None:
-    if not target.parent.is_dir():
-        return f"cannot write {printable(str(target))}: the folder {printable(str(target.parent))} does not exist"
-    if target.is_dir():
-        return f"cannot write {printable(str(target))}: it is a folder"
-    return None
-
-
-def write_atomic(target: Path, data: bytes) -> str | None:
-    """Write ``data`` to a temporary file beside ``target``, then rename it into place. None, or why not."""
-    problem = _writable(target)
-    if problem:
-        return problem
-    tmp: Path | None = None
-    try:
-        tmp = _temp_beside(target)
-        tmp.write_bytes(data)
-        _usual_mode(tmp)
-        os.replace(tmp, target)
-    except OSError as err:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        return f"cannot write {printable(str(target))}: {err.strerror or err}"
-    return None
-
-
 def _run_dot(exe: str, text: str, fmt: str, target: Path) -> str | None:
     """Render DOT text with Graphviz into ``target`` (atomically). None, or why not."""
-    problem = _writable(target)
+    problem = unwritable(target)
     if problem:
         return problem
     tmp: Path | None = None
     try:
-        tmp = _temp_beside(target)
+        tmp = temp_beside(target)
         cmd = [exe, f"-T{fmt}", "-o", str(tmp)]
         proc = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=DOT_TIMEOUT_S, check=False)
         if proc.returncode != 0:
             tmp.unlink(missing_ok=True)
             why = " ".join(proc.stderr.decode(errors="replace").split())[:300]
             return f"Graphviz dot failed on {printable(str(target))} (exit {proc.returncode}): {why}"
-        _usual_mode(tmp)
+        usual_mode(tmp)
         os.replace(tmp, target)
     except subprocess.TimeoutExpired:
         return _cleanup(tmp, f"Graphviz dot took more than {DOT_TIMEOUT_S} s on {printable(str(target))}")
@@ -340,7 +301,7 @@ def _picture(results: SpecResult | Sequence[SpecResult], target: Path, fmt: str)
     exe = shutil.which("dot")
     if exe is None:
         fallback = target.with_suffix(".mmd")
-        problem = write_atomic(fallback, mermaid(results).encode())
+        problem = write_file(fallback, mermaid(results).encode())
         if problem:
             return GraphOutcome(False, f"Graphviz (dot) is not installed, so no {fmt.upper()} was drawn, and {problem}")
         message = f"Graphviz (dot) is not installed, so no {fmt.upper()} was drawn; wrote the Mermaid text to {printable(str(fallback))}"
@@ -368,7 +329,7 @@ def render(results: SpecResult | Sequence[SpecResult], path: str) -> GraphOutcom
     if suffix in _PICTURES:
         outcome = _picture(results, target, _PICTURES[suffix])
     else:
-        problem = write_atomic(target, _TEXT_FORMATS[suffix](results).encode())
+        problem = write_file(target, _TEXT_FORMATS[suffix](results).encode())
         outcome = GraphOutcome(False, problem) if problem else GraphOutcome(True, f"wrote {printable(path)}", path)
     outcome.notes = notes
     return outcome
