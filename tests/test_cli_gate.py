@@ -123,3 +123,18 @@ def test_check_graph_writes_mermaid_and_svg(tmp_path: Path) -> None:
     if __import__("shutil").which("dot"):
         assert _cli("check", spec, "-f", "concise", "--graph", str(tmp_path / "g.svg")).returncode == 0
         assert "<svg" in (tmp_path / "g.svg").read_text()
+
+
+@pytest.mark.parametrize("fmt", ["concise", "github", "sarif", "junit", "gitlab", "json", "human"])
+def test_check_never_imports_torch_in_any_format(fmt: str, tmp_path: Path) -> None:
+    argv = ["eqdesign", "check", str(FLAGGED), "-f", fmt, "--statistics", "--graph", str(tmp_path / "g.mmd")]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n    runpy.run_module('eqdesign', run_name='__main__')\n"
+        "except SystemExit as done:\n    assert done.code == 1, done.code\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'escnn')]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

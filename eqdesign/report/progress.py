@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from ..findings import printable
+
 
 class StepProgress:
     def __init__(self, label: str) -> None:
@@ -18,6 +20,8 @@ class StepProgress:
         self.status: Any = None
 
     def __enter__(self) -> StepProgress:
+        if not self.console.is_terminal:  # no spinner in a log: say which spec the timed steps belong to
+            self.console.print(Text(printable(self.label), style="bold"), soft_wrap=True)
         self.status = self.console.status(f"{self.label}: starting")
         self.status.__enter__()
         return self
