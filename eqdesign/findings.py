@@ -62,6 +62,7 @@ RULES: dict[str, Rule] = {}
 def count(findings: Sequence[Finding], severity: Severity) -> int:
     return sum(f.severity == severity for f in findings)
 
+
 RuleFn = TypeVar("RuleFn", bound=Callable[..., object])
 
 
