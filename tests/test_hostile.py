@@ -682,7 +682,7 @@ def test_signal_during_build_leaves_nothing_half_written(tmp_path: Path, sig: in
 
 @needs_escnn
 def test_interrupt_between_renames_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from eqdesign.export import artifacts
+    from eqdesign import atomic
 
     real, calls = os.replace, []
 
@@ -692,9 +692,9 @@ def test_interrupt_between_renames_leaves_no_temporary_files(tmp_path: Path, mon
             raise KeyboardInterrupt  # what SIGINT raises wherever Python happens to be
         real(src, dst)
 
-    monkeypatch.setattr(artifacts.os, "replace", flaky)
+    monkeypatch.setattr(atomic.os, "replace", flaky)
     with pytest.raises(KeyboardInterrupt):
-        artifacts.write_atomically(tmp_path, {"m.pt": b"1", "m.pt2": b"2", "m.md": b"3"})
+        atomic.write_atomically(tmp_path, {"m.pt": b"1", "m.pt2": b"2", "m.md": b"3"})
     left = sorted(p.name for p in tmp_path.iterdir())
     assert not [n for n in left if n.startswith(".eqdesign-tmp-")], left
 
