@@ -215,6 +215,38 @@ _LAYERS: dict[str, _LayerFlow] = {
 }
 
 
+def _normalized(a: _Analysis, layer: Nonlinear, s: State) -> State:
+    """The state after the layer's normalization (eval mode). A batch norm is then an affine map per irrep:
+    nothing mixes, and its bias keeps the trivial irrep alive. The layer norm centres the trivial part of each
+    field on the mean over the fields of its type (a type with one field is centred to zero, leaving the
+    bias) and scales every field by one statistic of all centred fields: everything alive then depends on
+    everything that is alive after centring."""
+    triv = a.g.trivial
+    has_trivial = triv in layer.in_type.content()
+    if layer.norm is None or (layer.norm != "layer" and not has_trivial):
+        return dict(s)
+    if layer.norm != "layer":
+        return {**s, triv: s.get(triv, Info(frozenset(), 1))}
+    copies = Counter[str]()
+    for f, m in layer.in_type.entries:  # fields of one name form one type, wherever they stand
+        copies[f.name] += m if triv in f.irreps else 0
+    centred = any(n >= 2 for n in copies.values())
+    kept = [c for c in s if c != triv or centred]
+    every = _joint_deps(kept, s)
+    out = {c: Info(every, s[c].rank) for c in s if c != triv}
+    if has_trivial:
+        out[triv] = Info(every if centred else frozenset(), 1)
+    return out
+
+
+def _coupled(layer: Nonlinear, s: State, mixing: Mixing) -> Mixing:
+    """A layer norm makes every output of the layer a function of every irrep alive at its input."""
+    if layer.norm != "layer":
+        return mixing
+    alive = {c.name for c in s}
+    return {name: sorted(set(src) | alive) for name, src in mixing.items()}
+
+
 def analyse(design: Design) -> Flow:
     a = _Analysis(design)
     flow = Flow([a.start()])
@@ -222,9 +254,10 @@ def analyse(design: Design) -> Flow:
         if isinstance(layer, Linear):
             flow.states.append(a.linear(layer, flow.final))
         else:
-            state, mixing = _LAYERS[layer.kind](a, layer, flow.final)
+            before = flow.final
+            state, mixing = _LAYERS[layer.kind](a, layer, _normalized(a, layer, before))
             flow.states.append(state)
-            flow.mixing.append(mixing)
+            flow.mixing.append(_coupled(layer, before, mixing))
     return flow
 
 

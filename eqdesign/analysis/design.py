@@ -122,10 +122,28 @@ class Nonlinear:
     scalars: int = 0  # gated: ELU'd trivial fields beside the gated ones
     poly_degree: int | None = None  # *_fourier_poly: the degree of the polynomial activation
     own_params: int = 0  # learnable parameters of the nonlinearity itself
+    norm: str | None = None  # the normalization before the nonlinearity: iid_batch, norm_batch or layer
+    norm_params: int = 0  # its learnable parameters (a scale per field, a bias per trivial irrep)
+    norm_stats: int = 0  # its running statistics (batch norms: not learnable, updated in training)
 
     @property
     def params(self) -> int:
-        return self.own_params
+        return self.own_params + self.norm_params
+
+
+def norm_counts(kind: str, t: FieldType, trivial: Irrep) -> tuple[int, int]:
+    """(learnable parameters, running statistics) of a normalization of fields ``t``, as escnn stores them:
+    a scale per field; batch norms keep a running variance per field, and the IID ones a bias per trivial
+    irrep and a running mean of every field that holds a trivial irrep (the whole field, as escnn does)."""
+    fields = [(f, m) for f, m in t.entries]
+    scales = sum(m for _, m in fields)
+    if kind == "norm_batch":
+        return scales, scales
+    biases = sum(m * f.irreps.count(trivial) for f, m in fields)
+    if kind == "layer":
+        return scales + biases, 0
+    means = sum(m * sum(i.dim for i in f.irreps) for f, m in fields if trivial in f.irreps)
+    return scales + biases, scales + means
 
 
 DesignLayer: TypeAlias = Linear | Nonlinear  # one step of a design

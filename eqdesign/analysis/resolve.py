@@ -6,6 +6,7 @@ layer that still has a well-defined type (a quotient the group lacks, say) come 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from ..theory.notation import NotationError, parse
 from ..theory.quadrature import RuleShape, Space, auto_start, circle_step, exact_degree
 from ..theory.registry import KINDS, make_group, parse_group_string
 from .budget import Limits, design_excesses, frequency_excess
-from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, SpecPath, irrep_field, rep_field
+from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, SpecPath, irrep_field, norm_counts, rep_field
 
 # Default grids: about twice as many points as Fourier coefficients on the sphere and SO(3) (Thomson grids
 # are costly to optimise), and six times as many on circles, where points are free and aliasing of the
@@ -144,12 +145,25 @@ class _Resolver:
         layers: list[DesignLayer] = []
         current = inp
         for i, layer in enumerate(spec.hidden):
-            nl = self.nonlinear(i, layer)
+            nl = self.normalized(self.nonlinear(i, layer), layer.norm)
             layers.append(Linear(len(layers) // 2, current, nl.in_type, ("hidden", i), self.g.trivial))
             layers.append(nl)
             current = nl.out_type
         layers.append(Linear(len(layers) // 2, current, outp, ("output",), self.g.trivial))
         return Design(self.g, spec, inp, outp, tuple(layers))
+
+    def normalized(self, nl: Nonlinear, kind: str | None) -> Nonlinear:
+        """The layer with its normalization counted; norm_batch refused on fields holding a trivial irrep
+        (their mean is not zero, which that normalization assumes)."""
+        if kind is None:
+            return nl
+        trivial = sorted({f.name for f, _ in nl.in_type.entries if self.g.trivial in f.irreps})
+        if kind == "norm_batch" and trivial:
+            message = f"norm_batch normalizes fields without a trivial irrep, but these fields hold one: {', '.join(trivial)}"
+            hint = "use norm: iid_batch (it subtracts the mean of trivial irreps), or norm: layer"
+            self.findings.append(make("invalid-nonlinearity", message, self.loaded.at(nl.path + ("norm",)), hint))
+        params, stats = norm_counts(kind, nl.in_type, self.g.trivial)
+        return dataclasses.replace(nl, norm=kind, norm_params=params, norm_stats=stats)
 
     def nonlinear(self, i: int, layer: Layer) -> Nonlinear:
         path = ("hidden", i)

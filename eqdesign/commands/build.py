@@ -163,6 +163,11 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, options: Buil
     result.agreement = _agreement(model, c32, tests.seed)
     if not result.agreement <= AGREEMENT:  # written so that NaN fails too
         result.fail(f"the compiled module differs from escnn by {result.agreement:.1e} relative (> {AGREEMENT:.0e})")
+    if probes.batch_normalized(design):  # training mode too: batch statistics, and running ones updated alike
+        trained = probes.training_agreement(model, c64, tests.seed)
+        result.notes.append(f"training mode (batch statistics, running statistics updated): compiled vs escnn {trained:.1e} relative")
+        if not trained <= AGREEMENT:
+            result.fail(f"in training mode the compiled module differs from escnn by {trained:.1e} relative (> {AGREEMENT:.0e})")
     names = probes.element_names(elements)
 
     def suite() -> EquivarianceReport:

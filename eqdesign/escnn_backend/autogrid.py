@@ -13,7 +13,7 @@ from ..numerics.gridsearch import GridSearch, auto_layers, search, tuned
 from ..numerics.suite import exact_on_grid, probe_input
 from ..theory.quadrature import RuleShape, rule
 from .builder import build_escnn, sample_on_rule
-from .model import BuiltLayer, EscnnModel
+from .model import BuiltLayer, EscnnModel, activation_module
 
 
 class _Subject:
@@ -40,7 +40,7 @@ class _Subject:
         return self.model.built[self.positions[layer.index]].module
 
     def resample(self, layer: Nonlinear, shape: RuleShape) -> None:
-        sample_on_rule(self._module(layer), self.model.G, self.model.design.group, layer, shape)
+        sample_on_rule(activation_module(self._module(layer)), self.model.G, self.model.design.group, layer, shape)
 
     def layer_error(self, layer: Nonlinear) -> float:
         m = self._module(layer)
@@ -73,7 +73,7 @@ def grid_records(model: EscnnModel, found: GridSearch | None) -> list[dict[str, 
         record: dict[str, Any] = {
             "layer": f"hidden[{layer.index}] {layer.activation}",
             "type": grid.type,
-            "points": int(model.built_module(layer).A.shape[0]),
+            "points": int(activation_module(model.built_module(layer)).A.shape[0]),
             "coefficients": grid.coefficients,
         }
         if grid.rule is not None:

@@ -23,6 +23,7 @@ from .families import Elements, family
 from .grids import normalized_kernel, sampling_matrix, set_fourier_sampling
 from .model import BuiltLayer, EscnnModel
 from .modules import BiasOnly, FiniteFourierPointwise, FixedTensorProduct, GatedBlock, ZeroMap, pointwise_module
+from .norms import NORMALIZATIONS, EscnnLayerNorm, exact_norm_buffers
 from .projection import exact_bases
 from .types import design_irreps, eid_content, escnn_group, escnn_type, rep_content
 
@@ -165,8 +166,17 @@ class _Builder:
             )
         return m
 
+    # normalizations --------------------------------------------------------------------------------------
+    def normalized(self, nl: Nonlinear, act: Any) -> Any:
+        """The nonlinearity, preceded by the layer's normalization on the same fields (escnn's batch norms,
+        or eqdesign's equivariant layer norm)."""
+        if nl.norm is None:
+            return act
+        norm = {"iid_batch": enn.IIDBatchNorm1d, "norm_batch": enn.NormBatchNorm, "layer": EscnnLayerNorm}[nl.norm](act.in_type)
+        return enn.SequentialModule(norm, act)
+
     def build(self) -> list[BuiltLayer]:
-        hidden = {id(nl): self.nonlinear(nl) for nl in self.d.hidden}
+        hidden = {id(nl): self.normalized(nl, self.nonlinear(nl)) for nl in self.d.hidden}
         built: list[BuiltLayer] = []
         current = self.type_of(self.d.input)
         layers = self.d.layers
@@ -196,6 +206,9 @@ def build_escnn(design: Design, dtype: torch.dtype = torch.float64, seed: int | 
     if dtype == torch.float64:
         with quiet():
             exact_bases(model, b.G, design.group)
+        for m in model.modules():  # escnn builds the normalizations' projections in float32
+            if isinstance(m, NORMALIZATIONS):
+                exact_norm_buffers(m)
     if seed is not None:
         model.reinitialize(seed)
     model.eval()

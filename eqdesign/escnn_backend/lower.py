@@ -20,6 +20,7 @@ from .builder import activation_function, poly_coefficients
 from .compat import enn
 from .lower_linear import compile_linear, irrep_layout
 from .model import EscnnModel
+from .norms import lower_norm
 
 _NORM_ACT = {"norm_relu": "relu", "norm_sigmoid": "sigmoid", "norm_squash": "squash"}
 
@@ -104,6 +105,9 @@ def lower(module: Any, layer: DesignLayer, dtype: torch.dtype) -> torch.nn.Modul
         return Zero(module.out_type.size)
     if not isinstance(layer, Nonlinear):
         raise TypeError(f"{type(module).__name__} was built for a linear layer")
+    if isinstance(module, enn.SequentialModule):  # a normalization, then the nonlinearity
+        norm, act = list(module.children())
+        return torch.nn.Sequential(lower_norm(norm, dtype), lower(act, layer, dtype))
     if hasattr(module, "A") and hasattr(module, "Ainv"):  # escnn FourierELU / QuotientFourierELU
         return _fourier(module, layer, dtype)
     for cls, fn in _LOWER:
@@ -113,5 +117,7 @@ def lower(module: Any, layer: DesignLayer, dtype: torch.dtype) -> torch.nn.Modul
 
 
 def compile_model(model: EscnnModel, dtype: torch.dtype = torch.float32) -> CompiledModel:
+    """The compiled twin, in the escnn model's mode (eval after a build: batch norms use their running
+    statistics; ``.train()`` switches to batch statistics, as in escnn)."""
     layers = [lower(b.module, b.layer, dtype) for b in model.built]
-    return CompiledModel(layers, model.in_type.size, model.out_type.size)
+    return CompiledModel(layers, model.in_type.size, model.out_type.size).train(model.training)

@@ -12,6 +12,12 @@ from ..analysis.design import Design, DesignLayer
 from ..theory.group import FloatArray
 from .compat import enn, he_std
 from .modules import BiasOnly
+from .norms import NORMALIZATIONS
+
+
+def activation_module(module: Any) -> Any:
+    """A hidden layer's nonlinearity: the module itself, or the last of its normalization and it."""
+    return list(module.children())[-1] if isinstance(module, enn.SequentialModule) else module
 
 
 @dataclass
@@ -104,6 +110,9 @@ class EscnnModel(torch.nn.Module):
             elif isinstance(m, enn.NormNonLinearity) and m.log_bias is not None:
                 mean, std = norm_log_bias
                 m.log_bias.copy_(mean + std * randn(m.log_bias))
+            elif isinstance(m, NORMALIZATIONS):  # scales near one, so that no field is switched off
+                for name, p in m.named_parameters(recurse=False):
+                    p.copy_(1 + 0.25 * randn(p) if name.endswith("weight") else bias_scale * randn(p))
         self.train(self.training)
         return self
 

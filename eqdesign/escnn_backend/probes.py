@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,9 +38,59 @@ def layer_cases(design: Design, model: EscnnModel, compiled64: CompiledModel, el
 
 
 def model_cases(model: EscnnModel, compiled64: torch.nn.Module, compiled32: torch.nn.Module, elements: list[Element]) -> list[ModelCase]:
+    """The models end to end; with a batch norm, also in training mode (batch statistics: a whole batch
+    transformed by one element), on copies, so that the tests leave the running statistics alone."""
     r64 = end_representations(model, elements, torch.float64)
     r32 = (r64[0].float(), r64[1].float())
-    return [ModelCase("escnn", model, *r64), ModelCase("compiled", compiled64, *r64), ModelCase("compiled", compiled32, *r32)]
+    cases = [ModelCase("escnn", model, *r64), ModelCase("compiled", compiled64, *r64), ModelCase("compiled", compiled32, *r32)]
+    if batch_normalized(model.design):
+        cases += [ModelCase("escnn (training mode)", _in_training(model), *r64)]
+        cases += [ModelCase("compiled (training mode)", _in_training(compiled64), *r64)]
+    return cases
+
+
+def batch_normalized(design: Design) -> bool:
+    return any(nl.norm in ("iid_batch", "norm_batch") for nl in design.hidden)
+
+
+@contextlib.contextmanager
+def _restored(*modules: torch.nn.Module) -> Iterator[None]:
+    """Whatever runs inside (training-mode calls that move running statistics) leaves the modules' state and
+    mode as they were. A copy would not do: escnn keeps non-leaf tensors that cannot be deep-copied."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.train()  # in eval mode escnn adds its cached dense weights to the state: save without them
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in modules]
+    try:
+        yield
+    finally:
+        for m, state, training in zip(modules, saved, modes, strict=True):
+            m.train()
+            m.load_state_dict(state)
+            m.train(training)  # leaving training mode refreshes escnn's cached weights from the restored ones
+
+
+def _in_training(module: torch.nn.Module) -> Fn:
+    def call(x: torch.Tensor) -> torch.Tensor:
+        with _restored(module):
+            out: torch.Tensor = module.train()(x)
+            return out
+
+    return call
+
+
+def training_agreement(model: EscnnModel, compiled64: torch.nn.Module, seed: int, steps: int = 3) -> float:
+    """Largest relative difference between escnn and the compiled module (float64) over a few training-mode
+    batches, which update the running statistics, and in eval mode after them; both are put back after."""
+    gen = torch.Generator().manual_seed(seed + 2)
+    worst = 0.0
+    with _restored(model, compiled64), torch.no_grad():
+        for step in range(steps + 1):
+            model.train(step < steps), compiled64.train(step < steps)
+            x = torch.randn(32, model.in_type.size, generator=gen, dtype=torch.float64) * (1 + step)
+            ref, out = model(x), compiled64(x)
+            worst = max(worst, float((out - ref).norm() / ref.norm().clamp_min(1e-30)))
+    return worst
 
 
 def end_representations(model: EscnnModel, elements: list[Element], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,17 +15,33 @@ from torch import nn
 
 from .blocks import BlockLinear, DenseLinear
 from .modules import CompiledModel, FrozenTensorProduct, TensorProductAct
+from .norms import BATCH_NORMS, fold_into
 
 
 @torch.no_grad()
 def freeze(model: CompiledModel) -> CompiledModel:
     """A frozen copy for inference (the model itself is left as it is); no parameter requires grad."""
-    layers: list[nn.Module] = [_frozen(layer) for layer in model.layers]
+    layers: list[nn.Module] = []
+    for layer in model.layers:
+        _append_frozen(layers, layer)
     frozen = CompiledModel(layers, model.input_dim, model.output_dim)
     frozen.frozen = True
     for p in frozen.parameters():
         p.requires_grad_(False)
     return frozen.eval()
+
+
+def _append_frozen(layers: list[nn.Module], layer: nn.Module) -> None:
+    """A batch normalization in eval mode is an affine map per field: folded into the linear layer before it
+    (made dense), it costs nothing at inference."""
+    if isinstance(layer, nn.Sequential) and isinstance(layer[0], BATCH_NORMS) and layers:
+        before = layers[-1]
+        dense = before if isinstance(before, DenseLinear) else DenseLinear(*before.dense()) if isinstance(before, BlockLinear) else None
+        if dense is not None:
+            layers[-1] = fold_into(dense, layer[0])
+            layers.append(_frozen(layer[1]))
+            return
+    layers.append(_frozen(layer))
 
 
 def _frozen(layer: nn.Module) -> nn.Module:

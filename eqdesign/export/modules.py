@@ -249,7 +249,8 @@ class CompiledModel(nn.Module):
 
         # every in-place change of a parameter (an optimizer step, load_state_dict) bumps its version, and a
         # replaced tensor (.to(), .double()) has a new address
-        key = [(p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters()]
+        # (buffers too: a batch norm's running statistics change in training, in place)
+        key = [(p.data_ptr(), p._version, p.dtype, p.device) for p in [*self.parameters(), *self.buffers()]]
         state = self.__dict__  # a plain attribute: a registered submodule would be scripted and saved too
         if state.get("_eqd_frozen_key") != key:
             state["_eqd_frozen"], state["_eqd_frozen_key"] = freeze(self), key

@@ -182,6 +182,8 @@ def _field_types(design: Design) -> Table:
             kind = layer.activation + (f" L={layer.band_limit}" if layer.band_limit is not None else "")
             if layer.grid is not None:
                 kind += ", " + grid_label(layer.grid)
+            if layer.norm is not None:
+                kind += f"; norm {layer.norm} ({layer.norm_params} params, {layer.norm_stats} running stats)"
             t.add_row(
                 f"hidden[{layer.index}]",
                 kind,

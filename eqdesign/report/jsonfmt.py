@@ -78,6 +78,8 @@ def layer_json(layer: Linear | Nonlinear) -> dict[str, Any]:
         out["grid"] = grid_json(layer.grid)
     if layer.quotient:
         out["quotient"] = layer.quotient
+    if layer.norm is not None:
+        out["norm"] = {"kind": layer.norm, "params": layer.norm_params, "running_stats": layer.norm_stats}
     return out
 
 

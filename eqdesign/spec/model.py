@@ -61,7 +61,24 @@ GridField = Grid | Literal["auto"]
 PolyDegree = Annotated[int, Field(ge=2, le=6)]
 
 
-class FourierLayer(_Strict):
+NORMALIZATIONS = ("iid_batch", "norm_batch", "layer")
+
+
+class _Hidden(_Strict):
+    """What every hidden layer may add: ``norm``, a normalization applied to the layer's input fields, after
+    the linear layer before it and before the nonlinearity (Linear -> norm -> nonlinearity):
+
+    - ``iid_batch``: escnn's IIDBatchNorm1d. Batch statistics in training, running statistics in eval mode;
+      the mean is subtracted only from trivial irreps, every field is scaled by one statistic of its norm;
+      a learnable scale per field and a bias on each trivial irrep.
+    - ``norm_batch``: escnn's NormBatchNorm, for fields without trivial irreps: a scale per field only.
+    - ``layer``: an equivariant layer norm: the same per sample (no batch statistics, the same in training
+      and eval mode); one scale from all fields of the sample, so every field depends on all of them."""
+
+    norm: Literal["iid_batch", "norm_batch", "layer"] | None = None
+
+
+class FourierLayer(_Hidden):
     """Pointwise nonlinearity on C copies of the band-limited regular representation (IFT, act, FT)."""
 
     nonlinearity: Literal["fourier_elu", "fourier_relu", "fourier_poly"]
@@ -71,7 +88,7 @@ class FourierLayer(_Strict):
     degree: PolyDegree | None = None  # fourier_poly: the polynomial's degree (2 unless given)
 
 
-class QuotientLayer(_Strict):
+class QuotientLayer(_Hidden):
     """Pointwise nonlinearity on C copies of a band-limited quotient representation (sphere, circle)."""
 
     nonlinearity: Literal["quotient_fourier_elu", "quotient_fourier_relu", "quotient_fourier_poly"]
@@ -82,14 +99,14 @@ class QuotientLayer(_Strict):
     degree: PolyDegree | None = None  # quotient_fourier_poly: the polynomial's degree (2 unless given)
 
 
-class NormLayer(_Strict):
+class NormLayer(_Hidden):
     """Each field is rescaled by a function of its norm (one learnable bias per field)."""
 
     nonlinearity: Literal["norm_relu", "norm_sigmoid", "norm_squash"]
     fields: str
 
 
-class GatedLayer(_Strict):
+class GatedLayer(_Hidden):
     """Each gated field is multiplied by sigmoid(gate); one gate scalar per field is added for you.
     ``scalars`` extra trivial fields pass through an ELU beside them."""
 
@@ -98,7 +115,7 @@ class GatedLayer(_Strict):
     scalars: Annotated[int, Field(ge=0, le=4096)] = 0
 
 
-class TensorProductLayer(_Strict):
+class TensorProductLayer(_Hidden):
     """Each channel's field is multiplied by itself (x ⊗ x) and projected back onto the field."""
 
     nonlinearity: Literal["tensor_product"]
@@ -106,7 +123,7 @@ class TensorProductLayer(_Strict):
     field: str
 
 
-class PointwiseLayer(_Strict):
+class PointwiseLayer(_Hidden):
     """Elementwise activation on regular fields (finite groups) or on trivial fields (any group)."""
 
     nonlinearity: Literal["elu", "relu"]
