@@ -80,14 +80,15 @@ def _in_training(module: torch.nn.Module) -> Fn:
 
 
 def training_agreement(model: EscnnModel, compiled64: torch.nn.Module, seed: int, steps: int = 3) -> float:
-    """Largest relative difference between escnn and the compiled module (float64) over a few training-mode
+    """Largest relative difference between escnn and the compiled module (of one dtype) over a few training-mode
     batches, which update the running statistics, and in eval mode after them; both are put back after."""
     gen = torch.Generator().manual_seed(seed + 2)
+    dtype = next(compiled64.parameters()).dtype
     worst = 0.0
     with _restored(model, compiled64), torch.no_grad():
         for step in range(steps + 1):
             model.train(step < steps), compiled64.train(step < steps)
-            x = torch.randn(32, model.in_type.size, generator=gen, dtype=torch.float64) * (1 + step)
+            x = torch.randn(32, model.in_type.size, generator=gen, dtype=torch.float64).to(dtype) * (1 + step)
             ref, out = model(x), compiled64(x)
             worst = max(worst, float((out - ref).norm() / ref.norm().clamp_min(1e-30)))
     return worst
