@@ -131,7 +131,7 @@ def _draw(result: Any, file: str) -> list[str]:
     for note in outcome.notes:
         typer.echo(f"note: {note}", err=True)
     if outcome.ok:
-        typer.echo(outcome.message, err=outcome.fallback)
+        typer.echo(outcome.message, err=True)  # stdout carries the report alone (JSON, SARIF, ...)
     return [] if outcome.ok else [outcome.message]
 
 

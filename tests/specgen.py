@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -488,11 +489,26 @@ def _one(rng: random.Random, g: GroupInfo, items: list[str], name: str) -> Gener
             inp += " + 1x scalar"
             b.inputs = b.inputs | {g.trivial}
             b.alive = set(b.content)
+    _normalize(random.Random(f"{name}-norm"), g, hidden)
     data: dict[str, Any] = {"name": name, "group": g.spec, "input": inp, "output": b.output(), "hidden": hidden}
     # sampled layers of a continuous group are each up to ~0.3 off on these grids, and their errors add up
     sampled = sum(k in FOURIER + QUOTIENT for k in kinds) if g.continuous else 0
     data["tests"] = {"samples": 4, "tolerance": round(0.3 * max(1, sampled), 1), "scales": [1.0]}
     return GeneratedSpec(name, g, kinds, data)
+
+
+def _normalize(rng: random.Random, g: GroupInfo, hidden: list[dict[str, Any]]) -> None:
+    """Put a normalization on about a third of the layers (a generator of its own, so that the layers drawn
+    stay as they were): norm_batch only on irrep fields without the trivial one, where it is valid, and no
+    layer norm on one lone field, which it centres to zero."""
+    for layer in hidden:
+        if rng.random() < 0.35:
+            terms = [re.match(r"^(?:(\d+)\s*x\s*)?(.+)$", t.strip()) for t in str(layer.get("fields", layer.get("field", ""))).split("+")]
+            fields = [(int(m[1] or 1), m[2].strip()) for m in terms if m]
+            irrep_fields = layer["nonlinearity"] in NORM + ("tensor_product",)
+            no_trivial = irrep_fields and all(name != g.trivial for _, name in fields)
+            lone = irrep_fields and sum(n for n, _ in fields) == 1
+            layer["norm"] = rng.choice(("iid_batch",) + (() if lone else ("layer",)) + (("norm_batch",) if no_trivial else ()))
 
 
 # -- YAML -----------------------------------------------------------------------------------------------
