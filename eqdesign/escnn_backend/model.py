@@ -84,12 +84,15 @@ class EscnnModel(torch.nn.Module):
         return np.asarray(self.out_type.representation(g))
 
     @torch.no_grad()
-    def reinitialize(self, seed: int, bias_scale: float = 1.0, norm_log_bias: tuple[float, float] = (-2.0, 1.0)) -> EscnnModel:
+    def reinitialize(
+        self, seed: int, bias_scale: float = 1.0, norm_log_bias: tuple[float, float] = (-2.0, 1.0), norm_scale: float = 1.0
+    ) -> EscnnModel:
         """Generic random parameters: every weight and every bias redrawn (escnn starts biases at zero).
 
         Weights follow escnn's generalized He initialisation, biases N(0, bias_scale^2). Norm nonlinearities
         get log-biases N(mean, std^2) from ``norm_log_bias``: thresholds well below the field norms, so that
-        small but genuine signals (a cubic invariant, say) are not cut off everywhere."""
+        small but genuine signals (a cubic invariant, say) are not cut off everywhere. Normalizations get
+        scales ``norm_scale`` * N(1, 0.25^2) and biases like the others."""
         gen = torch.Generator().manual_seed(seed)
 
         def randn(p: torch.Tensor) -> torch.Tensor:
@@ -110,9 +113,9 @@ class EscnnModel(torch.nn.Module):
             elif isinstance(m, enn.NormNonLinearity) and m.log_bias is not None:
                 mean, std = norm_log_bias
                 m.log_bias.copy_(mean + std * randn(m.log_bias))
-            elif isinstance(m, NORMALIZATIONS):  # scales near one, so that no field is switched off
+            elif isinstance(m, NORMALIZATIONS):  # scales near norm_scale, so that no field is switched off
                 for name, p in m.named_parameters(recurse=False):
-                    p.copy_(1 + 0.25 * randn(p) if name.endswith("weight") else bias_scale * randn(p))
+                    p.copy_(norm_scale * (1 + 0.25 * randn(p)) if name.endswith("weight") else bias_scale * randn(p))
         self.train(self.training)
         return self
 

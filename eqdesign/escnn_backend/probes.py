@@ -127,8 +127,8 @@ class EscnnSubject:
         y: torch.Tensor = self.model(x)
         return y
 
-    def redraw(self, seed: int, norm_log_bias_mean: float, bias_scale: float) -> None:
-        self.model.reinitialize(seed, bias_scale=bias_scale, norm_log_bias=(norm_log_bias_mean, 1.0))
+    def redraw(self, seed: int, norm_log_bias_mean: float, bias_scale: float, norm_scale: float) -> None:
+        self.model.reinitialize(seed, bias_scale=bias_scale, norm_log_bias=(norm_log_bias_mean, 1.0), norm_scale=norm_scale)
 
 
 def measure(design: Design, model: EscnnModel | None = None, refinement: int = 2, **kwargs: Any) -> Measurement:

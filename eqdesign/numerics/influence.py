@@ -37,6 +37,10 @@ NORM_LOG_BIAS_MEANS = (-1.0, -3.0, -6.0, -6.0)
 #: ReLU shut for every input when the signal reaching it is small (a squared vector after a tensor product);
 #: the last draw lets such small signals decide the ReLU's state
 BIAS_SCALES = (1.0, 1.0, 1.0, 0.01)
+#: per parameter draw (cycled), the scale of normalization weights. A normalized field has about unit size
+#: whatever the input's scale, so the input scales alone never lift a high-degree invariant after a
+#: normalization above the threshold (a degree-9 pseudoscalar behind a layer norm, say): its weights do
+NORM_SCALES = (1.0, 10.0, 3.0, 1.0)
 SEEDS = (0, 1, 2, 3)
 
 
@@ -117,7 +121,7 @@ class Subject(Protocol):
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
-    def redraw(self, seed: int, norm_log_bias_mean: float, bias_scale: float) -> None: ...
+    def redraw(self, seed: int, norm_log_bias_mean: float, bias_scale: float, norm_scale: float) -> None: ...
 
 
 @dataclass
@@ -145,7 +149,8 @@ def raw_magnitudes(
     gen = torch.Generator().manual_seed(input_seed)
     with single_thread():
         for i, seed in enumerate(seeds):
-            subject.redraw(seed, NORM_LOG_BIAS_MEANS[i % len(NORM_LOG_BIAS_MEANS)], BIAS_SCALES[i % len(BIAS_SCALES)])
+            draw = (NORM_LOG_BIAS_MEANS, BIAS_SCALES, NORM_SCALES)
+            subject.redraw(seed, *(values[i % len(values)] for values in draw))
             for scale in scales:
                 x = scale * torch.randn(samples, subject.in_dim, generator=gen, dtype=torch.float64).to(subject.dtype)
                 with torch.enable_grad():
