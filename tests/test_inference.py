@@ -109,13 +109,13 @@ def test_eager_inference_reuses_a_frozen_copy_until_a_parameter_changes(compiled
     try:
         with torch.no_grad():
             first = model(x)
-            copy = model.__dict__["_eqd_frozen"]
+            copy = model._inference_copy()
             assert torch.allclose(first, model.forward(x), atol=1e-12) and copy.frozen
-            assert model(x) is not None and model.__dict__["_eqd_frozen"] is copy  # reused
+            assert model(x) is not None and model._inference_copy() is copy  # reused
             weight = next(p for p in model.parameters() if p.requires_grad)
             weight.add_(0.5)  # what an optimizer step does
             changed = model(x)
-            assert model.__dict__["_eqd_frozen"] is not copy
+            assert model._inference_copy() is not copy
             assert torch.allclose(changed, model.forward(x), atol=1e-12) and not torch.allclose(changed, first)
             weight.sub_(0.5)
         assert torch.allclose(model(x), first, atol=1e-12)  # with autograd on, forward runs as it is

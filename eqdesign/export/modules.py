@@ -5,6 +5,7 @@ None of these import escnn: a compiled model needs torch alone.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -228,6 +229,11 @@ class FrozenTensorProduct(nn.Module):
         return project_square(x, self.matrix, self.channels, self.d_in, self.d_out)
 
 
+#: each model's inference copy, with the parameter versions it was made from. Kept outside the model: an
+#: attribute would be scripted and saved with it (and differ from process to process).
+_INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[list[Any], CompiledModel]] = weakref.WeakKeyDictionary()
+
+
 class CompiledModel(nn.Module):
     """(batch, input_dim) -> (batch, output_dim); fields in the spec's order."""
 
@@ -247,15 +253,13 @@ class CompiledModel(nn.Module):
     def _inference_copy(self) -> CompiledModel:
         from .freeze import freeze  # freeze builds CompiledModels
 
-        # every in-place change of a parameter (an optimizer step, load_state_dict) bumps its version, and a
-        # replaced tensor (.to(), .double()) has a new address
-        # (buffers too: a batch norm's running statistics change in training, in place)
+        # every in-place change of a parameter or buffer (an optimizer step, running statistics updated in
+        # training, load_state_dict) bumps its version, and a replaced tensor (.to(), .double()) has a new address
         key = [(p.data_ptr(), p._version, p.dtype, p.device) for p in [*self.parameters(), *self.buffers()]]
-        state = self.__dict__  # a plain attribute: a registered submodule would be scripted and saved too
-        if state.get("_eqd_frozen_key") != key:
-            state["_eqd_frozen"], state["_eqd_frozen_key"] = freeze(self), key
-        copy: CompiledModel = state["_eqd_frozen"]
-        return copy
+        cached = _INFERENCE_COPIES.get(self)
+        if cached is None or cached[0] != key:
+            cached = _INFERENCE_COPIES[self] = (key, freeze(self))
+        return cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
