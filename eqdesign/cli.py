@@ -60,7 +60,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """eqdesign: equivariant MLP design from YAML specs."""
 
 
-_CONFIG = typer.Option(None, "--config", help="A configuration file (eqdesign.toml, or pyproject.toml with [tool.eqdesign]).")
+_CONFIG = typer.Option(None, "--config", help="A configuration file (eqdesign.toml, or pyproject.toml with a tool.eqdesign table).")
 _ISOLATED = typer.Option(False, "--isolated", help="Read no configuration file.")
 _SPECS_ONLY = typer.Option(False, "--specs-only", help="Skip YAML files that declare no group (as the pre-commit hooks do).")
 _EXIT_ZERO = typer.Option(False, "--exit-zero", help="Exit 0 even when there are findings (2 and 3 still mean what they mean).")
