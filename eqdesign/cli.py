@@ -313,9 +313,15 @@ def _emit(out: Any, format: Format, rows: list[dict[str, str]], title: str, colu
 
 
 def _calm_threads() -> None:
-    """On a busy machine, OpenMP threads that spin while they wait can slow torch a hundredfold: wait
-    passively unless the user chose otherwise. Set before torch is imported, which reads it once."""
+    """Threads, unless the user chose otherwise; set before torch is imported, which reads them once.
+
+    OpenMP threads that spin while they wait can slow torch a hundredfold on a busy machine: they wait
+    passively. And one thread: a build or a verify runs thousands of small operations (batches of 8 to 64
+    rows), whose parallel regions cost more to start than they save. On 2 cores one thread built the
+    flagship in 8.8 s against 10.3 s, and under load each parallel region waits for a worker that the
+    neighbours keep off the CPU."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _terminate_cleanly() -> None:

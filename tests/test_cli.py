@@ -164,3 +164,17 @@ def test_check_dir_reads_every_spec_and_reports_what_it_skipped(tmp_path: Path):
 def test_check_of_a_folder_without_specs_is_an_error(tmp_path: Path):
     proc = run_cli("check", str(tmp_path))
     assert proc.returncode == 2 and "no spec files" in proc.stdout
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("4", "4")])
+def test_the_cli_runs_torch_on_one_passive_thread_unless_told_otherwise(monkeypatch, given, expected):
+    from eqdesign import cli
+
+    for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    if given is not None:
+        monkeypatch.setenv("OMP_NUM_THREADS", given)
+    cli._calm_threads()
+    import os
+
+    assert (os.environ["OMP_NUM_THREADS"], os.environ["OMP_WAIT_POLICY"]) == (expected, "PASSIVE")
