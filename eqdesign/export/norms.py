@@ -22,6 +22,8 @@ None of these import escnn; they script with TorchScript and export with torch.e
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -49,10 +51,15 @@ def _update(running: torch.Tensor, batch: torch.Tensor, factor: torch.Tensor) ->
 
 
 class _Statistics(nn.Module):
-    """eps, momentum and num_batches_tracked, as escnn keeps them; the factor of a running update."""
+    """A batch norm's field groups, and eps, momentum and num_batches_tracked as escnn keeps them; the
+    factor of a running update."""
 
-    def __init__(self, eps: float, momentum: float | None, num_batches_tracked: int) -> None:
+    def __init__(self, groups: list[nn.Module], size: int, eps: float, momentum: float | None, num_batches_tracked: int) -> None:
         super().__init__()
+        self.groups = nn.ModuleList(groups)
+        self.size = size
+        self.register_buffer("inverse", _inverse([cast(torch.Tensor, g.index) for g in groups], size))
+        self.inverse: torch.Tensor
         self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.register_buffer("num_batches_tracked", torch.tensor(int(num_batches_tracked), dtype=torch.long))
@@ -187,11 +194,7 @@ class IIDBatchNorm(_Statistics):
     def __init__(
         self, groups: list[IIDGroup], size: int, eps: float = 1e-5, momentum: float | None = 0.1, num_batches_tracked: int = 0
     ) -> None:
-        super().__init__(eps, momentum, num_batches_tracked)
-        self.groups = nn.ModuleList(groups)
-        self.size = size
-        self.register_buffer("inverse", _inverse([g.index for g in groups], size))
-        self.inverse: torch.Tensor
+        super().__init__(list(groups), size, eps, momentum, num_batches_tracked)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         training = self.training
@@ -253,11 +256,7 @@ class NormBatchNorm(_Statistics):
     def __init__(
         self, groups: list[NormGroup], size: int, eps: float = 1e-5, momentum: float | None = 0.1, num_batches_tracked: int = 0
     ) -> None:
-        super().__init__(eps, momentum, num_batches_tracked)
-        self.groups = nn.ModuleList(groups)
-        self.size = size
-        self.register_buffer("inverse", _inverse([g.index for g in groups], size))
-        self.inverse: torch.Tensor
+        super().__init__(list(groups), size, eps, momentum, num_batches_tracked)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
