@@ -38,6 +38,7 @@ import time
 import traceback
 from pathlib import Path
 
+from bench_common import BenchError, load_design
 from timing import interleaved, median, quartiles
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,10 +106,6 @@ print(json.dumps(out))
 """.replace("@THREADS@", str(THREADS))
 
 
-class BenchError(Exception):
-    pass
-
-
 # -- models -------------------------------------------------------------------------------------------------
 
 
@@ -134,18 +131,10 @@ def plain_mlp(design, torch):
 
 
 def make_models(spec: str, torch):
-    from eqdesign.commands.check import check_file
     from eqdesign.escnn_backend.builder import build_escnn
     from eqdesign.escnn_backend.lower import compile_model
 
-    path = REPO / spec if not Path(spec).is_absolute() else Path(spec)
-    if not path.is_file():
-        raise BenchError(f"{spec}: no such spec file ({path})")
-    res = check_file(path)
-    if res.design is None:
-        why = res.internal_error or "; ".join(f"{f.rule}: {f.message}" for f in res.findings[:3]) or "spec has errors"
-        raise BenchError(f"{spec}: no design ({why})")
-    design = res.design
+    design = load_design(REPO / spec if not Path(spec).is_absolute() else Path(spec))
     esc_eval = build_escnn(design, dtype=torch.float32, seed=0)
     esc_eval.eval()
     esc_train = build_escnn(design, dtype=torch.float32, seed=0)

@@ -32,16 +32,14 @@ def _models() -> tuple[object, object, object, object]:
     import dataclasses
 
     import torch
+    from bench_common import load_design
 
     from eqdesign.analysis.design import Nonlinear
-    from eqdesign.commands.check import check_file
     from eqdesign.escnn_backend.autogrid import build_tuned
     from eqdesign.escnn_backend.builder import build_escnn
     from eqdesign.escnn_backend.lower import compile_model
 
-    result = check_file(SPEC)
-    assert result.design is not None, [f.message for f in result.findings]
-    normed = build_tuned(result.design, 0)[0]
+    normed = build_tuned(load_design(SPEC), 0)[0]
     layers = tuple(
         dataclasses.replace(x, norm=None, norm_params=0, norm_stats=0) if isinstance(x, Nonlinear) else x for x in normed.design.layers
     )

@@ -79,7 +79,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("EQDESIGN_LIMIT_MAX_MEMORY_MB", "8192")
 
 import torch  # noqa: E402
-from timing import interleaved, median, quartiles  # noqa: E402 - benchmarks/ is the script's folder
+from bench_common import BenchError, load_design  # noqa: E402 - benchmarks/ is the script's folder
+from timing import interleaved, median, quartiles  # noqa: E402
 from torch import nn  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,10 +132,6 @@ RATIOS = ("b/a", "b/f", "b/g", "d/c", "b/h", "e/a", "c/a")
 SAME_FUNCTION = ("b", "c", "d", "e")  # variants that compute (a)'s function
 
 
-class BenchError(Exception):
-    pass
-
-
 @dataclass
 class Bench:
     """Everything built for one spec."""
@@ -153,18 +150,6 @@ class Bench:
 
 
 # -- specs and the escnn / compiled models ------------------------------------------------------------------
-
-
-def load_design(path: Path) -> Any:
-    from eqdesign.commands.check import check_file
-
-    if not path.is_file():
-        raise BenchError(f"{path}: no such spec file")
-    res = check_file(path)
-    if res.design is None:
-        why = res.internal_error or "; ".join(f"{f.rule}: {f.message}" for f in res.findings[:3]) or "spec has errors"
-        raise BenchError(f"{path}: no design ({why})")
-    return res.design
 
 
 def _trainable(module: nn.Module) -> int:

@@ -287,11 +287,14 @@ def _build_failed() -> None:
     triggers it."""
 
 
+#: the rules only `build` reports (its numerical verdicts)
+BUILD_RULES = frozenset({"not-equivariant", "build-failed"})
+
 SPEC_RULES = frozenset({"yaml-syntax", "duplicate-key", "schema", "unknown-group", "unknown-irrep", "config"})
 
 #: rules no configuration or suppression can silence or soften: the spec could not be read, or could not
 #: be built, or the numbers say the model is wrong. A gate that let these pass would pass a broken spec.
 MANDATORY = SPEC_RULES | {
     *("internal-error", "invalid-nonlinearity", "grid-too-small", "empty-linear", "too-large"),
-    *("not-equivariant", "build-failed"),
+    *BUILD_RULES,
 }

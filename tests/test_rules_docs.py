@@ -12,7 +12,6 @@ import pytest
 from conftest import ROOT
 from eqdesign.commands.check import check_file
 from eqdesign.commands.rules import (
-    BUILD_VERDICTS,
     EXAMPLES,
     NO_EXAMPLE,
     REGENERATE,
@@ -23,7 +22,7 @@ from eqdesign.commands.rules import (
     help_anchor,
     rules_markdown,
 )
-from eqdesign.findings import MANDATORY, RULES, Rule, Severity
+from eqdesign.findings import BUILD_RULES, MANDATORY, RULES, Rule, Severity
 from eqdesign.spec.model import Spec
 
 ALL = sorted(RULES.values(), key=lambda r: r.rule_id)
@@ -114,7 +113,7 @@ def test_example_triggers_its_rule(rule: Rule):
 def test_not_equivariant_example_passes_check():
     """EQ301 is a build verdict: its example must get through check (warnings allowed) to reach the build."""
     rule = RULES["not-equivariant"]
-    assert rule.name in BUILD_VERDICTS
+    assert rule.name in BUILD_RULES
     result = check_file(_example_path(rule))
     assert not result.internal_error, result.internal_error
     errors = [f"{f.rule_id} {f.message}" for f in result.findings if f.severity == Severity.ERROR]

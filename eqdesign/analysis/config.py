@@ -31,6 +31,8 @@ from ..spec.model import Tests
 
 KEYS = ("select", "ignore", "strict", "severity", "tests")
 MAX_CONFIG_BYTES = 1_000_000
+#: the header of pyproject.toml's table (or of one below it): [tool.eqdesign], [tool.eqdesign.severity], ...
+_TABLE = re.compile(r"^\s*\[\s*tool\s*\.\s*eqdesign(?![\w-])", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _has_table(pyproject: Path) -> bool:
         text = pyproject.read_text(encoding="utf-8", errors="replace")[:MAX_CONFIG_BYTES]
     except OSError:
         return False
-    return re.search(r"^\s*\[\s*tool\s*\.\s*eqdesign(?![\w-])", text, re.MULTILINE) is not None
+    return _TABLE.search(text) is not None
 
 
 @lru_cache(maxsize=64)
@@ -164,10 +166,10 @@ def _refuse_mandatory(path: Path, text: str, names: frozenset[str], key: str) ->
     for name in sorted(names & MANDATORY):
         for word in (name, RULES[name].rule_id):
             if re.search(rf"[\"']{re.escape(word)}[\"']", text, re.IGNORECASE):
-                raise _error(path, text, word, f"{name} ({RULES[name].rule_id}) cannot be in {key}", _MANDATORY_HINT)
+                raise _error(path, text, word, f"{name} ({RULES[name].rule_id}) cannot be in {key}", MANDATORY_HINT)
 
 
-_MANDATORY_HINT = "it stands for a spec that cannot be read, built or trusted; fix the spec instead"
+MANDATORY_HINT = "it stands for a spec that cannot be read, built or trusted; fix the spec instead"
 
 
 def _severities(path: Path, text: str, table: Any) -> dict[str, Severity]:
@@ -184,7 +186,7 @@ def _severities(path: Path, text: str, table: Any) -> dict[str, Severity]:
             raise _error(path, text, key, f"the severity of {key} must be error, warning or info, not {level!r}", 'write "error"')
         for name in names:
             if name in MANDATORY and level != "error":
-                raise _error(path, text, key, f"the severity of {name} cannot be lowered", _MANDATORY_HINT)
+                raise _error(path, text, key, f"the severity of {name} cannot be lowered", MANDATORY_HINT)
             out[name] = Severity(level)
     return out
 
@@ -225,5 +227,5 @@ def _locate(path: Path, text: str, word: str) -> Location:
 
 
 def _section_start(text: str) -> int:
-    found = re.search(r"^\s*\[\s*tool\s*\.\s*eqdesign(?![\w-])", text, re.MULTILINE)
+    found = _TABLE.search(text)
     return found.start() if found else 0

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..findings import MANDATORY, RULES, Finding, make
 from ..spec.load import LoadedSpec
-from .config import Config, rule_names, unknown_rule_hint
+from .config import MANDATORY_HINT, Config, rule_names, unknown_rule_hint
 
 
 def apply_rules(loaded: LoadedSpec, config: Config, findings: list[Finding]) -> list[Finding]:
@@ -37,8 +37,7 @@ def _suppressions(loaded: LoadedSpec) -> tuple[list[Finding], dict[str, int]]:
         if not names:
             problems.append(make("schema", f"lint.ignore names no rule: {word!r}", where, unknown_rule_hint(word)))
         elif set(names) & MANDATORY and len(names) == 1:
-            hint = "it stands for a spec that cannot be read, built or trusted; fix the spec instead"
-            problems.append(make("schema", f"{names[0]} ({RULES[names[0]].rule_id}) cannot be ignored", where, hint))
+            problems.append(make("schema", f"{names[0]} ({RULES[names[0]].rule_id}) cannot be ignored", where, MANDATORY_HINT))
         for name in names:
             ignored.setdefault(name, index)
     return problems, {n: i for n, i in ignored.items() if n not in MANDATORY}

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..analysis.config import DEFAULT, Config, config_for
+from ..analysis.config import DEFAULT, Config
 from ..exitcodes import ExitCode
 from ..findings import Finding, Location
 from ..results import BuildBatch, BuildResult, SpecResult
-from ..spec.discover import discover, only_specs
-from .check import check_file, configured
+from .check import check_file, configured, spec_files
 
 if TYPE_CHECKING:  # torch and escnn are imported only once a build starts
     import torch
@@ -49,15 +48,13 @@ class BuildOptions:
 
 
 def build_specs(patterns: Sequence[str], out: str | None, progress: ProgressFactory, options: BuildOptions = BuildOptions()) -> BuildBatch:
-    found = discover(patterns)
-    found = only_specs(found) if options.specs_only else found
+    found = spec_files(patterns, options.specs_only)
     batch = BuildBatch([], list(found.problems))
     blocked = _blocked_folder(out) if out is not None else None
     if blocked is not None:
         batch.usage_errors.append(f"{out}: the output folder (-o) cannot be made: {blocked} is a file; name a folder")
         return batch
     seen: dict[tuple[str, str], str] = {}
-    config_for.cache_clear()
     for path in found.files:
         governing = configured(path, options.config, options.isolated)
         with progress(path) as step:

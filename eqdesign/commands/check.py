@@ -13,7 +13,7 @@ from ..analysis.rules import DESIGN_RULES, FLOW_RULES
 from ..analysis.suppress import apply_rules, suppressed
 from ..findings import Finding
 from ..results import CheckResult, SpecResult
-from ..spec.discover import discover, only_specs
+from ..spec.discover import Discovery, discover, only_specs
 from ..spec.load import load_spec
 
 
@@ -54,10 +54,9 @@ def check_paths(
 ) -> CheckResult:
     """Check every spec the patterns name, each under the configuration nearest to it (or ``config``);
     ``specs_only``: YAML files that declare no group are skipped rather than reported."""
-    found = only_specs(discover(patterns)) if specs_only else discover(patterns)
+    found = spec_files(patterns, specs_only)
     skipped = [f"{s.path}: {s.reason}" for s in found.skipped]
     result = CheckResult([], strict, list(found.problems), skipped)
-    config_for.cache_clear()  # read afresh by each command: a configuration may change between calls
     broken: set[str] = set()
     for file in found.files:
         governing = configured(file, config, isolated)
@@ -67,6 +66,14 @@ def check_paths(
             broken.add(governing.location.file)
             result.specs.append(SpecResult(governing.location.file, [governing]))
     return result
+
+
+def spec_files(patterns: Sequence[str], specs_only: bool) -> Discovery:
+    """The spec files a command reads (``specs_only``: YAML files that declare no group are skipped); the
+    configurations are read afresh by each command, since one may change between calls."""
+    config_for.cache_clear()
+    found = discover(patterns)
+    return only_specs(found) if specs_only else found
 
 
 def configured(spec_file: str, explicit: str | None, isolated: bool) -> Config | Finding:

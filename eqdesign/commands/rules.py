@@ -15,7 +15,7 @@ from importlib.resources import as_file, files
 from typing import TYPE_CHECKING, Any
 
 from ..analysis import rules as _  # noqa: F401  (the checker-backed rules register on import)
-from ..findings import MANDATORY, RULES, Rule
+from ..findings import BUILD_RULES, MANDATORY, RULES, Rule
 from .check import check_file
 
 if TYPE_CHECKING:
@@ -31,9 +31,6 @@ NO_EXAMPLE = {
     "build-failed": "a spec that passes check and yet fails to build is a disagreement between eqdesign and escnn, "
     "a defect rather than a design mistake.",
 }
-
-#: rules whose example passes `check` and is caught by `build` only
-BUILD_VERDICTS = frozenset({"not-equivariant", "build-failed"})
 
 DOC_PATH = "docs/rules.md"
 REGENERATE = f".venv/bin/python -m eqdesign.commands.rules {DOC_PATH}"
@@ -156,7 +153,7 @@ def rules_markdown() -> str:
 def _example_note(rule: Rule) -> str | None:
     if example_file(rule) is None:
         return NO_EXAMPLE.get(rule.name)
-    if rule.name in BUILD_VERDICTS:
+    if rule.name in BUILD_RULES:  # its example passes `check` and is caught by `build` only
         return "it passes `eqdesign check` and fails `eqdesign build`"
     return None
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..exitcodes import ExitCode
-from ..findings import RULES, Finding, Rule, Severity, count
+from ..findings import BUILD_RULES, RULES, Finding, Rule, Severity, count
 from ..results import BuildBatch, CheckResult
-
-#: rules that only `build` can report
-BUILD_RULES = frozenset({"not-equivariant", "build-failed"})
 
 
 @dataclass(frozen=True)

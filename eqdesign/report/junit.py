@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..findings import SPEC_RULES, Finding, Rule, Severity, printable
+from ..findings import BUILD_RULES, SPEC_RULES, Finding, Rule, Severity, printable
 from ..results import BuildBatch, CheckResult
-from .entries import BUILD_RULES, Entry, build_entries, check_entries
+from .entries import Entry, build_entries, check_entries
 from .sarif import rule_of
 
 COUNTS = ("tests", "failures", "errors", "skipped")
