@@ -9,7 +9,7 @@ it as Markdown: every finding is there.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from ..findings import Finding, Severity, printable
@@ -127,10 +127,10 @@ class GithubReporter:
         self.out = out
 
     def check(self, result: CheckResult) -> None:
-        self.report("check", check_entries(result), result.usage_errors, self.summary_extra(result))
+        self.report("check", check_entries(result), result.usage_errors, lambda: self.summary_extra(result))
 
     def build(self, batch: BuildBatch) -> None:
-        self.report("build", build_entries(batch), batch.usage_errors, self.summary_extra(batch))
+        self.report("build", build_entries(batch), batch.usage_errors, lambda: self.summary_extra(batch))
 
     def summary_extra(self, result: CheckResult | BuildBatch) -> list[str]:
         """The influence graph of each analysed spec, as Mermaid (GitHub renders it in the job summary):
@@ -141,11 +141,12 @@ class GithubReporter:
         drawn = sorted((s for s in specs if s.design is not None and s.flow is not None), key=lambda s: -s.errors)[:MAX_GRAPHS]
         return [f"### Influence graph of `{_code(s.file)}`\n\n{mermaid_markdown(s)}" for s in drawn]
 
-    def report(self, command: str, entries: Sequence[Entry], usage_errors: Sequence[str], extra: Sequence[str]) -> None:
+    def report(self, command: str, entries: Sequence[Entry], usage_errors: Sequence[str], extra: Callable[[], Sequence[str]]) -> None:
+        """Annotations on stdout; the job summary (with ``extra``, drawn only then) where one is asked for."""
         lines = [workflow_command("error", problem, title="eqdesign") for problem in usage_errors]
         lines += [annotation(f) for e in entries for f in e.findings]
         summary = summary_line(entries, usage_errors)
-        if self.write_step_summary(step_summary(entries, command=command, usage_errors=usage_errors, extra=extra)):
+        if self.write_step_summary(lambda: step_summary(entries, command=command, usage_errors=usage_errors, extra=extra())):
             errors, warnings = sum(e.errors for e in entries), sum(e.warnings for e in entries)
             if errors > ANNOTATION_LIMIT or warnings > ANNOTATION_LIMIT:
                 summary += f" (GitHub annotates at most {ANNOTATION_LIMIT} of each per step: all are in the job summary)"
@@ -154,10 +155,11 @@ class GithubReporter:
 
     def error(self, message: str, code: int) -> None:
         self.out.write(workflow_command("error", message, title="eqdesign") + "\n")
-        self.write_step_summary(f"## eqdesign\n\n**error** (exit {code}): {md(message)}\n")
+        self.write_step_summary(lambda: f"## eqdesign\n\n**error** (exit {code}): {md(message)}\n")
 
-    def write_step_summary(self, markdown: str) -> bool:
-        """Append to the file GITHUB_STEP_SUMMARY names, if any; True when written."""
+    def write_step_summary(self, markdown: Callable[[], str]) -> bool:
+        """Append to the file GITHUB_STEP_SUMMARY names, if any (the Markdown is made only then); True when
+        written."""
         path = os.environ.get("GITHUB_STEP_SUMMARY")
         if not path:
             return False
@@ -165,7 +167,7 @@ class GithubReporter:
             with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 if fh.tell() > 0:
                     fh.write("\n")  # a blank line after what earlier steps wrote
-                fh.write(markdown)
+                fh.write(markdown())
         except OSError as err:
             self.out.write(workflow_command("warning", f"cannot write the job summary {path}: {err.strerror}", title="eqdesign") + "\n")
             return False
