@@ -31,7 +31,10 @@ so every variant sees the same machine load), after untimed warm-up calls:
       channel, one weight per path and channel, as eqdesign's layer has). SO(3) irreps are mapped to even
       parity (l -> "le"), so e3nn applies SO(3)'s selection rules. It computes a different function (own
       initialisation, own bases, e3nn's normalised activations, no learned gate bias: one parameter per gate
-      fewer than eqdesign's sigmoid(gate - bias)): no output comparison.
+      fewer than eqdesign's sigmoid(gate - bias)): no output comparison;
+  (i) the activations alone (specs with sampled Fourier layers): ELU on channels x points values per sample,
+      as many as the Fourier layers evaluate, with nothing else: the floor of any model with that activation
+      count. b/i says how far above that floor the compiled model runs (its transforms and linear layers).
 
 Forward: ``model(x)`` under torch.no_grad(). Training step: ``zero_grad(set_to_none=True);
 model(x).square().mean().backward()`` (no optimizer step). Batch 1024, float32, torch.set_num_threads(2),
@@ -48,7 +51,7 @@ It prints, per spec: trainable parameters, multiply-adds per sample of the linea
 layers sum d*e*m_in*m_out over the irrep blocks, dense-form layers in*out, and which form each layer uses;
 escnn: in*out; plain MLPs: in*out; e3nn: sum mul_in*mul_out*dim over the o3.Linear paths), a sanity line
 (max |y - y_a| / max |y_a| of every variant computing the same function as (a)), the medians and the ratios
-b/a, b/f, b/g, d/c, b/h, e/a, c/a (forward and training step).
+b/a, b/f, b/g, b/i, d/c, b/h, e/a, c/a (forward and training step).
 
 Run it:  bash scripts/bootstrap.sh --dev --bench   then   .venv/bin/python benchmarks/peer_speed.py
          [--reps 15] [--sample-ms 150] [--spec specs/X.yaml ...] [--no-compile]
@@ -117,7 +120,7 @@ hidden:
 REPO_SPECS = ["specs/so3-vector-mlp.yaml", "specs/ico-regular-elu.yaml"]
 TEMP_SPECS = {"o3-gated-peer.yaml": O3_GATED, "so3-fourier-big-peer.yaml": SO3_BIG, "so3-tensor-product-peer.yaml": SO3_TP}
 
-VARIANTS = ("a", "b", "c", "d", "e", "f", "g", "h")
+VARIANTS = ("a", "b", "c", "d", "e", "f", "g", "h", "i")
 LABELS = {
     "a": "(a) escnn",
     "b": "(b) compiled",
@@ -127,8 +130,9 @@ LABELS = {
     "f": "(f) plain MLP, widths",
     "g": "(g) plain MLP, activations",
     "h": "(h) e3nn",
+    "i": "(i) the activations alone",
 }
-RATIOS = ("b/a", "b/f", "b/g", "d/c", "b/h", "e/a", "c/a")
+RATIOS = ("b/a", "b/f", "b/g", "b/i", "d/c", "b/h", "e/a", "c/a")
 SAME_FUNCTION = ("b", "c", "d", "e")  # variants that compute (a)'s function
 
 
@@ -301,6 +305,27 @@ def plain_same_activations(esc: Any) -> tuple[nn.Sequential, list[str]] | None:
     mods.append(nn.Linear(prev, design.output.dim))
     desc.append(f"{prev}->{design.output.dim}")
     return nn.Sequential(*mods), desc
+
+
+def _activations(module: Any) -> int:
+    """Activation evaluations per sample of one escnn module: channels x points of a sampled layer, the width
+    of a pointwise one, none elsewhere."""
+    sampled = _sampled(module)
+    if sampled is not None:
+        return sampled[0] * sampled[1]
+    return 0
+
+
+class ActivationsAlone(nn.Module):
+    """(i): ELU on as many values per sample as the model's Fourier layers sample, and nothing else: the time
+    those activations take at least (the input only sets the batch)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.samples = nn.Parameter(torch.randn(BATCH, count))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.elu(self.samples[: x.shape[0]])
 
 
 # -- e3nn ---------------------------------------------------------------------------------------------------
@@ -489,6 +514,9 @@ def make_bench(spec: str, path: Path, x_seed: int, use_compile: bool) -> tuple[B
     else:
         _add_plain("g", g[0], bench)
         bench.notes.append(f"(g) layers: {' | '.join(g[1])}")
+        floor = ActivationsAlone(sum(_activations(b.module) for b in bench.fwd["a"].built))
+        _add_plain("i", floor, bench)
+        bench.notes.append(f"(i) ELU on {floor.samples.shape[1]:,} samples per input: the floor of any model with that activation count")
     h, why = e3nn_model(bench.design)
     if h is None:
         bench.notes.append(f"(h) skipped: {why}")
@@ -503,7 +531,7 @@ def make_bench(spec: str, path: Path, x_seed: int, use_compile: bool) -> tuple[B
 def _add_plain(key: str, model: nn.Module, bench: Bench) -> None:
     bench.fwd[key] = model.eval()
     bench.trn[key] = copy.deepcopy(model).train()
-    bench.macs[key] = plain_macs(model) if key != "h" else e3nn_macs(model)
+    bench.macs[key] = e3nn_macs(model) if key == "h" else 0 if key == "i" else plain_macs(model)
 
 
 # -- timing -------------------------------------------------------------------------------------------------
@@ -536,7 +564,7 @@ def sanity(bench: Bench, x: torch.Tensor) -> str:
     with torch.no_grad():  # forward copies as timed: under no_grad
         ref = bench.fwd["a"](x)
         outs = {k: bench.fwd[k](x) for k in SAME_FUNCTION if k in bench.fwd}
-        shapes = {k: tuple(bench.fwd[k](x).shape) for k in ("f", "g", "h") if k in bench.fwd}
+        shapes = {k: tuple(bench.fwd[k](x).shape) for k in ("f", "g", "h") if k in bench.fwd}  # (i) computes no function of x
     # train copies as timed: with grad (a torch.compile'd module would otherwise compile a third graph)
     for k in ("a", *SAME_FUNCTION):
         if k in bench.trn:

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import torch
 
+from ..analysis.cost import BlockShape, linear_form
 from ..export.blocks import BlockLinear, IrrepBlock
 from ..theory.group import FloatArray
 from .families import IrrepId
@@ -93,29 +94,11 @@ def compile_linear(linear: Any, dtype: torch.dtype) -> BlockLinear:
     )
 
 
-#: the batch the cost model weighs (per-sample work against per-call work)
-REFERENCE_BATCH = 512
-#: one of the four operations each block runs (gather, GEMM, concatenate, scatter), in multiply-adds of a
-#: dense CPU GEMM: measured on a 2-core machine, a block costs about 300 us beyond its arithmetic at batch
-#: 512, while dense GEMMs run at about 45 GMAC/s
-LAUNCH_COST = 3_000_000
-#: moving one feature through a gather or scatter, in multiply-adds
-GATHER_COST = 4
-
-
-def choose_per_block(blocks: list[IrrepBlock], in_dim: int, out_dim: int, q_in: bool, q_out: bool, batch: int = REFERENCE_BATCH) -> bool:
-    """Per-block GEMMs or one dense GEMM, whichever the cost model expects to be cheaper for one call.
-
-    Dense: the GEMM, plus assembling the matrix (one entry per Schur coefficient and End(psi) entry) and
-    folding the changes of basis into it, once per call. Per block: each block's GEMM (and its End(psi)
-    images), gathering its inputs and scattering its outputs, a few launches per block, and the changes
-    of basis applied to every sample."""
-    nnz = sum(int(torch.count_nonzero(b.endo)) * b.m_in * b.m_out for b in blocks)
-    dense = batch * in_dim * out_dim + 2 * nnz + q_in * out_dim * in_dim * in_dim + q_out * out_dim * out_dim * in_dim
-    per_block = sum(batch * (b.d * b.e * b.m_in * b.m_out + (b.e > 1) * b.d * b.d * b.e * b.m_in) for b in blocks)
-    per_block += batch * (in_dim + out_dim) * GATHER_COST + 4 * len(blocks) * LAUNCH_COST
-    per_block += batch * (q_in * in_dim * in_dim + q_out * out_dim * out_dim)
-    return per_block < dense + LAUNCH_COST
+def choose_per_block(blocks: list[IrrepBlock], in_dim: int, out_dim: int, q_in: bool, q_out: bool) -> bool:
+    """Per-block GEMMs or one dense GEMM: the form ``analysis.cost.linear_form`` (the cost model `check`
+    reports) expects to be cheaper for one call."""
+    shapes = [BlockShape(b.d, b.e, b.m_in, b.m_out) for b in blocks]
+    return linear_form(shapes, in_dim, out_dim, q_in, q_out) == "per_block"
 
 
 def _tensor(a: FloatArray | None, dtype: torch.dtype) -> torch.Tensor | None:

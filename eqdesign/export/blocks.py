@@ -44,9 +44,10 @@ class IrrepBlock(nn.Module):
         coef = self.endo[k, a, b].view(-1, 1, 1).expand(-1, self.m_in, self.m_out).reshape(-1)
         return param, rows * in_dim + cols, coef
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = x.shape[0]
-        xi = x.index_select(1, self.in_index).view(b, self.d, self.m_in)
+    def forward(self, xi: torch.Tensor) -> torch.Tensor:
+        """(batch, d * m_in) inputs of this block, component-major -> (batch, d * m_out) outputs."""
+        b = xi.shape[0]
+        xi = xi.view(b, self.d, self.m_in)
         if self.e > 1:
             # E_k acts on the irrep component axis; stack the e images along the copy axis
             xi = torch.matmul(self.endo.unsqueeze(0), xi.unsqueeze(1)).permute(0, 2, 1, 3).reshape(b, self.d, self.e * self.m_in)
@@ -109,6 +110,13 @@ class BlockLinear(nn.Module):
         count = sum(block.weight.numel() for block in blocks)
         if (self.has_q_in or self.has_q_out) and self.out_dim * self.in_dim * max(count, 1) <= MAX_MAP:
             self.w_map, self.b_map = self._maps()
+        # per block: one gather puts every block's inputs side by side, so that each block reads a slice; one
+        # gather puts the blocks' outputs in place, reading zeros (one extra column) where no block writes
+        self.register_buffer("in_gather", torch.cat([b.in_index for b in blocks]) if blocks else torch.zeros(0, dtype=torch.long))
+        self.register_buffer("out_gather", _inverse(out_index, out_dim))
+        self.in_gather: torch.Tensor
+        self.out_gather: torch.Tensor
+        self.widths = [int(b.in_index.numel()) for b in blocks]
 
     def _theta(self) -> torch.Tensor:
         """Every block's coefficients, concatenated in the order of exp_param."""
@@ -162,10 +170,11 @@ class BlockLinear(nn.Module):
             return torch.nn.functional.linear(x, w, b)
         if self.has_q_in:
             x = torch.matmul(x, self.q_in)
-        parts = [block(x) for block in self.blocks]
-        y = x.new_zeros(x.shape[0], self.out_dim)
-        if len(parts) > 0:
-            y = y.index_copy(1, self.out_index, torch.cat(parts, dim=1))
+        gathered = x.index_select(1, self.in_gather)
+        inputs = torch.split(gathered, self.widths, dim=1)
+        parts = [block(inputs[i]) for i, block in enumerate(self.blocks)]  # TorchScript takes no zip(strict=)
+        parts.append(x.new_zeros(x.shape[0], 1))
+        y = torch.cat(parts, dim=1).index_select(1, self.out_gather)
         if self.bias_index.numel() > 0:
             y = y.index_add(1, self.bias_index, self.bias.unsqueeze(0).expand(x.shape[0], -1))
         if self.has_q_out:
@@ -186,6 +195,14 @@ class DenseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.linear(x, self.weight, self.bias)
+
+
+def _inverse(out_index: torch.Tensor, out_dim: int) -> torch.Tensor:
+    """For each output position, where the concatenated block outputs hold it; positions no block writes
+    read the zero column after them."""
+    inverse = torch.full((out_dim,), int(out_index.numel()), dtype=torch.long)
+    inverse[out_index] = torch.arange(out_index.numel())
+    return inverse
 
 
 def _in_dim(q_in: torch.Tensor | None, blocks: list[IrrepBlock]) -> int:

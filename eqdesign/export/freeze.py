@@ -48,5 +48,5 @@ def _frozen(layer: nn.Module) -> nn.Module:
     if isinstance(layer, BlockLinear) and not layer.per_block:
         return DenseLinear(*layer.dense())
     if isinstance(layer, TensorProductAct):
-        return FrozenTensorProduct(layer.matrix(), layer.channels, layer.d_in, layer.d_out)
+        return FrozenTensorProduct(layer)
     return copy.deepcopy(layer)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.cost import cost_of
 from ..analysis.dataflow import Flow
 from ..analysis.design import Design, Grid, Linear
 from ..exitcodes import ExitCode
@@ -166,8 +167,28 @@ def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
     out += [(f"Schur blocks of linear {x.index} ({x.in_type.dim} -> {x.out_type.dim})", _schur_table(x)) for x in design.linears]
     if design.hidden and s.flow is not None:  # no flow: the analysis failed (an internal error, reported below)
         out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(design, s.flow)))
+    out.append(("Cost per sample (MACs: multiply-adds of matrix products)" + _auto_note(design), _cost_table(design)))
     out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s, design)))
     return out
+
+
+def _auto_note(design: Design) -> str:
+    auto = cost_of(design).auto_grids
+    return f"; auto grids ({', '.join(auto)}) counted at their starting rule" if auto else ""
+
+
+def _cost_table(design: Design) -> Table:
+    cost = cost_of(design)
+    t = Table()
+    columns = ("layer", "compiled form", "compiled", "escnn dense", "plain MLP", "activations", "params")
+    for col in columns:
+        t.add_column(col, justify="left" if col in ("layer", "compiled form") else "right")
+    for x in cost.layers:
+        numbers = (x.compiled_macs, x.escnn_dense_macs, x.plain_mlp_macs, x.activations, x.params)
+        t.add_row(x.layer, x.form, *(f"{n:,}" for n in numbers))
+    names = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "params")
+    t.add_row(Text("total", style="bold"), "", *(Text(f"{cost.total(n):,}", style="bold") for n in names))
+    return t
 
 
 def _field_types(design: Design) -> Table:

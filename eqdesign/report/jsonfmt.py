@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, TextIO, overload
 
 from .. import __version__
+from ..analysis.cost import cost_json, cost_of
 from ..analysis.design import Design, FieldType, Grid, Linear, Nonlinear
 from ..findings import Finding
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
@@ -117,6 +118,7 @@ def spec_json(s: SpecResult, strict: bool) -> dict[str, Any]:
             if s.flow is not None
             else []  # the analysis itself failed: an internal error, among the findings
         )
+        out["cost"] = cost_json(cost_of(s.design))
         out["influence"] = s.influence
         out["ideal_influence"] = s.ideal_influence
     else:

@@ -1,0 +1,208 @@
+"""The cost of a design per sample, from the resolved design alone (no torch, no escnn): what `check` reports.
+
+Three forms of the same network are counted, in multiply-adds (MACs) of matrix products per sample:
+
+* ``compiled``: the compiled model's eval forward as ``eqdesign build`` exports it (``export.freeze``): each
+  linear layer in the form the compiler picks (``linear_form``: per Schur block, or one dense GEMM), a batch
+  norm folded into the linear layer before it (which then runs dense), each Fourier or quotient layer's two
+  transforms (channels x points x coefficients, twice), each tensor product's projection of the distinct products x_i x_j (i <= j) of x (x) x.
+* ``escnn_dense``: escnn's own forward: every linear layer a dense (in x out) matrix, the same nonlinear layers.
+* ``plain_mlp``: an MLP of the same widths, dense linear layers and elementwise activations.
+
+Elementwise work (activations, gathers, the squares of tensor products, norms) is not a matrix product and is
+counted apart: ``activations`` is the number of activation-function evaluations per sample. For ``grid:
+auto`` the points are those of the rule build starts from (``Grid.points``); build may pick a larger rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from ..theory.group import Group
+from .design import Design, FieldType, Linear, Nonlinear
+
+#: the batch the linear-form cost model weighs (per-sample work against per-call work)
+REFERENCE_BATCH = 512
+#: one operation that runs on every thread, in multiply-adds of a dense CPU GEMM: on a 2-core machine with
+#: sleeping OpenMP threads (OMP_WAIT_POLICY=PASSIVE, as the CLI sets it) waking them costs about 50-100 us,
+#: while dense GEMMs run at about 45 GMAC/s
+LAUNCH_COST = 3_000_000
+#: the operations a per-block layer runs beside one GEMM per block (export.blocks.BlockLinear: gather the
+#: inputs, make the zero column, concatenate, put the outputs in place, add the bias); dense runs one GEMM
+PER_BLOCK_EXTRA_OPS = 5
+#: moving one feature through a gather or scatter, in multiply-adds
+GATHER_COST = 4
+#: normalizations that are affine in eval mode: folded into the linear layer before them (export.norms)
+FOLDED_NORMS = ("iid_batch", "norm_batch")
+#: nonlinear kinds whose fields are a finite group's regular representation in escnn's element basis
+REGULAR_KINDS = ("pointwise", "fourier", "quotient")
+
+Form = Literal["per_block", "dense"]
+
+
+class BlockShape(NamedTuple):
+    """One Schur block: irrep dimension d, End(psi) dimension e (1 real, 2 complex, 4 quaternionic), copies."""
+
+    d: int
+    e: int
+    m_in: int
+    m_out: int
+
+
+def linear_form(blocks: Sequence[BlockShape], in_dim: int, out_dim: int, q_in: bool, q_out: bool, batch: int = REFERENCE_BATCH) -> Form:
+    """Per-block GEMMs or one dense GEMM for a compiled linear layer, whichever costs less for one call.
+
+    ``blocks``: the Schur blocks; ``in_dim``/``out_dim``: the layer's feature sizes; ``q_in``/``q_out``:
+    whether that side's field type has a change of basis (``basis_change``); ``batch``: the batch weighed.
+    Dense: the GEMM, plus assembling the matrix (one entry per Schur coefficient and nonzero of an End(psi)
+    basis matrix; each of the e basis matrices of a d-dimensional irrep has d nonzeros) and folding the
+    changes of basis into it, once per call. Per block: each block's GEMM and its End(psi) images, one
+    gather and one scatter of the features, a launch per block and a few per layer, and the changes of basis
+    applied to every sample."""
+    nnz = sum(b.e * b.d * b.m_in * b.m_out for b in blocks)
+    dense = batch * in_dim * out_dim + 2 * nnz + q_in * out_dim * in_dim * in_dim + q_out * out_dim * out_dim * in_dim
+    per_block = sum(batch * (b.d * b.e * b.m_in * b.m_out + (b.e > 1) * b.d * b.d * b.e * b.m_in) for b in blocks)
+    launches = sum(1 + (b.e > 1) for b in blocks) + PER_BLOCK_EXTRA_OPS  # a GEMM per block, its End(psi) images
+    per_block += batch * (in_dim + out_dim) * GATHER_COST + launches * LAUNCH_COST
+    per_block += batch * (q_in * in_dim * in_dim + q_out * out_dim * out_dim)
+    return "per_block" if per_block < dense + LAUNCH_COST else "dense"
+
+
+def block_shapes(layer: Linear) -> list[BlockShape]:
+    return [BlockShape(b.irrep.dim, b.irrep.endo, b.m_in, b.m_out) for b in layer.blocks]
+
+
+def basis_change(group: Group, t: FieldType, beside: Nonlinear | None) -> bool:
+    """Whether escnn's representation of ``t`` has a change of basis other than the identity (the compiler
+    then applies Q): a finite group's whole regular representation, held in the basis of group elements
+    (``beside``: the nonlinear layer whose fields these are, see ``element_basis``), and the xyz vector of the 3D groups, whose irrep escnn keeps in
+    another basis (SO(3)'s l = 1 orders its coordinates y, z, x). Irreps and direct sums of irreps have none."""
+    return (beside is not None and element_basis(group, beside)) or any(
+        f.name == "vector" and len(f.irreps) == 1 and f.dim == 3 for f, _ in t.entries
+    )
+
+
+def element_basis(group: Group, layer: Nonlinear) -> bool:
+    """A finite group's layer on whole regular representations: escnn holds them in the basis of group
+    elements and activates each coordinate (no transform); a band-limited channel (some irreps only) is
+    sampled on every element by two transforms instead, in a direct sum of irreps."""
+    return group.finite and layer.kind in REGULAR_KINDS and layer.channel == group.regular(None)
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One layer's cost per sample. ``form``: the compiled linear layer's form ("" for nonlinear layers)."""
+
+    layer: str
+    kind: str
+    form: str
+    compiled_macs: int
+    escnn_dense_macs: int
+    plain_mlp_macs: int
+    activations: int
+    params: int
+    plain_mlp_params: int
+
+
+@dataclass(frozen=True)
+class Cost:
+    layers: tuple[LayerCost, ...]
+    auto_grids: tuple[str, ...]  # layers whose points are the starting rule's (build may pick more)
+
+    def total(self, name: str) -> int:
+        """The sum of one LayerCost field over the layers (e.g. "compiled_macs")."""
+        return sum(int(getattr(x, name)) for x in self.layers)
+
+
+def cost_of(design: Design) -> Cost:
+    layers = design.layers
+    out: list[LayerCost] = []
+    for k, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            before = layers[k - 1] if k > 0 else None
+            after = layers[k + 1] if k + 1 < len(layers) else None
+            out.append(_linear_cost(design.group, layer, _nl(before), _nl(after)))
+        else:
+            out.append(_nonlinear_cost(design.group, layer))
+    auto = tuple(f"hidden[{x.index}]" for x in design.hidden if x.grid is not None and x.grid.type == "auto")
+    return Cost(tuple(out), auto)
+
+
+def _nl(layer: Linear | Nonlinear | None) -> Nonlinear | None:
+    return layer if isinstance(layer, Nonlinear) else None
+
+
+def compiled_form(group: Group, layer: Linear, before: Nonlinear | None, after: Nonlinear | None) -> tuple[str, int]:
+    """(form, MACs per sample) of a linear layer in the exported model. A batch norm after it is folded in,
+    which makes it dense; a layer without blocks is a bias alone (only its change of basis costs)."""
+    n_in, n_out = layer.in_type.dim, layer.out_type.dim
+    q_in, q_out = basis_change(group, layer.in_type, before), basis_change(group, layer.out_type, after)
+    if after is not None and after.norm in FOLDED_NORMS:
+        return "dense (norm folded in)", n_in * n_out
+    if not layer.blocks:
+        return "bias only", q_out * n_out * n_out
+    if linear_form(block_shapes(layer), n_in, n_out, q_in, q_out) == "dense":
+        return "dense", n_in * n_out
+    blocks = sum(b.d * b.e * b.m_in * b.m_out + (b.e > 1) * b.e * b.d * b.d * b.m_in for b in block_shapes(layer))
+    return "per_block", blocks + q_in * n_in * n_in + q_out * n_out * n_out
+
+
+def _linear_cost(group: Group, layer: Linear, before: Nonlinear | None, after: Nonlinear | None) -> LayerCost:
+    form, macs = compiled_form(group, layer, before, after)
+    dense = layer.in_type.dim * layer.out_type.dim
+    mlp_params = dense + layer.out_type.dim
+    return LayerCost(f"linear {layer.index}", "linear", form, macs, dense, dense, 0, layer.params, mlp_params)
+
+
+def _nonlinear_cost(group: Group, layer: Nonlinear) -> LayerCost:
+    macs = transform_macs(group, layer) + _layer_norm_macs(layer)
+    name = f"hidden[{layer.index}] {layer.activation}"
+    return LayerCost(name, layer.kind, "", macs, macs, 0, activations(group, layer), layer.params, 0)
+
+
+def transform_macs(group: Group, layer: Nonlinear) -> int:
+    """Matrix products of a nonlinear layer per sample: a Fourier layer's A (points x coefficients) and its
+    inverse on every channel; a tensor product's (d_out x d_in(d_in + 1)/2) projection of each channel's distinct products."""
+    if layer.grid is not None and layer.kind in REGULAR_KINDS and not element_basis(group, layer):
+        return 2 * layer.channels * layer.grid.points * layer.grid.coefficients
+    if layer.kind == "tensor" and layer.channels and layer.own_params:
+        d_in, d_out = layer.in_type.dim // layer.channels, layer.out_type.dim // layer.channels
+        return layer.channels * d_out * (d_in * (d_in + 1) // 2)  # x_i x_j = x_j x_i: distinct products only
+    return 0
+
+
+def _layer_norm_macs(layer: Nonlinear) -> int:
+    """The equivariant layer norm projects the field mean onto the trivial irreps: one (d x d) product per
+    distinct field that holds a trivial irrep (the batch norms are folded away in eval mode)."""
+    if layer.norm != "layer":
+        return 0
+    fields = {f for f, _ in layer.in_type.entries if any(i.freq == 0 and i.dim == 1 for i in f.irreps)}
+    return sum(f.dim * f.dim for f in fields)
+
+
+def activations(group: Group, layer: Nonlinear) -> int:
+    """Activation-function evaluations per sample: one per grid sample of a Fourier layer, per coordinate of
+    a pointwise layer, per field of a norm layer, per gate and scalar of a gated layer; none in a tensor
+    product (its nonlinearity is the product itself)."""
+    if layer.grid is not None and layer.kind in REGULAR_KINDS and not element_basis(group, layer):
+        return layer.channels * layer.grid.points
+    if layer.kind in REGULAR_KINDS:  # every coordinate (trivial fields, or regular ones in element basis)
+        return layer.in_type.dim
+    if layer.kind == "norm":
+        return layer.in_type.n_fields
+    if layer.kind == "gated":
+        return layer.scalars + layer.in_type.n_fields - layer.out_type.n_fields
+    return 0
+
+
+def cost_json(cost: Cost) -> dict[str, object]:
+    """The cost as `check --format json` reports it (``cost`` of each spec)."""
+    names = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "params", "plain_mlp_params")
+    return {
+        "unit": "per sample; MACs are multiply-adds of matrix products",
+        "layers": [dict(x.__dict__) for x in cost.layers],
+        "total": {n: cost.total(n) for n in names},
+        "auto_grids_at_starting_points": list(cost.auto_grids),
+    }
