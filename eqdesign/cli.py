@@ -256,6 +256,49 @@ def init(
     typer.echo(f"wrote {file}; next: eqdesign check {file}")
 
 
+@app.command()
+def design(
+    group: str = typer.Option("so3", "--group", help="The group: so3, o3, so2, o2, c8, d6, ico, octa, cylinder, ..."),
+    input: str = typer.Option("", "--input", help="Input irreps, e.g. '1x vector + 1x 0'."),
+    output: str = typer.Option("", "--output", help="Output irreps, e.g. '2x vector + 1x 0'."),
+    partial: str | None = typer.Option(
+        None, "--from", help="A partial spec: its group, input and output, and its hidden layers kept in front of the searched ones."
+    ),
+    params: int = typer.Option(50_000, "--params", help="The parameter budget."),
+    tolerance: float = typer.Option(0.02, "--tolerance", help="Largest relative equivariance error allowed."),
+    layers: int | None = typer.Option(None, "--layers", min=1, max=8, help="Exactly this many hidden layers."),
+    measure: bool = typer.Option(False, "--measure", help="Build the top K and rank them by measured error and speed."),
+    top: int = typer.Option(3, "--top", min=1, max=20, help="How many candidates --measure builds."),
+    jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=64, help="Processes --measure builds in."),
+    name: str | None = typer.Option(None, "--name", help="The spec's name."),
+    file: str | None = typer.Option(None, "-o", "--file", help="Write the spec to this new file (never overwrites); default: stdout."),
+    format: Format = typer.Option(Format.human, "--format", "-f"),
+) -> None:
+    """Search architectures for an input, an output and a budget; write the best spec that passes `check`."""
+    from .commands.design import Ask, measure_in_processes
+    from .commands.design import design as run_design
+    from .commands.design_report import design_json, human
+    from .commands.init import write_new
+
+    ask = Ask(group, input, output, params, tolerance, layers, name, partial)
+    result = run_design(ask, measure_in_processes(top, jobs) if measure else None)
+    problem = write_new(file, result.text, "design") if result.ok and file is not None else None
+    if problem is not None:
+        result.messages.append(problem)
+        result.exit_code = ExitCode.SPEC
+    if format is Format.json:
+        from .report import reporter
+
+        reporter("json", sys.stdout).data(design_json(result, file))
+    else:
+        human(result, sys.stderr if file is None else sys.stdout)
+        if result.ok and file is None:
+            typer.echo(result.text, nl=False)
+        elif result.ok:
+            typer.echo(f"wrote {file}; next: eqdesign check {file} && eqdesign build {file}")
+    raise typer.Exit(result.exit_code)
+
+
 cache_app = typer.Typer(no_args_is_help=True, help="The cache folder (EQDESIGN_CACHE_DIR, default ~/.cache/eqdesign).")
 app.add_typer(cache_app, name="cache")
 

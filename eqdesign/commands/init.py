@@ -54,7 +54,9 @@ class HiddenLayer:
     channels: int | None = None
     band_limit: int | None = None
     field: str | None = None  # tensor_product
-    fields: str | None = None  # norm layers
+    fields: str | None = None  # norm and gated layers
+    scalars: int | None = None  # gated layers: ELU'd trivial fields beside the gated ones
+    kept: str | None = None  # a layer taken as it is from a partial spec (design --from): its flow mapping
 
 
 #: what each nonlinearity does, as the comment above it in the starter
@@ -77,6 +79,10 @@ LAYER_COMMENTS: dict[str, list[str]] = {
         "tensor_product: each channel's field is multiplied by itself (x ⊗ x) and projected back onto the",
         "field: products of irreps (|v|^2, z * v, ...) with no sampling, so it is exactly equivariant. The",
         "trivial irrep in the field passes the other irreps on unchanged.",
+    ],
+    "gated": [
+        "gated: each non-trivial field is multiplied by the sigmoid of a scalar gate of its own, and the scalars",
+        "are ELU'd: scalars can rescale vectors, but irreps are not turned into one another.",
     ],
     "norm_relu": [
         "norm_relu: each field is rescaled by a ReLU of its norm (plus a learned bias): directions are kept,",
@@ -181,13 +187,13 @@ def _comment(lines: list[str], indent: str = "") -> list[str]:
     return [f"{indent}# {line}" for line in lines]
 
 
-def _header(g: Group, name: str, expected: list[str]) -> list[str]:
+def _header(g: Group, name: str, expected: list[str], about: list[str] | None = None) -> list[str]:
     vector = g.vector
     what = f'"vector" is the standard representation ({" + ".join(i.name for i in vector.irreps)}, {vector.basis})' if vector else ""
     scalar = f'"scalar" the trivial irrep {g.trivial.name} (an invariant number)'
     aliases = f"{what}; {scalar}" if what else scalar
     return [
-        f"# {name}: a starter spec for {g.label}, made by `eqdesign init`.",
+        *(about or [f"# {name}: a starter spec for {g.label}, made by `eqdesign init`."]),
         "# Check it with `eqdesign check FILE` (what each layer holds, which outputs the input can reach, findings),",
         "# then build, test and export it with `eqdesign build FILE -o out`. `eqdesign rules` documents every finding.",
         *expected,
@@ -203,6 +209,8 @@ def _header(g: Group, name: str, expected: list[str]) -> list[str]:
 
 
 def _layer_lines(layer: HiddenLayer) -> list[str]:
+    if layer.kept is not None:
+        return ["  # kept as the partial spec gives it", f"  - {layer.kept}"]
     lines = _comment(LAYER_COMMENTS[layer.nonlinearity], "  ") + [f"  - nonlinearity: {layer.nonlinearity}"]
     if layer.band_limit is not None:
         lines.append(f"    band_limit: {layer.band_limit}  # highest irrep frequency each channel carries")
@@ -212,6 +220,8 @@ def _layer_lines(layer: HiddenLayer) -> list[str]:
         lines.append(f"    fields: {json.dumps(layer.fields)}  # the fields this layer acts on")
     if layer.channels is not None:
         lines.append(f"    channels: {layer.channels}  # copies of the channel: the layer's width")
+    if layer.scalars is not None:
+        lines.append(f"    scalars: {layer.scalars}  # ELU'd trivial fields beside the gated ones")
     return lines
 
 
@@ -229,8 +239,19 @@ def _expected(warnings: list[Finding]) -> list[str]:
     return lines
 
 
-def spec_text(g: Group, name: str, inp: str, out: str, hidden: list[HiddenLayer], warnings: list[Finding] | None = None) -> str:
-    lines = _header(g, name, _expected(warnings or [])) + [f"input: {json.dumps(inp)}"]
+def spec_text(
+    g: Group,
+    name: str,
+    inp: str,
+    out: str,
+    hidden: list[HiddenLayer],
+    warnings: list[Finding] | None = None,
+    about: list[str] | None = None,
+    tolerance: float = TOLERANCE,
+) -> str:
+    """The commented spec; ``about``: its first comment lines (without '# '), by default init's."""
+    lines = _header(g, name, _expected(warnings or []), [f"# {x}" if x else "#" for x in about] if about else None)
+    lines += [f"input: {json.dumps(inp)}"]
     lines += [
         "# output: what the network predicts, in the same notation. An output irrep the input cannot reach is an",
         "# error of `eqdesign check` (EQ201), which also says what would fix it.",
@@ -244,7 +265,7 @@ def spec_text(g: Group, name: str, inp: str, out: str, hidden: list[HiddenLayer]
     lines += [
         "# tests: how `eqdesign build` tests the equivariance of what it builds.",
         "tests:",
-        f"  tolerance: {TOLERANCE}  # largest relative error of sampled Fourier layers (exact layers must reach 1e-5)",
+        f"  tolerance: {tolerance:g}  # largest relative error of sampled Fourier layers (exact layers must reach 1e-5)",
         "  samples: 32  # random group elements tested (all of them for a finite group)",
         "  scales: [0.1, 1.0, 10.0]  # input magnitudes tested",
         "  seed: 0  # seed of the weights and of the samples",
@@ -353,13 +374,13 @@ def _link_new(tmp: Path, target: Path, text: str) -> None:
             raise
 
 
-def write_new(path: str, text: str) -> str | None:
+def write_new(path: str, text: str, command: str = "init") -> str | None:
     """Write ``text`` to a new file at ``path``, whole or not at all, never over an existing one. None when
-    written; otherwise why not."""
+    written; otherwise why not (``command``: who refuses to overwrite, in the message)."""
     target = Path(path)
     shown = printable(path)
     if target.exists() or target.is_symlink():
-        return f"{shown} already exists; init never overwrites a file (choose another path, or remove it first)"
+        return f"{shown} already exists; {command} never overwrites a file (choose another path, or remove it first)"
     if not target.parent.is_dir():
         return f"cannot write {shown}: the folder {printable(str(target.parent))} does not exist (create it first)"
     tmp: Path | None = None
@@ -369,7 +390,7 @@ def write_new(path: str, text: str) -> str | None:
         usual_mode(tmp)
         _link_new(tmp, target, text)
     except FileExistsError:
-        return f"{shown} already exists; init never overwrites a file (choose another path, or remove it first)"
+        return f"{shown} already exists; {command} never overwrites a file (choose another path, or remove it first)"
     except OSError as err:
         return f"cannot write {shown}: {err.strerror or err}"
     finally:

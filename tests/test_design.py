@@ -1,0 +1,112 @@
+"""`eqdesign design`: the search, its explanations, impossible asks, the JSON document, and (escnn) --measure."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from eqdesign.commands.check import check_file
+from eqdesign.commands.design import Ask, design, measure_in_processes
+from eqdesign.exitcodes import ExitCode
+from tests.conftest import run_cli
+
+ACCEPTANCE = Ask("so3", "1x vector + 1x 0", "2x vector + 1x 0", 50_000, 0.02)
+
+
+def test_the_acceptance_ask_yields_a_spec_that_passes_check(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    result = design(ACCEPTANCE)
+    assert time.perf_counter() - start < 60
+    assert result.exit_code == ExitCode.OK
+    path = tmp_path / "spec.yaml"
+    path.write_text(result.text)
+    checked = check_file(path)
+    assert checked.exit_code() == ExitCode.OK and checked.errors == 0
+    assert checked.design is not None and checked.design.params <= 50_000
+    # every output depends on every input, as some equivariant network could make it
+    assert checked.influence == checked.ideal_influence
+    # norm layers alone never let the scalar output see the vector: rejected, with check's reason
+    reasons = dict(result.rejected)
+    assert "norm" in reasons and "decoupled" in reasons["norm"]
+    assert "cannot depend on input 1" in reasons["gated"]
+    assert "# Rejected families" in result.text and "# Candidates that pass" in result.text
+
+
+def test_parity_mixing_is_reached_by_every_candidate() -> None:
+    """O(3): two polar vectors in, a pseudovector (their cross product) out. Norm and gated layers never
+    turn 1o into 1e, and a tensor product of one copy of each irrep holds only its symmetric square; two
+    copies hold the cross product, so the winner is exact."""
+    result = design(Ask("o3", "2x1o", "1x1e", 50_000, 0.02))
+    assert result.exit_code == ExitCode.OK and result.ranked
+    for c in result.ranked:
+        assert c.result.influence["1e"] == ["1o"]
+    assert result.ranked[0].family.startswith("tensor2") and result.ranked[0].exact
+    reasons = dict(result.rejected)
+    for family in ("norm", "gated", "tensor+norm", "tensor+gated"):
+        assert "unreachable-output: output 1e is identically zero" in reasons[family]
+    assert "two copies" in reasons["tensor+norm"] and "mixes irreps" in reasons["norm"]
+
+
+def test_a_partial_spec_keeps_its_layers_in_front(tmp_path: Path) -> None:
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(
+        "name: mine\ngroup: so3\ninput: '1x vector + 1x 0'\noutput: '2x vector + 1x 0'\n"
+        "hidden:\n  - {nonlinearity: gated, fields: '4x1', scalars: 4}\n"
+    )
+    result = design(Ask("", "", "", 20_000, 0.02, partial=str(partial)))
+    assert result.exit_code == ExitCode.OK
+    path = tmp_path / "designed.yaml"
+    path.write_text(result.text)
+    checked = check_file(path)
+    assert checked.exit_code() == ExitCode.OK and checked.design is not None and checked.design.params <= 20_000
+    first = checked.design.hidden[0]
+    assert (first.kind, first.scalars, first.in_type.irreps_string()) == ("gated", 4, "8x0 + 4x1")  # 4 scalars and 4 gates
+    assert len(checked.design.hidden) > 1 and checked.influence == checked.ideal_influence
+
+
+def test_a_broken_partial_spec_gets_checks_located_message(tmp_path: Path) -> None:
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("name: mine\ngroup: so3\ninput: '1x1'\noutput: '1x1'\nhidden:\n  - {nonlinearity: fourier_elu, band_limt: 2}\n")
+    done = run_cli("design", "--from", str(partial), "-f", "json")
+    doc = json.loads(done.stdout)
+    assert done.returncode == 2 and doc["exit_code"] == 2
+    assert all(m.startswith(f"{partial}:6:") for m in doc["messages"]) and any("band_limt" in m for m in doc["messages"])
+
+
+def test_an_impossible_ask_is_refused_with_what_the_input_needs() -> None:
+    result = design(Ask("o3", "1x1o", "1x1e", 50_000, 0.02))
+    assert result.exit_code == ExitCode.FINDINGS and result.text == ""
+    assert "pseudoscalar" in result.messages[0] and "second 1o" in result.messages[0]
+
+
+def test_json_document_and_no_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "designed.yaml"
+    args = ["design", "--group", "so2", "--input", "1x vector", "--output", "1x vector + 1x 0", "--params", "3000", "-f", "json"]
+    done = run_cli(*args, "-o", str(out))
+    doc = json.loads(done.stdout)
+    assert done.returncode == 0 and doc["schema_version"] == 1 and doc["chosen"] == 1
+    assert doc["file"] == str(out) and out.read_text() == doc["spec"]
+    assert all(c["params"] <= 3000 for c in doc["candidates"])
+    assert [c["rank"] for c in doc["candidates"]] == list(range(1, len(doc["candidates"]) + 1))
+    again = run_cli(*args, "-o", str(out))
+    assert again.returncode == ExitCode.SPEC and "never overwrites" in json.loads(again.stdout)["messages"][-1]
+
+
+def test_bad_asks_exit_2_with_a_json_document() -> None:
+    done = run_cli("design", "--group", "nope", "--input", "1x0", "--output", "1x0", "-f", "json")
+    doc = json.loads(done.stdout)
+    assert done.returncode == 2 and doc["exit_code"] == 2 and doc["messages"][0].startswith("--group")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.escnn
+def test_measure_builds_the_top_candidate(tmp_path: Path) -> None:
+    """--measure with K = 1: the winner is built, its equivariance measured below the tolerance."""
+    result = design(Ask("so2", "1x vector", "1x vector + 1x 0", 3000, 0.02), measure_in_processes(1, 1))
+    assert result.exit_code == ExitCode.OK and result.measured
+    top = result.ranked[0]
+    assert top.measured_error is not None and top.measured_error < 0.02
+    assert top.seconds_per_batch is not None and top.seconds_per_batch > 0
