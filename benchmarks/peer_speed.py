@@ -33,8 +33,8 @@ so every variant sees the same machine load), after untimed warm-up calls:
       initialisation, own bases, e3nn's normalised activations, no learned gate bias: one parameter per gate
       fewer than eqdesign's sigmoid(gate - bias)): no output comparison;
   (i) the activations alone (specs with sampled Fourier layers): ELU on channels x points values per sample,
-      as many as the Fourier layers evaluate, with nothing else: the floor of any model with that activation
-      count. b/i says how far above that floor the compiled model runs (its transforms and linear layers).
+      as many as the Fourier layers evaluate, summed per sample, with nothing else: the floor of any model
+      with that activation count. b/i says how far above that floor the compiled model runs (its transforms and linear layers).
 
 Forward: ``model(x)`` under torch.no_grad(). Training step: ``zero_grad(set_to_none=True);
 model(x).square().mean().backward()`` (no optimizer step). Batch 1024, float32, torch.set_num_threads(2),
@@ -317,15 +317,16 @@ def _activations(module: Any) -> int:
 
 
 class ActivationsAlone(nn.Module):
-    """(i): ELU on as many values per sample as the model's Fourier layers sample, and nothing else: the time
-    those activations take at least (the input only sets the batch)."""
+    """(i): ELU on as many values per sample as the model's Fourier layers sample, summed per sample (so that
+    the training step's loss is as small as a model's output), and nothing else: the time those activations
+    take at least (the input only sets the batch)."""
 
     def __init__(self, count: int) -> None:
         super().__init__()
         self.samples = nn.Parameter(torch.randn(BATCH, count))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.elu(self.samples[: x.shape[0]])
+        return torch.nn.functional.elu(self.samples[: x.shape[0]]).sum(dim=1, keepdim=True)
 
 
 # -- e3nn ---------------------------------------------------------------------------------------------------

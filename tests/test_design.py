@@ -110,3 +110,17 @@ def test_measure_builds_the_top_candidate(tmp_path: Path) -> None:
     top = result.ranked[0]
     assert top.measured_error is not None and top.measured_error < 0.02
     assert top.seconds_per_batch is not None and top.seconds_per_batch > 0
+
+
+@pytest.mark.escnn
+def test_the_acceptance_spec_passes_build(tmp_path: Path) -> None:
+    """The designed spec is built, compiled and tested by `eqdesign build` (nothing written: --dry-run)."""
+    path = tmp_path / "designed.yaml"
+    done = run_cli(
+        "design", "--group", "so3", "--input", "1x vector + 1x 0", "--output", "2x vector + 1x 0", "--params", "50000", "-o", str(path)
+    )
+    assert done.returncode == 0, done.stderr
+    built = run_cli("build", "--dry-run", "--no-influence", "-f", "json", str(path))
+    report = json.loads(built.stdout)
+    assert built.returncode == 0, built.stdout
+    assert report["summary"] == {"specs": 1, "built": 1, "exit_code": 0}
