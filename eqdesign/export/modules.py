@@ -162,10 +162,10 @@ class GatedAct(nn.Module):
         self.bias = nn.Parameter(bias.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s, g = self.n_scalars, self.n_gates
-        gates = torch.sigmoid(x[:, s : s + g] - self.bias.unsqueeze(0))
-        gated = x[:, s + g :] * gates.index_select(1, self.gate_of)
-        return torch.cat([F.elu(x[:, :s]), gated], dim=1)
+        # one split, not three slices: the backward of a slice writes a zero-filled gradient of all of x
+        scalars, gates, fields = torch.split(x, [self.n_scalars, self.n_gates, x.shape[1] - self.n_scalars - self.n_gates], dim=1)
+        gates = torch.sigmoid(gates - self.bias)
+        return torch.cat([F.elu(scalars), fields * gates.index_select(1, self.gate_of)], dim=1)
 
 
 class Zero(nn.Module):
@@ -287,7 +287,15 @@ _SLOTS: weakref.WeakKeyDictionary[nn.Module, list[tuple[dict[str, Any], str]]] =
 
 
 def _slots(model: nn.Module) -> list[tuple[dict[str, Any], str]]:
-    return [(store, name) for m in model.modules() for store in (m._parameters, m._buffers) for name in store if store[name] is not None]
+    """Every parameter and every floating-point buffer. Integer buffers are index maps fixed when the model
+    is made (a state dict of the same model holds the same ones)."""
+    return [
+        (store, name)
+        for m in model.modules()
+        for store in (m._parameters, m._buffers)
+        for name, t in store.items()
+        if t is not None and t.is_floating_point()
+    ]
 
 
 def _state(model: nn.Module) -> list[tuple[int, int]] | None:
