@@ -72,7 +72,7 @@ def test_a_broken_partial_spec_gets_checks_located_message(tmp_path: Path) -> No
     partial.write_text("name: mine\ngroup: so3\ninput: '1x1'\noutput: '1x1'\nhidden:\n  - {nonlinearity: fourier_elu, band_limt: 2}\n")
     done = run_cli("design", "--from", str(partial), "-f", "json")
     doc = json.loads(done.stdout)
-    assert done.returncode == 2 and doc["exit_code"] == 2
+    assert done.returncode == 2 and doc["exit_code"] == 2 and doc["ask"]["from"] == str(partial)
     assert all(m.startswith(f"{partial}:6:") for m in doc["messages"]) and any("band_limt" in m for m in doc["messages"])
 
 

@@ -42,6 +42,7 @@ def design_json(result: DesignResult, file: str | None) -> dict[str, Any]:
             "params": ask.params,
             "tolerance": ask.tolerance,
             "layers": ask.layers,
+            "from": ask.partial,
         },
         "exit_code": int(result.exit_code),
         "messages": result.messages,
