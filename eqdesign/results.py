@@ -87,6 +87,7 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     grids: list[dict[str, Any]] = field(default_factory=list)  # what each Fourier layer samples (auto: what was tried)
+    cost: dict[str, int] = field(default_factory=dict)  # totals per sample of analysis.cost, on the grids as built
     verdicts: list[Finding] = field(default_factory=list)  # the failures as findings, for the CI formats
 
     @property

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from eqdesign.analysis.cost import cost_totals
 
 pytestmark = pytest.mark.escnn
 
@@ -96,6 +97,9 @@ def test_build_writes_artifacts_that_reload_without_escnn(spec: Path, gallery, e
     assert report["build"]["influence"]["measured"] == report["spec"]["influence"]
     result, model = escnn_models(spec)  # the escnn model with the weights the build used (same seed)
     assert model.params() == result.design.params  # the Schur counts `check` reports are escnn's parameters
+    # the cost as built counts the grids build chose (the model's design; tests/test_cost.py equates it with
+    # torch's operation count of the compiled model)
+    assert report["build"]["cost_as_built"] == cost_totals(model.design)
     with torch.no_grad():
         ref = model(x.double()).float()
     for key in ("script", "export"):

@@ -40,6 +40,8 @@ FOLDED_NORMS = ("iid_batch", "norm_batch")
 REGULAR_KINDS = ("pointwise", "fourier", "quotient")
 
 Form = Literal["per_block", "dense"]
+#: the per-sample totals reported (``Cost.total``)
+TOTALS = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "params", "plain_mlp_params")
 
 
 class BlockShape(NamedTuple):
@@ -197,9 +199,23 @@ def activations(group: Group, layer: Nonlinear) -> int:
     return 0
 
 
+def cost_totals(design: Design) -> dict[str, int]:
+    """The totals per sample: compiled, escnn dense and plain-MLP MACs, activations, parameters."""
+    cost = cost_of(design)
+    return {name: cost.total(name) for name in TOTALS}
+
+
+def cost_line(totals: dict[str, int]) -> str:
+    """One sentence of the totals, as build reports them for the grids it chose."""
+    return (
+        f"Cost per sample as built: {totals['compiled_macs']:,} multiply-adds compiled, {totals['escnn_dense_macs']:,} in escnn's "
+        f"dense form, {totals['plain_mlp_macs']:,} in a plain MLP of the same widths; {totals['activations']:,} activations"
+    )
+
+
 def cost_json(cost: Cost) -> dict[str, object]:
     """The cost as `check --format json` reports it (``cost`` of each spec)."""
-    names = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "params", "plain_mlp_params")
+    names = TOTALS
     return {
         "unit": "per sample; MACs are multiply-adds of matrix products",
         "layers": [dict(x.__dict__) for x in cost.layers],

@@ -130,6 +130,7 @@ def _timed(result: BuildResult, label: str, progress: Progress, fn: Callable[[],
 def _build(result: BuildResult, out_dir: Path, progress: Progress, options: BuildOptions) -> None:
     import torch
 
+    from ..analysis.cost import cost_totals
     from ..escnn_backend import probes
     from ..escnn_backend.autogrid import choose_grids, grid_points, grid_records
     from ..escnn_backend.builder import build_escnn
@@ -151,6 +152,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, options: Buil
     if auto_layers(design):
         design, found = _timed(result, "choosing grids (grid: auto)", progress, lambda: choose_grids(model, elements))
     result.grids = grid_records(model, found)
+    result.cost = cost_totals(design)
     if found is not None and found.failure:
         result.fail(f"{result.check.file}: {found.failure}", rule="not-equivariant")
         return

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..analysis.cost import cost_of
+from ..analysis.cost import cost_totals
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity
 from ..results import SpecResult
@@ -66,8 +66,7 @@ class Candidate:
     @property
     def cost(self) -> dict[str, int]:
         assert self.result.design is not None
-        c = cost_of(self.result.design)
-        return {n: c.total(n) for n in ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations")}
+        return cost_totals(self.result.design)
 
     @property
     def exact(self) -> bool:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis.cost import cost_of
+from ..analysis.cost import cost_line, cost_of
 from ..analysis.dataflow import Flow
 from ..analysis.design import Design, Grid, Linear
 from ..exitcodes import ExitCode
@@ -108,7 +108,7 @@ class HumanReporter:
             c.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
         if result.ok:
             c.print(
-                Text(f"{printable(check.file)}: built and verified; wrote " + ", ".join(result.artifacts), style="bold green"),
+                Text(f"{printable(check.file)}: built and verified; {_written(result.artifacts)}", style="bold green"),
                 soft_wrap=True,
             )
         else:
@@ -170,6 +170,10 @@ def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
     out.append(("Cost per sample (MACs: multiply-adds of matrix products)" + _auto_note(design), _cost_table(design)))
     out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s, design)))
     return out
+
+
+def _written(artifacts: list[str]) -> str:
+    return "wrote " + ", ".join(artifacts) if artifacts else "nothing written (--dry-run)"
 
 
 def _auto_note(design: Design) -> str:
@@ -296,6 +300,8 @@ def _equivariance(c: Console, result: BuildResult) -> None:
         )
     if result.agreement is not None:
         c.print(Text(f"Compiled module vs escnn (float32, same weights): {_sci(result.agreement)} relative"))
+    if result.cost:
+        c.print(Text(cost_line(result.cost)))
 
 
 def _sci(x: Any) -> str:

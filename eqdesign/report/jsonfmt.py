@@ -193,6 +193,7 @@ def build_report(result: BuildResult, portable: bool = False) -> dict[str, Any]:
                 "agreement_compiled_vs_escnn": result.agreement,
                 "equivariance": result.equivariance,
                 "grids": result.grids,
+                "cost_as_built": result.cost,
                 "influence": result.influence,
                 "artifacts": [os.path.basename(a) for a in result.artifacts] if portable else result.artifacts,
                 "timings_s": {} if portable else result.timings,

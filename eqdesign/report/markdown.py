@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..analysis.cost import cost_line
 from ..results import BuildResult
 from .graph import LEGEND, mermaid
 
@@ -75,4 +76,6 @@ def markdown_report(result: BuildResult) -> str:
         [[e["name"], "yes" if e["exact"] else "no", f"{e['max_rel']:.1e}", f"{e['mean_rel']:.1e}"] for e in result.equivariance],
     )
     out += [f"Compiled module against escnn (float32, same weights): {result.agreement:.1e} relative.", ""]
+    if result.cost:
+        out += [cost_line(result.cost) + ".", ""]
     return "\n".join(out)
