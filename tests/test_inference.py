@@ -121,3 +121,22 @@ def test_eager_inference_reuses_a_frozen_copy_until_a_parameter_changes(compiled
         assert torch.allclose(model(x), first, atol=1e-12)  # with autograd on, forward runs as it is
     finally:
         model.train()
+
+
+@pytest.mark.escnn
+def test_eager_inference_sees_running_statistics_that_training_updated(escnn_models) -> None:
+    """A batch-normalized model: a training-mode call updates the running statistics in place, and the next
+    eval-mode call runs a frozen copy made from the new statistics (not the one cached before)."""
+    from eqdesign.escnn_backend.lower import compile_model
+
+    model = compile_model(escnn_models(ROOT / "specs/so3-mlp-batchnorm.yaml")[1], torch.float64).eval()
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(7, model.input_dim, dtype=torch.float64, generator=gen)
+    with torch.no_grad():
+        before = model(x)
+        model.train()
+        model(3.0 * torch.randn(64, model.input_dim, dtype=torch.float64, generator=gen) + 1.0)  # running statistics move
+        model.eval()
+        after = model(x)
+        assert not torch.allclose(after, before, atol=1e-6)
+        assert torch.allclose(after, model.forward(x), rtol=1e-10, atol=1e-12)

@@ -286,16 +286,15 @@ _INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[list[tuple[int, in
 _SLOTS: weakref.WeakKeyDictionary[nn.Module, list[tuple[dict[str, Any], str]]] = weakref.WeakKeyDictionary()
 
 
+#: the buffers that change after a model is made: batch norms' running statistics, updated in training.
+#: Every other buffer (index maps, bases, grids) is fixed when the model is made.
+STATE_BUFFERS = ("running_mean", "running_var")
+
+
 def _slots(model: nn.Module) -> list[tuple[dict[str, Any], str]]:
-    """Every parameter and every floating-point buffer. Integer buffers are index maps fixed when the model
-    is made (a state dict of the same model holds the same ones)."""
-    return [
-        (store, name)
-        for m in model.modules()
-        for store in (m._parameters, m._buffers)
-        for name, t in store.items()
-        if t is not None and t.is_floating_point()
-    ]
+    """Every parameter, and the buffers of STATE_BUFFERS."""
+    params = [(m._parameters, name) for m in model.modules() for name, t in m._parameters.items() if t is not None]
+    return params + [(m._buffers, name) for m in model.modules() for name in STATE_BUFFERS if m._buffers.get(name) is not None]
 
 
 def _state(model: nn.Module) -> list[tuple[int, int]] | None:
