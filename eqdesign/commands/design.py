@@ -453,8 +453,9 @@ def measure_in_processes(top: int, jobs: int) -> Callable[[list[Candidate]], Non
 
 
 def measure_one(text: str) -> tuple[float | None, float | None]:
-    """(the build's largest relative equivariance error, seconds of one compiled eval forward at batch 512),
-    None where the build fails. Runs in a worker process: torch and escnn are imported here only."""
+    """(the build's largest relative equivariance error, seconds of one forward of its exported inference
+    artifact, NAME.pt2, at batch 512), None where the build fails. One build, in a worker process: torch and
+    escnn are imported here only."""
     import os
     from contextlib import nullcontext
 
@@ -465,28 +466,26 @@ def measure_one(text: str) -> tuple[float | None, float | None]:
     with tempfile.TemporaryDirectory(prefix="eqdesign-measure-") as folder:
         path = Path(folder) / "candidate.yaml"
         path.write_text(text, encoding="utf-8")
-        batch = build_specs([str(path)], None, lambda _: nullcontext(lambda _m: None), BuildOptions(influence=False, write=False))
+        batch = build_specs([str(path)], str(Path(folder) / "out"), lambda _: nullcontext(lambda _m: None), BuildOptions(influence=False))
         build = batch.builds[0]
-        if not build.equivariance or build.check.design is None:
+        exported = [a for a in build.artifacts if a.endswith(".pt2")]
+        if not build.ok or not build.equivariance or not exported or build.check.design is None:
             return None, None
         error = max(float(e["max_rel"]) for e in build.equivariance if e.get("max_rel") is not None)
-        return error, _speed(build.check.design)
+        return error, _speed(exported[0], build.check.design.input.dim)
 
 
-def _speed(design: object) -> float:
+def _speed(artifact: str, input_dim: int) -> float:
+    """The median of five timed forwards of an exported model (one untimed first)."""
     import torch
 
-    from ..escnn_backend.autogrid import build_tuned
-    from ..escnn_backend.lower import compile_model
-
-    model = build_tuned(design, 0)[0]  # type: ignore[arg-type]
-    compiled = compile_model(model, torch.float32).eval()
-    x = torch.randn(512, compiled.input_dim)
+    model = torch.export.load(artifact).module()
+    x = torch.randn(512, input_dim)
     times = []
     with torch.no_grad():
-        compiled(x)
+        model(x)
         for _ in range(5):
             start = time.perf_counter()
-            compiled(x)
+            model(x)
             times.append(time.perf_counter() - start)
     return sorted(times)[2]
