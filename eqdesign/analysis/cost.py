@@ -52,6 +52,11 @@ class BlockShape(NamedTuple):
     m_in: int
     m_out: int
 
+    @property
+    def macs(self) -> int:
+        """Per sample in per-block form: the block's GEMM over e images, and the e End(psi) images of its input."""
+        return self.d * self.e * self.m_in * self.m_out + (self.e > 1) * self.e * self.d * self.d * self.m_in
+
 
 def linear_form(blocks: Sequence[BlockShape], in_dim: int, out_dim: int, q_in: bool, q_out: bool, batch: int = REFERENCE_BATCH) -> Form:
     """Per-block GEMMs or one dense GEMM for a compiled linear layer, whichever costs less for one call.
@@ -65,7 +70,7 @@ def linear_form(blocks: Sequence[BlockShape], in_dim: int, out_dim: int, q_in: b
     applied to every sample."""
     nnz = sum(b.e * b.d * b.m_in * b.m_out for b in blocks)
     dense = batch * in_dim * out_dim + 2 * nnz + q_in * out_dim * in_dim * in_dim + q_out * out_dim * out_dim * in_dim
-    per_block = sum(batch * (b.d * b.e * b.m_in * b.m_out + (b.e > 1) * b.d * b.d * b.e * b.m_in) for b in blocks)
+    per_block = batch * sum(b.macs for b in blocks)
     launches = sum(1 + (b.e > 1) for b in blocks) + PER_BLOCK_EXTRA_OPS  # a GEMM per block, its End(psi) images
     per_block += batch * (in_dim + out_dim) * GATHER_COST + launches * LAUNCH_COST
     per_block += batch * (q_in * in_dim * in_dim + q_out * out_dim * out_dim)
@@ -147,7 +152,7 @@ def compiled_form(group: Group, layer: Linear, before: Nonlinear | None, after: 
         return "bias only", q_out * n_out * n_out
     if linear_form(block_shapes(layer), n_in, n_out, q_in, q_out) == "dense":
         return "dense", n_in * n_out
-    blocks = sum(b.d * b.e * b.m_in * b.m_out + (b.e > 1) * b.e * b.d * b.d * b.m_in for b in block_shapes(layer))
+    blocks = sum(b.macs for b in block_shapes(layer))
     return "per_block", blocks + q_in * n_in * n_in + q_out * n_out * n_out
 
 

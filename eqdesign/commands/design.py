@@ -10,6 +10,7 @@ are rejected, each family with the check's own reason; the rest are ranked by pr
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import time
@@ -63,8 +64,9 @@ class Candidate:
         assert self.result.design is not None
         return self.result.design.params
 
-    @property
+    @functools.cached_property
     def cost(self) -> dict[str, int]:
+        """The cost model's totals (ranking, the table and the JSON all read them)."""
         assert self.result.design is not None
         return cost_totals(self.result.design)
 

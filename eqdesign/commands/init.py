@@ -379,8 +379,9 @@ def write_new(path: str, text: str, command: str = "init") -> str | None:
     written; otherwise why not (``command``: who refuses to overwrite, in the message)."""
     target = Path(path)
     shown = printable(path)
+    exists = f"{shown} already exists; {command} never overwrites a file (choose another path, or remove it first)"
     if target.exists() or target.is_symlink():
-        return f"{shown} already exists; {command} never overwrites a file (choose another path, or remove it first)"
+        return exists
     if not target.parent.is_dir():
         return f"cannot write {shown}: the folder {printable(str(target.parent))} does not exist (create it first)"
     tmp: Path | None = None
@@ -389,8 +390,8 @@ def write_new(path: str, text: str, command: str = "init") -> str | None:
         tmp.write_text(text, encoding="utf-8")
         usual_mode(tmp)
         _link_new(tmp, target, text)
-    except FileExistsError:
-        return f"{shown} already exists; {command} never overwrites a file (choose another path, or remove it first)"
+    except FileExistsError:  # made by someone else between the check above and the link
+        return exists
     except OSError as err:
         return f"cannot write {shown}: {err.strerror or err}"
     finally:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis.cost import cost_line, cost_of
+from ..analysis.cost import Cost, cost_line, cost_of
 from ..analysis.dataflow import Flow
 from ..analysis.design import Design, Grid, Linear
 from ..exitcodes import ExitCode
@@ -167,7 +167,8 @@ def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
     out += [(f"Schur blocks of linear {x.index} ({x.in_type.dim} -> {x.out_type.dim})", _schur_table(x)) for x in design.linears]
     if design.hidden and s.flow is not None:  # no flow: the analysis failed (an internal error, reported below)
         out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(design, s.flow)))
-    out.append(("Cost per sample (MACs: multiply-adds of matrix products)" + _auto_note(design), _cost_table(design)))
+    cost = cost_of(design)
+    out.append(("Cost per sample (MACs: multiply-adds of matrix products)" + _auto_note(cost), _cost_table(cost)))
     out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s, design)))
     return out
 
@@ -176,13 +177,12 @@ def _written(artifacts: list[str]) -> str:
     return "wrote " + ", ".join(artifacts) if artifacts else "nothing written (--dry-run)"
 
 
-def _auto_note(design: Design) -> str:
-    auto = cost_of(design).auto_grids
+def _auto_note(cost: Cost) -> str:
+    auto = cost.auto_grids
     return f"; auto grids ({', '.join(auto)}) counted at their starting rule" if auto else ""
 
 
-def _cost_table(design: Design) -> Table:
-    cost = cost_of(design)
+def _cost_table(cost: Cost) -> Table:
     t = Table()
     columns = ("layer", "compiled form", "compiled", "escnn dense", "plain MLP", "activations", "params")
     for col in columns:
