@@ -281,8 +281,8 @@ class FrozenTensorProduct(nn.Module):
 #: each model's inference copy, with the state it was made from. Kept outside the model: an attribute would
 #: be scripted and saved with it (and differ from process to process).
 _INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[list[tuple[int, int]], CompiledModel]] = weakref.WeakKeyDictionary()
-#: where each model keeps its parameters and buffers: (the dict of a submodule, a name). Walking the module
-#: tree on every call costs more than a small model's forward pass.
+#: where each model keeps its parameters and its STATE_BUFFERS: (the dict of a submodule, a name). Walking
+#: the module tree on every call costs more than a small model's forward pass.
 _SLOTS: weakref.WeakKeyDictionary[nn.Module, list[tuple[dict[str, Any], str]]] = weakref.WeakKeyDictionary()
 
 
@@ -298,9 +298,9 @@ def _slots(model: nn.Module) -> list[tuple[dict[str, Any], str]]:
 
 
 def _state(model: nn.Module) -> list[tuple[int, int]] | None:
-    """(address, version) of every parameter and buffer: an in-place change (an optimizer step, running
-    statistics updated in training, load_state_dict) bumps a version, a replaced tensor (.to(), .double(), a
-    new Parameter) has a new address. None when a tensor the slots name is gone."""
+    """(address, version) of every parameter and running statistic: an in-place change (an optimizer step,
+    running statistics updated in training, load_state_dict) bumps a version, a replaced tensor (.to(),
+    .double(), a new Parameter) has a new address. None when a tensor the slots name is gone."""
     slots = _SLOTS.get(model)
     if slots is None:
         slots = _SLOTS[model] = _slots(model)
@@ -330,7 +330,7 @@ class CompiledModel(nn.Module):
         from .freeze import freeze  # freeze builds CompiledModels
 
         key = _state(self)
-        if key is None:  # a parameter or buffer was removed or replaced: collect them again
+        if key is None:  # a parameter or running statistic was removed: collect them again
             _SLOTS.pop(self, None)
             key = _state(self) or []
         cached = _INFERENCE_COPIES.get(self)
