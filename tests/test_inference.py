@@ -140,3 +140,40 @@ def test_eager_inference_sees_running_statistics_that_training_updated(escnn_mod
         after = model(x)
         assert not torch.allclose(after, before, atol=1e-6)
         assert torch.allclose(after, model.forward(x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.escnn
+def test_eager_inference_runs_forward_hooks_and_sees_a_replaced_layer(compiled_models) -> None:
+    """The fast path runs the frozen copy's layers, which no user hooked: with a forward hook on the model or
+    on a layer (or a global one) the call runs ``forward`` as it is, and every hook fires. A layer replaced
+    after a call is not served from the copy made before."""
+    import copy
+    import gc
+    import weakref
+
+    from torch import nn
+
+    model = copy.deepcopy(compiled_models["specs/ico-regular-elu.yaml"]).eval()
+    x = torch.randn(3, model.input_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    seen: list[str] = []
+    with torch.no_grad():
+        plain = model(x)
+        handles = [
+            model.register_forward_hook(lambda m, i, o: seen.append("model")),
+            model.layers[0].register_forward_pre_hook(lambda m, i: seen.append("layer 0")),
+        ]
+        assert torch.allclose(model(x), plain, atol=1e-12) and seen == ["layer 0", "model"]
+        for handle in handles:
+            handle.remove()
+        with nn.modules.module.register_module_forward_hook(lambda m, i, o: seen.append(type(m).__name__)):
+            model(x)
+        assert seen[2:] == [type(layer).__name__ for layer in model.layers] + ["CompiledModel"]
+        seen.clear()
+        assert torch.allclose(model(x), plain, atol=1e-12) and seen == []  # hooks gone: the fast path again
+        model.layers[1] = nn.Identity()  # no activation: the model is linear now
+        assert torch.allclose(model(x), model.layers[2](model.layers[0](x)), atol=1e-12)
+        assert not torch.allclose(model(x), plain, atol=1e-6)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None  # what the fast path keeps beside a model does not keep it alive

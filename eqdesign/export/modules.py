@@ -278,36 +278,60 @@ class FrozenTensorProduct(nn.Module):
         return project_square(x, self.matrix, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j)
 
 
-#: each model's inference copy, with the state it was made from. Kept outside the model: an attribute would
-#: be scripted and saved with it (and differ from process to process).
-_INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[list[tuple[int, int]], CompiledModel]] = weakref.WeakKeyDictionary()
-#: where each model keeps its parameters and its STATE_BUFFERS: (the dict of a submodule, a name). Walking
-#: the module tree on every call costs more than a small model's forward pass.
-_SLOTS: weakref.WeakKeyDictionary[nn.Module, list[tuple[dict[str, Any], str]]] = weakref.WeakKeyDictionary()
-
-
 #: the buffers that change after a model is made: batch norms' running statistics, updated in training.
 #: Every other buffer (index maps, bases, grids) is fixed when the model is made.
 STATE_BUFFERS = ("running_mean", "running_var")
 
 
-def _slots(model: nn.Module) -> list[tuple[dict[str, Any], str]]:
-    """Every parameter, and the buffers of STATE_BUFFERS."""
-    params = [(m._parameters, name) for m in model.modules() for name, t in m._parameters.items() if t is not None]
-    return params + [(m._buffers, name) for m in model.modules() for name in STATE_BUFFERS if m._buffers.get(name) is not None]
+class _Watch:
+    """What eager inference reads on every call of one model, collected once: walking the module tree costs
+    more than a small model's forward pass. ``slots``: where every parameter and STATE_BUFFERS entry lives
+    (the dict of a submodule, a name); ``hooks``: every module's forward hook dicts; ``layers``: the
+    top-level layers, whose replacement means collecting again. Nothing here refers to the model itself,
+    which would keep it alive as a key of the weak dictionaries below."""
+
+    def __init__(self, model: CompiledModel) -> None:
+        modules = list(model.modules())
+        params = [(m._parameters, name) for m in modules for name, t in m._parameters.items() if t is not None]
+        buffers = [(m._buffers, name) for m in modules for name in STATE_BUFFERS if m._buffers.get(name) is not None]
+        self.slots: list[tuple[dict[str, Any], str]] = params + buffers
+        self.hooks = [(m._forward_hooks, m._forward_pre_hooks) for m in modules]
+        self.layers = _layers(model)  # the modules themselves: an id could be reused once a layer is freed
+
+    def state(self) -> list[tuple[int, int]] | None:
+        """(address, version) of every parameter and running statistic: an in-place change (an optimizer
+        step, running statistics updated in training, load_state_dict) bumps a version, a replaced tensor
+        (.to(), .double(), a new Parameter) has a new address. None when a tensor the slots name is gone."""
+        try:
+            return [(store[name].data_ptr(), store[name]._version) for store, name in self.slots]
+        except (KeyError, AttributeError):
+            return None
+
+    def hooked(self) -> bool:
+        """Whether a forward hook would run: the frozen copy's layers are not the ones a user hooked."""
+        if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+            return True
+        return any(post or pre for post, pre in self.hooks)
 
 
-def _state(model: nn.Module) -> list[tuple[int, int]] | None:
-    """(address, version) of every parameter and running statistic: an in-place change (an optimizer step,
-    running statistics updated in training, load_state_dict) bumps a version, a replaced tensor (.to(),
-    .double(), a new Parameter) has a new address. None when a tensor the slots name is gone."""
-    slots = _SLOTS.get(model)
-    if slots is None:
-        slots = _SLOTS[model] = _slots(model)
-    try:
-        return [(store[name].data_ptr(), store[name]._version) for store, name in slots]
-    except (KeyError, AttributeError):
-        return None
+def _layers(model: CompiledModel) -> tuple[nn.Module | None, ...]:
+    return tuple(model.layers._modules.values())
+
+
+#: kept outside the model, where an attribute would be scripted and saved with it (and differ from process
+#: to process): each model's _Watch, and its inference copy with the watch and the state it was made from
+#: and its layers' forward methods, which eager inference calls one after the other
+_WATCHES: weakref.WeakKeyDictionary[nn.Module, _Watch] = weakref.WeakKeyDictionary()
+_INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[_Watch, list[tuple[int, int]], CompiledModel, list[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _watch(model: CompiledModel) -> _Watch:
+    watch = _WATCHES.get(model)
+    if watch is None or watch.layers != _layers(model):
+        watch = _WATCHES[model] = _Watch(model)
+    return watch
 
 
 class CompiledModel(nn.Module):
@@ -320,23 +344,38 @@ class CompiledModel(nn.Module):
         self.frozen = False  # an inference copy (export.freeze): nothing to assemble
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """In eager inference (eval mode, no autograd) run the frozen copy, assembled once and kept until a
-        parameter changes; training, TorchScript, torch.compile and torch.export run ``forward`` as it is."""
-        if not self.frozen and not self.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling():
-            return self._inference_copy()(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
+        """In eager inference (eval mode, no autograd, no forward hook) run the layers of the frozen copy,
+        assembled once and kept until a parameter changes; training, hooks, TorchScript, torch.compile and
+        torch.export run ``forward`` as it is."""
+        if self.frozen or self.training or torch.is_grad_enabled() or torch.compiler.is_compiling() or len(args) != 1 or kwargs:
+            return super().__call__(*args, **kwargs)
+        watch = _watch(self)
+        if watch.hooked():
+            return super().__call__(*args, **kwargs)
+        x = args[0]
+        for step in self._inference_steps(watch):
+            x = step(x)
+        return x
 
-    def _inference_copy(self) -> CompiledModel:
+    def _inference_steps(self, watch: _Watch) -> list[Any]:
+        """The frozen copy's layers' forward methods: calling each layer as a module would add its call
+        overhead (hooks, which the copy has none of) to every layer of every call."""
         from .freeze import freeze  # freeze builds CompiledModels
 
-        key = _state(self)
+        key = watch.state()
         if key is None:  # a parameter or running statistic was removed: collect them again
-            _SLOTS.pop(self, None)
-            key = _state(self) or []
+            watch = _WATCHES[self] = _Watch(self)
+            key = watch.state() or []
         cached = _INFERENCE_COPIES.get(self)
-        if cached is None or cached[0] != key:
-            cached = _INFERENCE_COPIES[self] = (key, freeze(self))
-        return cached[1]
+        if cached is None or cached[0] is not watch or cached[1] != key:  # a new watch: a layer was replaced
+            frozen = freeze(self)
+            cached = _INFERENCE_COPIES[self] = (watch, key, frozen, [layer.forward for layer in frozen.layers])
+        return cached[3]
+
+    def _inference_copy(self) -> CompiledModel:
+        """The frozen copy that eager inference runs now."""
+        self._inference_steps(_watch(self))
+        return _INFERENCE_COPIES[self][2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
