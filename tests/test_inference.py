@@ -145,8 +145,8 @@ def test_eager_inference_sees_running_statistics_that_training_updated(escnn_mod
 @pytest.mark.escnn
 def test_eager_inference_runs_forward_hooks_and_sees_a_replaced_layer(compiled_models) -> None:
     """The fast path runs the frozen copy's layers, which no user hooked: with a forward hook on the model or
-    on a layer (or a global one) the call runs ``forward`` as it is, and every hook fires. A layer replaced
-    after a call is not served from the copy made before."""
+    on a layer the call runs ``forward`` as it is, and every hook fires; a hook for every module fires on the
+    frozen copy's modules. A layer replaced after a call is not served from the copy made before."""
     import copy
     import gc
     import weakref
@@ -166,8 +166,9 @@ def test_eager_inference_runs_forward_hooks_and_sees_a_replaced_layer(compiled_m
         for handle in handles:
             handle.remove()
         with nn.modules.module.register_module_forward_hook(lambda m, i, o: seen.append(type(m).__name__)):
-            model(x)
-        assert seen[2:] == [type(layer).__name__ for layer in model.layers] + ["CompiledModel"]
+            model(x)  # a hook for every module sees the frozen copy's modules, which are what runs
+        assert seen[2:] == [type(layer).__name__ for layer in model._inference_copy().layers] + ["CompiledModel"]
+        assert seen[2] == "DenseLinear" and type(model.layers[0]).__name__ == "BlockLinear"
         seen.clear()
         assert torch.allclose(model(x), plain, atol=1e-12) and seen == []  # hooks gone: the fast path again
         model.layers[1] = nn.Identity()  # no activation: the model is linear now

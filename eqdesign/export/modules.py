@@ -308,10 +308,14 @@ class _Watch:
             return None
 
     def hooked(self) -> bool:
-        """Whether a forward hook would run: the frozen copy's layers are not the ones a user hooked."""
-        if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
-            return True
+        """Whether the model or one of its modules has a forward hook: the frozen copy's layers are not the
+        ones a user hooked."""
         return any(post or pre for post, pre in self.hooks)
+
+
+def _global_hooks() -> bool:
+    """Whether a forward hook for every module is registered (profilers, torch's FLOP counter)."""
+    return bool(nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks)
 
 
 def _layers(model: CompiledModel) -> tuple[nn.Module | None, ...]:
@@ -344,16 +348,20 @@ class CompiledModel(nn.Module):
         self.frozen = False  # an inference copy (export.freeze): nothing to assemble
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """In eager inference (eval mode, no autograd, no forward hook) run the layers of the frozen copy,
-        assembled once and kept until a parameter changes; training, hooks, TorchScript, torch.compile and
-        torch.export run ``forward`` as it is."""
+        """In eager inference (eval mode, no autograd) run the layers of the frozen copy, assembled once and
+        kept until a parameter changes. With a forward hook on the model or one of its modules, training,
+        TorchScript, torch.compile and torch.export run ``forward`` as it is; with a hook for every module
+        (a profiler, a FLOP counter) the frozen copy runs as a module, so that the hook sees what runs."""
         if self.frozen or self.training or torch.is_grad_enabled() or torch.compiler.is_compiling() or len(args) != 1 or kwargs:
             return super().__call__(*args, **kwargs)
         watch = _watch(self)
         if watch.hooked():
             return super().__call__(*args, **kwargs)
+        steps = self._inference_steps(watch)
+        if _global_hooks():
+            return _INFERENCE_COPIES[self][2](*args)
         x = args[0]
-        for step in self._inference_steps(watch):
+        for step in steps:
             x = step(x)
         return x
 
