@@ -6,7 +6,7 @@ None of these import escnn: a compiled model needs torch alone.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -283,12 +283,21 @@ class FrozenTensorProduct(nn.Module):
 STATE_BUFFERS = ("running_mean", "running_var")
 
 
+class _Copy(NamedTuple):
+    """A frozen inference copy, the state it was made from, and its layers' forward methods, which eager
+    inference calls one after the other (calling each as a module would add its call overhead)."""
+
+    key: list[tuple[int, int]]
+    model: CompiledModel
+    steps: list[Any]
+
+
 class _Watch:
     """What eager inference reads on every call of one model, collected once: walking the module tree costs
     more than a small model's forward pass. ``slots``: where every parameter and STATE_BUFFERS entry lives
     (the dict of a submodule, a name); ``hooks``: every module's forward hook dicts; ``layers``: the
-    top-level layers, whose replacement means collecting again. Nothing here refers to the model itself,
-    which would keep it alive as a key of the weak dictionaries below."""
+    top-level layers, whose replacement means a new watch; ``copy``: the inference copy made under this
+    watch. Nothing here refers to the model itself, which would keep it alive as a key of _WATCHES."""
 
     def __init__(self, model: CompiledModel) -> None:
         modules = list(model.modules())
@@ -297,6 +306,7 @@ class _Watch:
         self.slots: list[tuple[dict[str, Any], str]] = params + buffers
         self.hooks = [(m._forward_hooks, m._forward_pre_hooks) for m in modules]
         self.layers = _layers(model)  # the modules themselves: an id could be reused once a layer is freed
+        self.copy: _Copy | None = None
 
     def state(self) -> list[tuple[int, int]] | None:
         """(address, version) of every parameter and running statistic: an in-place change (an optimizer
@@ -322,18 +332,15 @@ def _layers(model: CompiledModel) -> tuple[nn.Module | None, ...]:
     return tuple(model.layers._modules.values())
 
 
-#: kept outside the model, where an attribute would be scripted and saved with it (and differ from process
-#: to process): each model's _Watch, and its inference copy with the watch and the state it was made from
-#: and its layers' forward methods, which eager inference calls one after the other
+#: each model's _Watch, kept outside the model: an attribute would be scripted and saved with it (and differ
+#: from process to process)
 _WATCHES: weakref.WeakKeyDictionary[nn.Module, _Watch] = weakref.WeakKeyDictionary()
-_INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[_Watch, list[tuple[int, int]], CompiledModel, list[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
-def _watch(model: CompiledModel) -> _Watch:
+def _watch(model: CompiledModel, again: bool = False) -> _Watch:
+    """The model's watch; a new one (with no copy yet) when ``again`` or when a top-level layer was replaced."""
     watch = _WATCHES.get(model)
-    if watch is None or watch.layers != _layers(model):
+    if again or watch is None or watch.layers != _layers(model):
         watch = _WATCHES[model] = _Watch(model)
     return watch
 
@@ -357,33 +364,30 @@ class CompiledModel(nn.Module):
         watch = _watch(self)
         if watch.hooked():
             return super().__call__(*args, **kwargs)
-        steps = self._inference_steps(watch)
+        copy = self._current_copy(watch)
         if _global_hooks():
-            return _INFERENCE_COPIES[self][2](*args)
+            return copy.model(*args)
         x = args[0]
-        for step in steps:
+        for step in copy.steps:
             x = step(x)
         return x
 
-    def _inference_steps(self, watch: _Watch) -> list[Any]:
-        """The frozen copy's layers' forward methods: calling each layer as a module would add its call
-        overhead (hooks, which the copy has none of) to every layer of every call."""
+    def _current_copy(self, watch: _Watch) -> _Copy:
+        """The watch's inference copy, made again when a parameter or running statistic has changed since."""
         from .freeze import freeze  # freeze builds CompiledModels
 
         key = watch.state()
         if key is None:  # a parameter or running statistic was removed: collect them again
-            watch = _WATCHES[self] = _Watch(self)
+            watch = _watch(self, again=True)
             key = watch.state() or []
-        cached = _INFERENCE_COPIES.get(self)
-        if cached is None or cached[0] is not watch or cached[1] != key:  # a new watch: a layer was replaced
+        if watch.copy is None or watch.copy.key != key:
             frozen = freeze(self)
-            cached = _INFERENCE_COPIES[self] = (watch, key, frozen, [layer.forward for layer in frozen.layers])
-        return cached[3]
+            watch.copy = _Copy(key, frozen, [layer.forward for layer in frozen.layers])
+        return watch.copy
 
     def _inference_copy(self) -> CompiledModel:
         """The frozen copy that eager inference runs now."""
-        self._inference_steps(_watch(self))
-        return _INFERENCE_COPIES[self][2]
+        return self._current_copy(_watch(self)).model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
