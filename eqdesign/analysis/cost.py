@@ -87,7 +87,7 @@ def basis_change(group: Group, t: FieldType, beside: Nonlinear | None) -> bool:
     (``beside``: the nonlinear layer whose fields these are, see ``element_basis``), and the xyz vector of the 3D groups, whose irrep escnn keeps in
     another basis (SO(3)'s l = 1 orders its coordinates y, z, x). Irreps and direct sums of irreps have none."""
     return (beside is not None and element_basis(group, beside)) or any(
-        f.name == "vector" and len(f.irreps) == 1 and f.dim == 3 for f, _ in t.entries
+        f.basis == "xyz" and len(f.irreps) == 1 and f.dim == 3 for f, _ in t.entries
     )
 
 

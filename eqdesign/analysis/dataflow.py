@@ -23,6 +23,7 @@ from typing import TypeAlias
 from ..theory.group import Group
 from ..theory.irreps import Irrep
 from .design import Design, FieldType, Linear, Nonlinear
+from .parity import SECTORS, Lift, breaks_inversion, lift_for, lifted_design
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,25 @@ Mixing: TypeAlias = dict[str, list[str]]  # output irrep name -> names of the ir
 
 
 @dataclass
+class Parity:
+    """The hidden inversion of an SO(3) design (see analysis.parity): the states over parity sectors."""
+
+    lift: Lift
+    sectors: list[State]  # over O(3) irreps, the sectors of the SO(3) ones, after the input and each layer
+    plain: State  # the final state of the analysis without the hidden symmetry
+    breaking: tuple[int, ...]  # hidden layers (indices into spec.hidden) that break the inversion
+    ideal: Callable[[Irrep], bool]  # the sectors some network could reach from the input as declared
+
+    def final_sectors(self, c: Irrep) -> dict[Irrep, Info]:
+        """The sectors of SO(3) output irrep ``c`` that are alive, with their Info."""
+        return {s: self.sectors[-1][s] for s in self.lift.sectors(c) if s in self.sectors[-1]}
+
+
+@dataclass
 class Flow:
     states: list[State]  # after the input, then after each layer
     mixing: list[Mixing] = field(default_factory=list)  # per nonlinear layer
+    parity: Parity | None = None  # SO(3): what the hidden inversion allows
 
     @property
     def final(self) -> State:
@@ -46,8 +63,8 @@ class Flow:
 
 
 class _Analysis:
-    def __init__(self, design: Design) -> None:
-        self.d, self.g = design, design.group
+    def __init__(self, design: Design, lift: Lift | None = None) -> None:
+        self.d, self.g, self.lift = design, design.group, lift
         self.source = design.input.content()
         self.ideal = self.g.reachable(self.source)
         self._caps: dict[Irrep, int] = {}
@@ -58,7 +75,10 @@ class _Analysis:
         return self._caps[c]
 
     def start(self) -> State:
-        return {i: Info(frozenset({i.name}), min(m * i.endo, self.cap(i))) for i, m in self.source.items()}
+        # lift: a dependency is named by the SO(3) irrep of the input, whatever its sector
+        lift = self.lift
+        name = (lambda i: i.name) if lift is None else (lambda i: lift.down(i).name)
+        return {i: Info(frozenset({name(i)}), min(m * i.endo, self.cap(i))) for i, m in self.source.items()}
 
     def linear(self, layer: Linear, s: State) -> State:
         out: State = {}
@@ -100,11 +120,20 @@ def _grid_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixing
     reach = a.g.reachable(src)
     if layer.poly_degree is not None:
         made, mixing = _polynomial(a.g, layer, src, s)
-        made = {c: d for c, d in made.items() if reach(c)}
+        made = _antipodal({c: d for c, d in made.items() if reach(c)}, a, layer, src)
         return a.produce(made, layer.channel, layer.channels), {c.name: sorted(mixing[c.name]) for c in made}
-    made = {c: deps for c in layer.channel if reach(c)}
+    made = _antipodal({c: deps for c in layer.channel if reach(c)}, a, layer, src)
     names = sorted(i.name for i in src)
     return a.produce(made, layer.channel, layer.channels), {c.name: names for c in made}
+
+
+def _antipodal(made: dict[Irrep, frozenset[str]], a: _Analysis, layer: Nonlinear, src: Counter[Irrep]) -> dict[Irrep, frozenset[str]]:
+    """lift: a sphere channel commutes with the antipodal map, which acts on a degree-l harmonic as (-1)^l;
+    fed only natural sectors, its signal stays antipodally even and so does any activation of it."""
+    if a.lift is None or layer.kind != "quotient" or not all(a.lift.is_natural(i) for i in src):
+        return made
+    lift = a.lift
+    return {c: d for c, d in made.items() if lift.is_natural(c)}
 
 
 #: above this many monomials a polynomial layer is analysed as any Fourier layer (sound, less precise)
@@ -148,16 +177,22 @@ def _tensor_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixi
     mixing: dict[str, set[str]] = {}
     for x in src:
         for y in src:
-            for c in _pair_products(a.g, x, y, min(layer.channel[x], s[x].rank)):
+            for c in _pair_products(a, x, y, min(layer.channel[x], s[x].rank)):
                 made[c] = made.get(c, frozenset()) | s[x].deps | s[y].deps
                 mixing.setdefault(c.name, set()).update({x.name, y.name})
     state = a.produce(made, layer.channel, layer.channels)
     return state, {c.name: sorted(mixing[c.name]) for c in state}
 
 
-def _pair_products(g: Group, x: Irrep, y: Irrep, independent: int) -> list[Irrep]:
+def _pair_products(a: _Analysis, x: Irrep, y: Irrep, independent: int) -> list[Irrep]:
     """Irreps in the products of slots holding x and y; ``independent`` slot vectors of x are in general
     position (the slot count, capped by the rank)."""
+    g = a.g
+    if a.lift is not None and x != y and a.lift.down(x) == a.lift.down(y) and independent < 2:
+        # lift: the two sectors of one slot are parts of one vector v, and v (x) v keeps only its symmetric
+        # square (even degrees); the cross terms of the two sectors carry the product of their parities
+        parity = a.lift.parity(x) * a.lift.parity(y)
+        return [a.lift.up(c, parity) for c in g.sym2(x)]
     if x != y:
         return list(g.tensor(x, y))
     # A single vector meets only itself: x (x) x keeps the symmetric square, the cross part needs two.
@@ -199,8 +234,26 @@ def _gated_layer(a: _Analysis, layer: Nonlinear, s: State) -> tuple[State, Mixin
             continue
         gating = gate if c != triv else None  # what scales this irrep, if anything
         out[c] = Info(info.deps | (gating.deps if gating is not None else frozenset()), info.rank)
-        mixing[c.name] = sorted({c.name} | ({triv.name} if gating is not None else set()))
-    return out, mixing
+        # a constant gate (a bias alone) couples nothing: the layer then only rescales the field
+        mixing[c.name] = sorted({c.name} | ({triv.name} if gating is not None and gating.deps else set()))
+    return _odd_gates(a, s, out), mixing
+
+
+def _odd_gates(a: _Analysis, s: State, out: State) -> State:
+    """lift: a gate or scalar with an odd sector is neither even nor odd after its activation, so every field
+    it scales, and every scalar, reaches both sectors, depending on both sectors of the gates."""
+    if a.lift is None or a.lift.partner(a.g.trivial) not in s:
+        return out
+    lift = a.lift
+    gates = _joint_deps([t for t in (a.g.trivial, lift.partner(a.g.trivial)) if t in s], s)
+    mixed = dict(out)
+    for c, info in out.items():
+        partner = mixed.get(lift.partner(c))
+        deps = info.deps | gates | (partner.deps if partner else frozenset())
+        rank = max(info.rank, partner.rank if partner else 0)
+        mixed[c] = Info(deps, rank)
+        mixed[lift.partner(c)] = Info(deps, rank)
+    return mixed
 
 
 _LayerFlow: TypeAlias = Callable[[_Analysis, Nonlinear, State], tuple[State, Mixing]]
@@ -236,7 +289,19 @@ def _normalized(a: _Analysis, layer: Nonlinear, s: State) -> State:
     out = {c: Info(every, s[c].rank) for c in s if c != triv}
     if has_trivial:
         out[triv] = Info(every if centred else frozenset(), 1)
-    return out
+    return _odd_statistic(a, out)
+
+
+def _odd_statistic(a: _Analysis, out: State) -> State:
+    """lift: the layer norm's statistic sums squared norms; where both sectors of one irrep are alive, their
+    cross term is odd, so the statistic has an odd part and every field it scales reaches both sectors."""
+    lift = a.lift
+    if lift is None or not any(lift.partner(c) in out for c in out):
+        return out
+    mixed = dict(out)
+    for c, info in out.items():
+        mixed.setdefault(lift.partner(c), Info(info.deps, info.rank))
+    return mixed
 
 
 def _coupled(layer: Nonlinear, s: State, mixing: Mixing) -> Mixing:
@@ -248,9 +313,22 @@ def _coupled(layer: Nonlinear, s: State, mixing: Mixing) -> Mixing:
 
 
 def analyse(design: Design) -> Flow:
-    a = _Analysis(design)
+    """What every layer's irreps depend on; for SO(3), also under the hidden inversion (see analysis.parity),
+    and an irrep is alive only where both analyses, each an over-approximation, say it is."""
+    plain = _run(_Analysis(design))
+    lift = lift_for(design.group)
+    if lift is None:
+        return plain
+    lifted = lifted_design(design, lift)
+    sectors = _run(_Analysis(lifted, lift))
+    breaking = tuple(layer.index for layer in design.hidden if breaks_inversion(layer))
+    parity = Parity(lift, sectors.states, plain.final, breaking, lift.group.reachable(lifted.input.content()))
+    return _combine(plain, parity)
+
+
+def _run(a: _Analysis) -> Flow:
     flow = Flow([a.start()])
-    for layer in design.layers:
+    for layer in a.d.layers:
         if isinstance(layer, Linear):
             flow.states.append(a.linear(layer, flow.final))
         else:
@@ -261,9 +339,47 @@ def analyse(design: Design) -> Flow:
     return flow
 
 
+def _combine(plain: Flow, parity: Parity) -> Flow:
+    """The plain states cut by the sectors: alive where some sector is, with the dependencies both allow."""
+    states = [_cut(state, lifted, parity.lift) for state, lifted in zip(plain.states, parity.sectors, strict=True)]
+    after = states[2::2]  # layers alternate from a linear one: nonlinear layer k leaves state 2k + 2
+    mixing = [
+        {name: src for name, src in m.items() if any(c.name == name for c in alive)} for m, alive in zip(plain.mixing, after, strict=True)
+    ]
+    return Flow(states, mixing, parity)
+
+
+def _cut(state: State, lifted: State, lift: Lift) -> State:
+    out: State = {}
+    for c, info in state.items():
+        alive = [lifted[s] for s in lift.sectors(c) if s in lifted]
+        if alive:
+            deps = info.deps & _joint(alive)
+            out[c] = Info(deps, min(info.rank, sum(x.rank for x in alive)))
+    return out
+
+
+def _joint(infos: list[Info]) -> frozenset[str]:
+    none: frozenset[str] = frozenset()
+    return none.union(*(x.deps for x in infos))
+
+
 def influence(design: Design, flow: Flow) -> dict[str, list[str]]:
     """Output irrep -> the input irreps it depends on, for this architecture."""
     return {c.name: sorted(flow.final[c].deps) if c in flow.final else [] for c in _ordered(design.output)}
+
+
+def sector_influence(design: Design, flow: Flow) -> dict[str, dict[str, list[str]]]:
+    """SO(3): per parity sector (natural, unnatural), output irrep -> the input irreps it depends on; empty
+    for other groups."""
+    parity = flow.parity
+    if parity is None:
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    for k, name in enumerate(SECTORS):
+        final = parity.sectors[-1]
+        out[name] = {c.name: sorted(final[s].deps) if (s := parity.lift.sectors(c)[k]) in final else [] for c in _ordered(design.output)}
+    return out
 
 
 def ideal_influence(design: Design) -> dict[str, list[str]]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -19,8 +20,13 @@ from ..spec.model import MAX_BAND_LIMIT, FourierLayer, Layer, PointwiseLayer, Qu
 from ..theory.irreps import Irrep
 from .design import Design
 
+if TYPE_CHECKING:
+    from .dataflow import Flow
 
-def nickname(design: Design, irrep: Irrep) -> str:
+
+def nickname(design: Design, irrep: Irrep, spell: Callable[[Irrep], str] | None = None) -> str:
+    if spell is not None:  # a lifted design speaks of its sectors as the spec writes them
+        return spell(irrep)
     g = design.group
     names = {g.trivial.name: "scalar"}
     if g.vector is not None and len(g.vector.irreps) == 1:
@@ -29,16 +35,16 @@ def nickname(design: Design, irrep: Irrep) -> str:
     return f"{irrep.name} ({names[irrep.name]})" if irrep.name in names else irrep.name
 
 
-def needed_input(design: Design, c: Irrep) -> str:
+def needed_input(design: Design, c: Irrep, spell: Callable[[Irrep], str] | None = None) -> str:
     g, src = design.group, design.input.content()
     options: list[str] = []
     for i in sorted(src, key=lambda x: (x.freq, repr(x.eid))):
         if g.reachable(src + Counter({i: 1}))(c):
-            options.append(f"a {'second' if src[i] == 1 else 'further'} {nickname(design, i)}")
+            options.append(f"a {'second' if src[i] == 1 else 'further'} {nickname(design, i, spell)}")
     top = max([c.freq, 1] + [i.freq for i in src])
     for i in g.irreps(None if g.finite else c.freq + top):
         if i not in src and g.reachable(src + Counter({i: 1}))(c):
-            options.append(f"a {nickname(design, i)} input")
+            options.append(f"a {nickname(design, i, spell)} input")
     if not options:
         return "no single extra input irrep makes it reachable; remove it from the output"
     return "impossible for any architecture; it would need " + " or ".join(options[:3])
@@ -48,15 +54,17 @@ def needed_input(design: Design, c: Irrep) -> str:
 MAX_CANDIDATES = 8
 
 
-def suggest_fix(loaded: LoadedSpec, design: Design, c: Irrep) -> str:
+def suggest_fix(loaded: LoadedSpec, design: Design, c: Irrep, reached: Callable[[Flow], bool] | None = None) -> str:
+    """The first repair after which output ``c`` depends on the input (or ``reached`` holds)."""
     from .dataflow import analyse
     from .resolve import resolve
 
     for spec, advice in itertools.islice(_valid(_candidates(design, c)), MAX_CANDIDATES):
         res = resolve(replace(loaded, spec=spec))
         if res.design is not None and not res.findings:
-            info = analyse(res.design).final.get(c)
-            if info is not None and info.deps:
+            flow = analyse(res.design)
+            info = flow.final.get(c)
+            if reached(flow) if reached is not None else info is not None and bool(info.deps):
                 return "not reached by this architecture; " + advice
     return "not reached by this architecture; add a layer that mixes irreps (fourier_elu or tensor_product) before the output"
 

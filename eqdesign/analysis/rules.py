@@ -9,9 +9,10 @@ from ..findings import Finding, Location, Severity, make, rule
 from ..spec.load import LoadedSpec
 from ..spec.model import MAX_BAND_LIMIT
 from ..theory.irreps import Irrep, format_content
-from .dataflow import Flow
+from .dataflow import Flow, Parity
 from .design import Design, Linear, Nonlinear
 from .fixes import needed_input, suggest_fix
+from .parity import Lift, lifted_design
 
 
 @rule(
@@ -197,11 +198,68 @@ def unreachable_output(loaded: LoadedSpec, design: Design, flow: Flow) -> list[F
         if not ideal(c):
             reason = f"no equivariant map of {design.input.irreps_string()} can produce {c.name}"
             hint = needed_input(design, c) if searched else "impossible for any architecture from this input"
+        elif flow.parity is not None and _plainly_reached(flow.parity, c):
+            reason = _hidden_reason(flow.parity, c)
+            hint = suggest_fix(loaded, design, c) if searched else _BREAK_HINT
         else:
             reason = f"{c.name} is reachable from the input, but not through this architecture"
             hint = suggest_fix(loaded, design, c) if searched else "add a layer that mixes irreps (fourier_elu or tensor_product)"
         out.append(make("unreachable-output", f"output {c.name} is {what}: {reason}", _output_at(loaded, c.name), hint))
+    return out + _declared_parities(loaded, design, flow)
+
+
+_BREAK_HINT = "break the inversion: a fourier_elu layer (regular representation), or two copies in a tensor_product field"
+
+
+def _plainly_reached(parity: Parity, c: Irrep) -> bool:
+    info = parity.plain.get(c)
+    return info is not None and bool(info.deps)
+
+
+def _inversion() -> str:
+    return "every hidden layer commutes with the inversion x -> -x under which a degree-l field has parity (-1)^l (a hidden symmetry of this architecture)"
+
+
+def _hidden_reason(parity: Parity, c: Irrep) -> str:
+    nat = parity.lift.spell(parity.lift.natural(c))
+    return f"{_inversion()}, so it can only make {c.name} as {nat}, and no equivariant map of this input makes {nat}"
+
+
+def _declared_parities(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """SO(3) outputs declared with a parity (``1e``, ``pseudovector``) whose declared sector stays zero."""
+    parity = flow.parity
+    if parity is None:
+        return []
+    out: list[Finding] = []
+    for f, _ in design.output.entries:
+        for irrep, sign in zip(f.irreps, f.parity, strict=False):
+            sector = parity.lift.up(irrep, sign)
+            info = parity.sectors[-1].get(sector)
+            whole = flow.final.get(irrep)
+            if (info and info.deps) or not (whole and whole.deps):  # reached, or reported above already
+                continue
+            out.append(_declared_finding(loaded, design, flow, parity, f.name, sector))
     return out
+
+
+def _declared_finding(loaded: LoadedSpec, design: Design, flow: Flow, parity: Parity, name: str, sector: Irrep) -> Finding:
+    spell = parity.lift.spell
+    sign = "even" if parity.lift.parity(sector) > 0 else "odd"
+    what = f"output {name} can never have its declared parity ({sign} under x -> -x, {parity.lift.sector_name(sector)} for degree {sector.freq})"
+    lifted = lifted_design(design, parity.lift)
+    if not parity.ideal(sector):
+        sources = " + ".join(f"{m}x{spell(i)}" for i, m in sorted(lifted.input.content().items(), key=lambda x: x[0].name))
+        reason = f"no equivariant map of {sources} can produce {spell(sector)}"
+        hint = needed_input(lifted, sector, spell)
+    else:
+        reason = f"{_inversion()}, and nothing here breaks it"
+        hint = suggest_fix(loaded, design, parity.lift.down(sector), lambda fl: _sector_reached(fl, sector))
+    return make("unreachable-output", f"{what}: {reason}", _output_at(loaded, name), hint)
+
+
+def _sector_reached(flow: Flow, sector: Irrep) -> bool:
+    info = flow.parity.sectors[-1].get(sector) if flow.parity is not None else None
+    return info is not None and bool(info.deps)
 
 
 @rule(
@@ -283,6 +341,63 @@ def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     ]
 
 
+@rule(
+    "EQ205",
+    "parity-sector",
+    Severity.WARNING,
+    fix="If the output is axial (a torque, an angular momentum) or otherwise of the parity the message says is out "
+    "of reach, break the hidden inversion as the hint says (a fourier_elu layer, or two copies in a tensor_product "
+    "field); if it has the parity the network does reach, declare it (1x1o for a polar vector, say) to say so.",
+)
+def parity_sector(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """An SO(3) output can only have one parity, although the input allows both. Give every degree-l irrep
+    the parity (-1)^l of the spherical harmonics: linear, gated and norm layers, sphere layers and tensor
+    products whose every path l1 x l2 -> l3 has an even sum all commute with the inversion x -> -x, so a
+    network made only of them is O(3)-equivariant in disguise and its outputs are natural-parity functions
+    of natural-parity inputs: a polar vector, never an axial one such as a torque r x F. Only a regular
+    Fourier layer or a tensor product with an odd path (two copies of a vector give the cross product)
+    breaks that symmetry. The output is reported per SO(3) irrep whose field declares no parity; an output
+    declared with one (1e, pseudovector) that cannot be reached is an EQ201 error instead."""
+    parity = flow.parity
+    if parity is None:
+        return []
+    out = []
+    for c in _undeclared(design):
+        alive = parity.final_sectors(c)
+        missing = [s for s in parity.lift.sectors(c) if parity.ideal(s) and not (s in alive and alive[s].deps)]
+        if missing and any(info.deps for info in alive.values()):
+            out.append(_sector_finding(loaded, design, flow, c, missing[0]))
+    return out
+
+
+def _undeclared(design: Design) -> list[Irrep]:
+    return _ordered({i for f, _ in design.output.entries if not f.parity for i in f.irreps})
+
+
+def _sector_finding(loaded: LoadedSpec, design: Design, flow: Flow, c: Irrep, missing: Irrep) -> Finding:
+    assert flow.parity is not None
+    lift = flow.parity.lift
+    kept = lift.partner(missing)
+    have, need = _spelled(design, c, kept, lift), _spelled(design, c, missing, lift)
+    message = (
+        f"output {c.name} can only be made as {have} ({lift.sector_name(kept)} parity): {_inversion()}, so {need} "
+        f"({lift.sector_name(missing)} parity{', an axial vector such as a torque' if missing.name == '1e' else ''}) is out of reach, "
+        "although the input allows it"
+    )
+    fix = suggest_fix(loaded, design, c, lambda fl: _sector_reached(fl, missing))
+    hint = f"if {c.name} is {need}, {fix.removeprefix('not reached by this architecture; ')}; if it is {have}, write {have} in the output to say so"
+    return make("parity-sector", message, _output_at(loaded, c.name), hint)
+
+
+def _spelled(design: Design, c: Irrep, sector: Irrep, lift: Lift) -> str:
+    """The output term that declares this sector, in the basis the output has: polar_vector and pseudovector are
+    in xyz, 1_odd and 1_even in escnn's irrep basis."""
+    vector = any(f.basis == "xyz" and not f.parity and c in f.irreps for f, _ in design.output.entries)
+    if c.freq == 1 and not vector:
+        return "1_odd" if lift.is_natural(sector) else "1_even"
+    return lift.spell(sector)
+
+
 def _band_limit_hint(c: Irrep) -> str:
     if c.freq <= MAX_BAND_LIMIT:
         return f"raise a hidden band_limit to at least {c.freq}"
@@ -319,4 +434,4 @@ def _output_at(loaded: LoadedSpec, name: str) -> Location:
 
 
 DESIGN_RULES = [dropped_irrep, grid_too_small, grid_ill_conditioned, grid_too_coarse, empty_linear]
-FLOW_RULES = [unreachable_output, band_limit, unused_input, decoupled]
+FLOW_RULES = [unreachable_output, band_limit, unused_input, decoupled, parity_sector]

@@ -48,6 +48,16 @@ class NamedRep:
 
 
 @dataclass(frozen=True)
+class ParityField:
+    """A field named with a declared inversion parity (``1e``, ``pseudovector``): plain irreps for the model,
+    a parity (+1 even, -1 odd) per irrep for the analysis of hidden symmetries."""
+
+    irreps: tuple[Irrep, ...]
+    parity: tuple[int, ...]
+    basis: str = ""
+
+
+@dataclass(frozen=True)
 class Quotient:
     """A homogeneous space G/K usable by quotient Fourier nonlinearities."""
 
@@ -93,6 +103,13 @@ class Group(ABC):
 
     def example_names(self) -> list[str]:
         return [i.name for i in self.irreps(3)]
+
+    def parity_field(self, name: str) -> ParityField | None:
+        """A field with a declared parity, for groups whose networks hide an inversion (see analysis.parity)."""
+        return None
+
+    def parity_examples(self) -> list[str]:
+        return []
 
     @property
     def trivial(self) -> Irrep:

@@ -1,7 +1,10 @@
 """The irreps notation of specs: ``"2x0e + 1x1o"``, ``"1x vector + 1x 0"``, ``"1 + 1 + 2"``.
 
 A term is ``[MULT x] NAME``; terms are joined by ``+``. NAME is an irrep's canonical name, ``vector`` (the
-group's standard representation in natural coordinates) or ``scalar`` (the trivial irrep).
+group's standard representation in natural coordinates) or ``scalar`` (the trivial irrep). Groups whose
+networks have a hidden inversion (SO(3)) also take fields with a declared parity: ``1_even`` (an irrep with
+its parity), ``pseudovector`` (an axial vector in xyz), ``polar_vector`` and ``pseudoscalar``. The model treats them as the plain
+irrep; only the analysis reads the parity.
 Parsing never raises: it returns terms or a NotationError that says which column of the string is wrong.
 """
 
@@ -11,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..findings import close_matches
-from .group import Group, NamedRep
+from .group import Group, NamedRep, ParityField
 from .irreps import Irrep
 
 _TERM = re.compile(r"^\s*(?:([0-9]+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+)\s*$")
@@ -30,6 +33,8 @@ class Field:
     name: str
     irreps: tuple[Irrep, ...]
     basis: str = ""
+    #: declared inversion parity per irrep (+1 even, -1 odd); empty when none was declared
+    parity: tuple[int, ...] = ()
 
     @property
     def dim(self) -> int:
@@ -56,11 +61,14 @@ def _field_for(group: Group, name: str) -> Field | None:
         rep: NamedRep | None = group.vector
         return Field("vector", rep.irreps, rep.basis) if rep else None
     irrep = group.irrep_by_name(name)
-    return Field(irrep.name, (irrep,)) if irrep else None
+    if irrep is not None:
+        return Field(irrep.name, (irrep,))
+    declared: ParityField | None = group.parity_field(name)
+    return Field(name, declared.irreps, declared.basis, declared.parity) if declared else None
 
 
 def unknown_name_hint(group: Group, name: str) -> str:
-    valid = group.example_names() + [a for a in ALIASES if a != "vector" or group.vector]
+    valid = group.example_names() + [a for a in ALIASES if a != "vector" or group.vector] + group.parity_examples()
     close = close_matches(name, valid, cutoff=0.5, n=3)
     guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     more = ", ..." if not group.finite else ""

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .group import FloatArray, GridKind, Group, NamedRep, Quadrature, Quotient
+from .group import FloatArray, GridKind, Group, NamedRep, ParityField, Quadrature, Quotient
 from .irreps import Irrep, id_pair
 from .quadrature import Space
 
@@ -124,6 +124,20 @@ class SO3(Group):
     @property
     def vector(self) -> NamedRep:
         return NamedRep("vector", (self._irrep(1),), "xyz")
+
+    def parity_field(self, name: str) -> ParityField | None:
+        """``1_even``, ``2_odd`` (a degree with the parity under x -> -x the quantity has), ``pseudovector`` or
+        ``axial_vector`` (even, in xyz), ``polar_vector`` (odd, in xyz) and ``pseudoscalar``: the SO(3) irrep
+        for the model, the parity for the analysis. (O(3)'s names, 1e or 1o, stay O(3)'s.)"""
+        aliases = {"pseudovector": ("1_even", "xyz"), "axial_vector": ("1_even", "xyz"), "polar_vector": ("1_odd", "xyz")}
+        spelled, basis = aliases.get(name, ("0_odd", "") if name == "pseudoscalar" else (name, ""))
+        degree, _, sign = spelled.partition("_")
+        if not degree.isdigit() or len(degree) > 6 or sign not in ("even", "odd"):
+            return None
+        return ParityField((self._irrep(int(degree)),), (1 if sign == "even" else -1,), basis)
+
+    def parity_examples(self) -> list[str]:
+        return ["pseudovector", "pseudoscalar", "polar_vector", "2_odd"]
 
     def quadrature(self, degree: int) -> Quadrature:
         return Quadrature(*_angle_quadrature(degree))
