@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis.dataflow import Flow, ideal_influence, influence
+from .analysis.dataflow import Flow, ideal_influence, influence, sector_influence
 from .analysis.design import Design
 from .exitcodes import ExitCode
 from .findings import SPEC_RULES, Finding, Location, Severity, count, make
@@ -51,6 +51,18 @@ class SpecResult:
     @property
     def ideal_influence(self) -> dict[str, list[str]]:
         return ideal_influence(self.design) if self.design else {}
+
+    @property
+    def hidden_symmetry(self) -> dict[str, Any] | None:
+        """SO(3): the inversion its layers commute with, the layers that break it, and the influence per
+        parity sector (natural: degree l with parity (-1)^l); None for other groups."""
+        if self.design is None or self.flow is None or self.flow.parity is None:
+            return None
+        return {
+            "inversion": "x -> -x, a degree-l field with parity (-1)^l",
+            "broken_by": [f"hidden[{k}]" for k in self.flow.parity.breaking],
+            "sectors": sector_influence(self.design, self.flow),
+        }
 
     def all_findings(self) -> list[Finding]:
         """The findings, with the internal error (if any) as one more, so reporters show it like the others."""

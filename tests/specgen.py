@@ -153,6 +153,8 @@ def compatible(g: GroupInfo, kind: str) -> bool:
     kind, _, where = kind.partition("@")
     if (where == "continuous" and not g.continuous) or (where == "vector" and len(g.vector) < 2):
         return False
+    if where == "even":  # SO(3) sphere layers fed only even degrees: the hidden inversion keeps odd ones out
+        return g.key == "so3" and kind == "quotient"
     if where == "pair":  # v1 x v2 is an irrep that v (x) v lacks: a pseudovector, a vector, the 0- of O(2)
         return len(g.vector) == 1 and (g.irrep(g.vector[0]).dim == 3 or g.key == "o2")
     if kind in FOURIER or kind == "fourier":
@@ -164,12 +166,20 @@ def compatible(g: GroupInfo, kind: str) -> bool:
 
 #: what the first specs of every seed hold between them: every kind, a Fourier layer sampled on a grid, norm,
 #: gated and tensor-product layers on a cylinder vector (xy and z: one field, two irreps), gates that carry
-#: an input, and a tensor product of two copies of one irrep
-COVERAGE = KINDS + ("fourier@continuous", "norm@vector", "gated@vector", "tensor_product@vector", "gated@scalar", "tensor_product@pair")
+#: an input, a tensor product of two copies of one irrep, and two SO(3) sphere layers fed only even degrees
+COVERAGE = KINDS + (
+    "fourier@continuous",
+    "norm@vector",
+    "gated@vector",
+    "tensor_product@vector",
+    "gated@scalar",
+    "tensor_product@pair",
+    "quotient@even",
+)
 #: the irrep of the cross product of two vectors where it is not the vector itself (tensor_product@pair)
 CROSS = {"o3": "1e", "o2": "0-", "full_ico": "T1g", "full_octa": "T1g"}
 #: plan items whose layer reads the input directly (it comes first, and the input is made to suit it)
-READS_INPUT = ("@vector", "@scalar", "@pair")
+READS_INPUT = ("@vector", "@scalar", "@pair", "@even")
 
 
 def _rarity(item: str) -> int:
@@ -272,6 +282,9 @@ class _SpecBuilder:
     def input(self, modes: set[str] = frozenset()) -> str:
         """The input; ``modes`` (plan suffixes) ask for a vector, a scalar, or two copies of its first field."""
         rng, g = self.rng, self.g
+        if "@even" in modes:  # even degrees only (escnn's SO(3) irreps up to 2 here: the quadrupole)
+            self.inputs = self.content = self.alive = {"2"}
+            return _terms([(rng.choice([1, 2]), "2")])
         self.content = self.alive = {i.name for i in g.irreps if i.freq >= 1} or {g.trivial}
         names = self.pick_fields(rng.choice([1, 1, 2]), max_dim=5)
         if g.vector and "vector" not in names and ({"@vector", "@pair"} & modes or rng.random() < 0.5):
@@ -341,7 +354,7 @@ class _SpecBuilder:
 
     def quotient(self, kind: str) -> tuple[dict[str, Any], list[str]]:
         g, rng = self.g, self.rng
-        L = rng.choice([1, 2])
+        L = 2 if self.mode == "@even" else rng.choice([1, 2])
         layer: dict[str, Any] = {"nonlinearity": kind, "band_limit": L, "channels": rng.choice([1, 2, 3])}
         if rng.random() < 0.5:
             layer["quotient"] = g.quotient
@@ -434,6 +447,8 @@ def _plan(rng: random.Random, g: GroupInfo, deficit: list[str]) -> list[str]:
         if item in deficit:
             deficit.remove(item)
         items.append(item)
+    if "quotient@even" in items:  # stacked: the second sphere layer is fed what the first makes of even degrees
+        return ["quotient@even", "quotient@even"]
     if not owed:
         rng.shuffle(items)
     return sorted(items, key=lambda item: not item.endswith(READS_INPUT))
@@ -447,7 +462,8 @@ def _regular(item: str) -> bool:
 def _kind(rng: random.Random, item: str) -> str:
     """The layer kind of a plan item (``norm@vector`` is one of the norm kinds, ...)."""
     kind = item.partition("@")[0]
-    return rng.choice(FOURIER) if kind == "fourier" else rng.choice(NORM) if kind == "norm" else kind
+    named = {"fourier": FOURIER, "norm": NORM, "quotient": QUOTIENT}
+    return rng.choice(named[kind]) if kind in named else kind
 
 
 def generate(seed: int, budget: int) -> list[GeneratedSpec]:

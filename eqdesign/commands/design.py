@@ -32,8 +32,9 @@ from .init import HiddenLayer, _features, _name, _norm_fields, _ordered, _spec_g
 
 SCHEMA_VERSION = 1  # `design --format json`
 MAX_CHANNELS = 256
-#: findings that disqualify a candidate although check passes it: the network ignores part of the ask
-DISQUALIFYING = ("decoupled", "unused-input")
+#: findings that disqualify a candidate although check passes it: the network ignores part of the ask (an input,
+#: or a parity of an output that the hidden inversion of SO(3) layers rules out)
+DISQUALIFYING = ("decoupled", "unused-input", "parity-sector")
 
 
 @dataclass(frozen=True)

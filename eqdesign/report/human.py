@@ -170,7 +170,23 @@ def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
     cost = cost_of(design)
     out.append(("Cost per sample (MACs: multiply-adds of matrix products)" + _auto_note(cost), _cost_table(cost)))
     out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s, design)))
+    hidden = s.hidden_symmetry
+    if hidden is not None:
+        broken = f"broken by {', '.join(hidden['broken_by'])}" if hidden["broken_by"] else "every layer commutes with it"
+        out.append(
+            (f"Parity sectors under the inversion x -> -x (degree l with parity (-1)^l is natural): {broken}", _sector_table(hidden))
+        )
     return out
+
+
+def _sector_table(hidden: dict[str, Any]) -> Table:
+    t = Table()
+    for col in ("output", "natural parity <- input", "unnatural parity <- input"):
+        t.add_column(col)
+    natural, unnatural = hidden["sectors"]["natural"], hidden["sectors"]["unnatural"]
+    for out in natural:
+        t.add_row(out, "+".join(natural[out]) or "·", "+".join(unnatural[out]) or "·")
+    return t
 
 
 def _written(artifacts: list[str]) -> str:

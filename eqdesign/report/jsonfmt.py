@@ -121,6 +121,8 @@ def spec_json(s: SpecResult, strict: bool) -> dict[str, Any]:
         out["cost"] = cost_json(cost_of(s.design))
         out["influence"] = s.influence
         out["ideal_influence"] = s.ideal_influence
+        if s.hidden_symmetry is not None:
+            out["hidden_symmetry"] = s.hidden_symmetry
     else:
         out.update({"group": None, "params": None, "layers": []})
     out["findings"] = [finding_json(f) for f in findings]
