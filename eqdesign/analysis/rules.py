@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 
 from ..findings import Finding, Location, Severity, make, rule
 from ..spec.load import LoadedSpec
@@ -238,11 +239,11 @@ def _declared_parities(loaded: LoadedSpec, design: Design, flow: Flow) -> list[F
             whole = flow.final.get(irrep)
             if (info and info.deps) or not (whole and whole.deps):  # reached, or reported above already
                 continue
-            out.append(_declared_finding(loaded, design, flow, parity, f.name, sector))
+            out.append(_declared_finding(loaded, design, parity, f.name, sector, len(out) < MAX_HINT_SEARCHES))
     return out
 
 
-def _declared_finding(loaded: LoadedSpec, design: Design, flow: Flow, parity: Parity, name: str, sector: Irrep) -> Finding:
+def _declared_finding(loaded: LoadedSpec, design: Design, parity: Parity, name: str, sector: Irrep, searched: bool) -> Finding:
     spell = parity.lift.spell
     sign = "even" if parity.lift.parity(sector) > 0 else "odd"
     what = f"output {name} can never have its declared parity ({sign} under x -> -x, {parity.lift.sector_name(sector)} for degree {sector.freq})"
@@ -253,7 +254,8 @@ def _declared_finding(loaded: LoadedSpec, design: Design, flow: Flow, parity: Pa
         hint = needed_input(lifted, sector, spell)
     else:
         reason = f"{_inversion()}, and nothing here breaks it"
-        hint = suggest_fix(loaded, design, parity.lift.down(sector), lambda fl: _sector_reached(fl, sector))
+        reached = partial(_sector_reached, sector=sector)
+        hint = suggest_fix(loaded, design, parity.lift.down(sector), reached) if searched else _BREAK_HINT
     return make("unreachable-output", f"{what}: {reason}", _output_at(loaded, name), hint)
 
 
@@ -366,7 +368,7 @@ def parity_sector(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findin
         alive = parity.final_sectors(c)
         missing = [s for s in parity.lift.sectors(c) if parity.ideal(s) and not (s in alive and alive[s].deps)]
         if missing and any(info.deps for info in alive.values()):
-            out.append(_sector_finding(loaded, design, flow, c, missing[0]))
+            out.append(_sector_finding(loaded, design, flow, c, missing[0], len(out) < MAX_HINT_SEARCHES))
     return out
 
 
@@ -374,7 +376,7 @@ def _undeclared(design: Design) -> list[Irrep]:
     return _ordered({i for f, _ in design.output.entries if not f.parity for i in f.irreps})
 
 
-def _sector_finding(loaded: LoadedSpec, design: Design, flow: Flow, c: Irrep, missing: Irrep) -> Finding:
+def _sector_finding(loaded: LoadedSpec, design: Design, flow: Flow, c: Irrep, missing: Irrep, searched: bool) -> Finding:
     assert flow.parity is not None
     lift = flow.parity.lift
     kept = lift.partner(missing)
@@ -384,7 +386,7 @@ def _sector_finding(loaded: LoadedSpec, design: Design, flow: Flow, c: Irrep, mi
         f"({lift.sector_name(missing)} parity{', an axial vector such as a torque' if missing.name == '1e' else ''}) is out of reach, "
         "although the input allows it"
     )
-    fix = suggest_fix(loaded, design, c, lambda fl: _sector_reached(fl, missing))
+    fix = suggest_fix(loaded, design, c, partial(_sector_reached, sector=missing)) if searched else _BREAK_HINT
     hint = f"if {c.name} is {need}, {fix.removeprefix('not reached by this architecture; ')}; if it is {have}, write {have} in the output to say so"
     return make("parity-sector", message, _output_at(loaded, c.name), hint)
 
