@@ -363,7 +363,7 @@ def parity_sector(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findin
     parity = flow.parity
     if parity is None:
         return []
-    out = []
+    out: list[Finding] = []
     for c in _undeclared(design):
         alive = parity.final_sectors(c)
         missing = [s for s in parity.lift.sectors(c) if parity.ideal(s) and not (s in alive and alive[s].deps)]
