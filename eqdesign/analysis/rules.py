@@ -359,7 +359,7 @@ def parity_sector(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findin
     of natural-parity inputs: a polar vector, never an axial one such as a torque r x F. Only a regular
     Fourier layer or a tensor product with an odd path (two copies of a vector give the cross product)
     breaks that symmetry. The output is reported per SO(3) irrep whose field declares no parity; an output
-    declared with one (1e, pseudovector) that cannot be reached is an EQ201 error instead."""
+    declared with one (pseudovector, 1_even) that cannot be reached is an EQ201 error instead."""
     parity = flow.parity
     if parity is None:
         return []
