@@ -191,6 +191,8 @@ def groups(
         )
         out.text(f"vector (standard representation): {info['vector'] or 'none'}")
         out.text(f"quotients: {', '.join(info['quotients']) or 'none'}")
+        if info["parity_fields"]:
+            out.text(f"fields with a declared parity under x -> -x: {', '.join(info['parity_fields'])}, ... (N_even, N_odd)")
     raise typer.Exit(0)
 
 

@@ -31,6 +31,8 @@ def _layout(t: FieldType) -> list[dict[str, Any]]:
             "slice": [start, start + f.dim],
             "irreps": " + ".join(i.name for i in f.irreps),
             "basis": f.basis or "escnn irrep basis",
+            # a declared parity under x -> -x (SO(3)'s pseudovector, say): the model treats the field as its irreps
+            **({"parity": ["even" if p > 0 else "odd" for p in f.parity]} if f.parity else {}),
         }
         for _, f, start in _fields(t)
     ]

@@ -44,4 +44,5 @@ def describe_group(g: Group, max_freq: int) -> dict[str, Any]:
         ],
         "vector": (" + ".join(i.name for i in vector.irreps) + f" ({vector.basis})") if vector else None,
         "quotients": sorted(g.quotients()),
+        "parity_fields": g.parity_examples(),
     }

@@ -137,7 +137,7 @@ class SO3(Group):
         return ParityField((self._irrep(int(degree)),), (1 if sign == "even" else -1,), basis)
 
     def parity_examples(self) -> list[str]:
-        return ["pseudovector", "pseudoscalar", "polar_vector", "2_odd"]
+        return ["pseudovector", "axial_vector", "polar_vector", "pseudoscalar", "2_odd"]
 
     def quadrature(self, degree: int) -> Quadrature:
         return Quadrature(*_angle_quadrature(degree))
