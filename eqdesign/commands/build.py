@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..analysis.config import DEFAULT, Config
 from ..exitcodes import ExitCode
 from ..findings import Finding, Location
+from ..interrupts import stop_if_pending
 from ..results import BuildBatch, BuildResult, SpecResult
 from .check import check_file, configured, spec_files
 
@@ -99,6 +100,7 @@ def build_spec(
     try:
         _build(result, Path(out_dir) if out_dir else Path(path).parent, progress, options)
     except Exception as err:  # noqa: BLE001 - one spec's failure never stops the batch
+        stop_if_pending()  # escnn swallowed the exception raised for a signal, then failed: interrupted, not a defect
         _build_failed(result, err)
     return result
 
@@ -184,6 +186,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, options: Buil
         result.fail(failure, rule="not-equivariant")
     if options.influence:
         _timed(result, "measuring influence from Jacobians", progress, lambda: _influence(result, probes.measure(design, model)))
+    stop_if_pending()  # a signal whose exception escnn swallowed: nothing is written after it
     if result.failures or not options.write:
         return
     with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
