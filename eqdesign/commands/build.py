@@ -229,6 +229,7 @@ def provenance(result: BuildResult) -> dict[str, Any]:
     import torch
 
     from .. import __version__
+    from ..report.locations import portable_name
 
     assert result.check.loaded is not None and result.check.design is not None
     text = result.check.loaded.text
@@ -238,7 +239,7 @@ def provenance(result: BuildResult) -> dict[str, Any]:
         "escnn": version("escnn"),
         "numpy": numpy.__version__,
         "python": platform.python_version(),
-        "spec_file": result.check.file,
+        "spec_file": portable_name(result.check.file),  # no machine path: builds reproduce across machines
         "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "seed": result.check.design.spec.tests.seed,
         "created": _created(),
