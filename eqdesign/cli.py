@@ -342,9 +342,9 @@ def schema() -> None:
     """Print the JSON Schema of the spec language (for editors: yaml-language-server)."""
     import json
 
-    from .spec.model import Spec
+    from .spec.editor_schema import editor_schema
 
-    typer.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    typer.echo(json.dumps(editor_schema(), indent=2))
 
 
 def _emit(out: Any, format: Format, rows: list[dict[str, str]], title: str, columns: list[str]) -> None:
