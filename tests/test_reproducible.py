@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,8 +82,8 @@ def test_builds_in_two_checkouts_at_different_paths_are_byte_identical(tmp_path:
     assert names == sorted(p.name for p in outs[1].iterdir()) and len(names) == 4
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
-    extra = {"provenance.json": "", "report.json": ""}
+    extra: dict[str, Any] = {"provenance.json": "", "report.json": ""}
     torch.jit.load(str(next(outs[0].glob("*.pt"))), _extra_files=extra)
-    assert json.loads(extra["provenance.json"])["spec_file"] == f"specs/{SPEC.name}"
-    assert json.loads(extra["report.json"])["spec"]["file"] == f"specs/{SPEC.name}"
-    assert str(tmp_path) not in extra["provenance.json"] + extra["report.json"]
+    provenance, report = (bytes(extra[k]).decode() for k in ("provenance.json", "report.json"))
+    assert json.loads(provenance)["spec_file"] == json.loads(report)["spec"]["file"] == f"specs/{SPEC.name}"
+    assert str(tmp_path) not in provenance + report
