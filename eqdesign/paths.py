@@ -42,9 +42,12 @@ def cache_faults() -> list[str]:
     return list(_FAULTS.values())
 
 
-def blocked_cache_dir() -> str | None:
-    """The file that stands where the cache folder, or a folder above it, would be; None if there is none."""
-    for folder in (cache_dir(), *cache_dir().parents):
-        if folder.exists() or folder.is_symlink():
-            return None if folder.is_dir() else str(folder)
+def cache_dir_problem() -> str | None:
+    """Why the cache folder cannot be one (a file stands on its path, or the system refuses the path), or None."""
+    try:
+        for folder in (cache_dir(), *cache_dir().parents):
+            if folder.exists() or folder.is_symlink():
+                return None if folder.is_dir() else f"{folder} is not a folder"
+    except OSError as err:  # a name too long, say
+        return (err.strerror or str(err)).lower()
     return None

@@ -74,6 +74,11 @@ def test_cache_commands_refuse_a_file_for_a_folder(tmp_path: Path, command: str)
         assert proc.returncode == 2 and doc["exit_code"] == 2, proc.stderr
         assert doc["problems"] == [f"the cache folder {where} cannot be made: {afile} is not a folder; set EQDESIGN_CACHE_DIR to a folder"]
         assert afile.read_text() == "keep me"
+    too_long = tmp_path / ("x" * 300) / "cache"  # a name longer than the file system allows (255 bytes)
+    proc = _eqdesign("cache", command, "--format", "json", cache=too_long)
+    assert proc.returncode == 2 and json.loads(proc.stdout)["problems"] == [
+        f"the cache folder {too_long} cannot be made: file name too long; set EQDESIGN_CACHE_DIR to a folder"
+    ], proc.stderr
 
 
 @pytest.mark.skipif(not _can_mount(), reason="needs a private mount namespace (root with CAP_SYS_ADMIN)")
@@ -99,6 +104,7 @@ def _faults(tmp_path: Path) -> dict[str, tuple[Path | str, tuple[str, ...]]]:
         "file": (afile, ()),
         "below-a-file": (afile / "cache", ()),
         "proc": ("/proc/self/eqdesign-cache", ()),
+        "name-too-long": (tmp_path / ("x" * 300), ()),
     }
     if _can_mount():
         for name, options, then in (

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exitcodes import ExitCode
-from ..paths import blocked_cache_dir, cache_dir, cache_faults, escnn_cache_dir
+from ..paths import cache_dir, cache_dir_problem, cache_faults, escnn_cache_dir
 
 
 @dataclass
@@ -31,19 +31,20 @@ class CacheResult:
 
 
 def _measure(result: CacheResult) -> CacheResult:
-    files = [p for p in Path(result.path).rglob("*") if p.is_file()] if Path(result.path).is_dir() else []
-    result.files, result.bytes = len(files), sum(p.stat().st_size for p in files)
+    try:
+        files = [p for p in Path(result.path).rglob("*") if p.is_file()] if Path(result.path).is_dir() else []
+        result.files, result.bytes = len(files), sum(p.stat().st_size for p in files)
+    except OSError as err:  # unreadable inside, or changing while it is measured
+        result.problems.append(f"cannot measure the cache folder {result.path}: {_reason(err)}")
     return result
 
 
 def _usable(result: CacheResult) -> bool:
-    """False, with the problem noted, where a file stands on the cache folder's path: nothing can be cached."""
-    blocked = blocked_cache_dir()
-    if blocked is not None:
-        result.problems.append(
-            f"the cache folder {result.path} cannot be made: {blocked} is not a folder; set EQDESIGN_CACHE_DIR to a folder"
-        )
-    return blocked is None
+    """False, with the problem noted, where the cache folder cannot be one: nothing can be cached there."""
+    problem = cache_dir_problem()
+    if problem is not None:
+        result.problems.append(f"the cache folder {result.path} cannot be made: {problem}; set EQDESIGN_CACHE_DIR to a folder")
+    return problem is None
 
 
 def info() -> CacheResult:
