@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from . import __version__
+from . import __version__, interrupts
 from .exitcodes import ExitCode
 
 if TYPE_CHECKING:  # commands are imported when they run, so that `--help` stays fast
@@ -344,9 +344,9 @@ def schema() -> None:
     """Print the JSON Schema of the spec language (for editors: yaml-language-server)."""
     import json
 
-    from .spec.model import Spec
+    from .spec.editor_schema import editor_schema
 
-    typer.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    typer.echo(json.dumps(editor_schema(), indent=2))
 
 
 def _emit(out: Any, format: Format, rows: list[dict[str, str]], title: str, columns: list[str]) -> None:
@@ -367,16 +367,6 @@ def _calm_threads() -> None:
     neighbours keep off the CPU."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def _terminate_cleanly() -> None:
-    """SIGTERM becomes an exception, so that artifact writers remove their temporary files on the way out."""
-    import signal
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
 
 
 def _safe_streams() -> None:
@@ -418,7 +408,7 @@ def _show(err: typer.TyperException) -> None:
 
 def main() -> None:
     _calm_threads()
-    _terminate_cleanly()
+    interrupts.install()
     _safe_streams()
     argv = sys.argv[1:]
     try:
@@ -428,17 +418,47 @@ def main() -> None:
     except typer.TyperException as err:  # a usage error: unknown option, missing argument, bad value
         code = _usage_error(err, argv)
     except (KeyboardInterrupt, typer.Abort):
-        print("eqdesign: interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    except SystemExit:  # raised by the SIGTERM handler (interrupts): reported below
+        if interrupts.pending() is None:
+            raise
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can be shown; exit quietly
         code = ExitCode.SPEC
     except Exception as err:  # noqa: BLE001 - never show a traceback unless asked to
-        if os.environ.get("EQDESIGN_DEBUG"):
-            raise
-        print(f"eqdesign: internal error: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1 for details)", file=sys.stderr)
-        code = ExitCode.INTERNAL
-    sys.exit(int(code or 0))
+        code = _internal_error(err)
+    _warn_cache_faults()
+    sys.exit(_interrupted(int(code or 0)))
+
+
+def _internal_error(err: Exception) -> int:
+    if interrupts.pending() is not None:  # the exception of a signal was swallowed on the way: not a defect
+        return ExitCode.INTERRUPTED
+    if os.environ.get("EQDESIGN_DEBUG"):
+        raise err
+    print(f"eqdesign: internal error: {type(err).__name__}: {err} (rerun with EQDESIGN_DEBUG=1 for details)", file=sys.stderr)
+    return ExitCode.INTERNAL
+
+
+def _interrupted(code: int) -> int:
+    """The exit code once a signal arrived, whatever became of its exception: 128 + its number."""
+    signum = interrupts.pending()
+    if signum is None and code != ExitCode.INTERRUPTED:
+        return code
+    print(f"eqdesign: interrupted ({interrupts.describe(signum or 2)})", file=sys.stderr)
+    return interrupts.exit_code(signum) if signum is not None else code
+
+
+def _warn_cache_faults() -> None:
+    """The cache folder is only an accelerator: what could not be stored there is said once, at the end."""
+    from .paths import cache_faults
+
+    for fault in cache_faults():
+        print(
+            f"eqdesign: warning: {fault}; went on without it (it only saves time): set EQDESIGN_CACHE_DIR to a writable folder",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

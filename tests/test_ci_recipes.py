@@ -38,7 +38,7 @@ def _hook(hook_id: str, files: list[Path], cwd: Path = ROOT) -> subprocess.Compl
     return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=_env(), timeout=900)
 
 
-def test_manifest_declares_the_two_hooks() -> None:
+def test_manifest_declares_the_python_hooks() -> None:
     check, build = HOOKS["eqdesign-check"], HOOKS["eqdesign-build"]
     assert check["types"] == build["types"] == ["yaml"] and check["language"] == build["language"] == "python"
     assert "stages" not in check and "--specs-only" in check["entry"]
@@ -57,7 +57,8 @@ def test_check_hook_passes_a_good_spec_and_skips_yaml_that_is_no_spec() -> None:
 def test_check_hook_fails_a_bad_spec_with_located_findings() -> None:
     proc = _hook("eqdesign-check", [BAD, GOOD])
     assert proc.returncode == 1
-    assert re.search(rf"^{re.escape(str(BAD))}:\d+:\d+: error \[EQ201 unreachable-output\] ", proc.stdout, re.M), proc.stdout
+    shown = BAD.relative_to(ROOT).as_posix()  # concise names a file as the working folder reaches it
+    assert re.search(rf"^{re.escape(shown)}:\d+:\d+: error \[EQ201 unreachable-output\] ", proc.stdout, re.M), proc.stdout
 
 
 def test_check_hook_never_imports_torch() -> None:
@@ -73,15 +74,34 @@ def test_check_hook_never_imports_torch() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_the_system_build_hook_is_the_build_hook_run_from_the_users_environment() -> None:
+    """eqdesign-build-system installs nothing (language: system): the gate of eqdesign-build, with the
+    eqdesign the user's environment provides (a CPU-only torch, say), found on PATH."""
+    system, build = HOOKS["eqdesign-build-system"], HOOKS["eqdesign-build"]
+    assert system["language"] == "system" and "additional_dependencies" not in system
+    assert {k: system[k] for k in ("entry", "types", "require_serial", "stages")} == {
+        k: build[k] for k in ("entry", "types", "require_serial", "stages")
+    }
+    command = shlex.split(system["entry"])[0]
+    assert shutil.which(command, path=_env()["PATH"]) == str(BIN / command)  # the environment's own eqdesign
+
+
+def test_the_docs_pre_commit_examples_name_hooks_that_exist() -> None:
+    configs = [b for b in _yaml_blocks() if isinstance(b, dict) and "repos" in b]
+    named = {h["id"] for config in configs for repo in config["repos"] for h in repo["hooks"]}
+    assert named == set(HOOKS)  # every hook is shown, and no example names one that does not exist
+
+
 @pytest.mark.escnn
-def test_build_hook_passes_a_good_spec_fails_bad_ones_and_writes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hook_id", ["eqdesign-build", "eqdesign-build-system"])
+def test_build_hook_passes_a_good_spec_fails_bad_ones_and_writes_nothing(tmp_path: Path, hook_id: str) -> None:
     shutil.copy(GOOD, tmp_path / "good.yaml")
     shutil.copy(BAD, tmp_path / "bad.yaml")
     shutil.copy(ROOT / "eqdesign" / "analysis" / "examples" / "EQ301-not-equivariant.yaml", tmp_path / "coarse.yaml")
     before = sorted(p.name for p in tmp_path.iterdir())
-    ok = _hook("eqdesign-build", [tmp_path / "good.yaml"], cwd=tmp_path)
+    ok = _hook(hook_id, [tmp_path / "good.yaml"], cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    failed = _hook("eqdesign-build", [tmp_path / "bad.yaml", tmp_path / "coarse.yaml"], cwd=tmp_path)
+    failed = _hook(hook_id, [tmp_path / "bad.yaml", tmp_path / "coarse.yaml"], cwd=tmp_path)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "[EQ201 unreachable-output]" in failed.stdout and "[EQ301 not-equivariant]" in failed.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # a dry run writes no artifact

@@ -157,7 +157,8 @@ def test_sarif_is_valid(command: str) -> None:
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["partialFingerprints"]
-    assert run["invocations"][0]["executionSuccessful"] is (command != "error")
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is (invocation["exitCode"] < ExitCode.SPEC)  # exit 2 and 3: the run failed
     if command == "error":
         assert run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"] == "no such option: --frobnicate"
 

@@ -505,11 +505,11 @@ def test_cache_info_answers_in_json_for_odd_cache_folders(tmp_path: Path) -> Non
     os.symlink("nowhere", odd / "dangling")
     os.mkfifo(odd / "pipe")
     (odd / "file").write_text("x")
-    for where in (odd, odd / "file"):
+    for where, rc in ((odd, 0), (odd / "file", 2)):  # a file is no cache folder: exit 2, said so
         run = run_bounded(eqdesign("cache", "info", "--format", "json"), env=_env({"EQDESIGN_CACHE_DIR": str(where)}), timeout=20)
         assert_no_crash(run)
         doc = strict_json(run.out)
-        assert run.rc == 0 and doc["path"] == str(where), str(run)
+        assert run.rc == rc and doc["path"] == str(where) and bool(doc["problems"]) == bool(rc), str(run)
     run = run_bounded(
         eqdesign("cache", "warm", str(HOSTILE / "empty.yaml"), "--format", "json"), env=_env({"EQDESIGN_CACHE_DIR": str(odd)})
     )

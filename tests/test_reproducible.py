@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,39 @@ def test_a_cold_build_writes_only_to_the_cache_and_output_folders(tmp_path: Path
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert _snapshot(package) == before
     assert any(p.is_file() for p in (cache / "escnn").rglob("*"))
+
+
+def test_builds_in_two_checkouts_at_different_paths_are_byte_identical(tmp_path: Path):
+    """Artifacts hold no machine path: the spec is named relative to its repository root (provenance.json,
+    report.json, the Markdown report), so two machines that check a repository out in different places build
+    the same bytes."""
+    import json
+
+    import torch
+
+    outs = []
+    for checkout in (tmp_path / "one" / "repo", tmp_path / "elsewhere" / "deeper" / "repo"):
+        (checkout / ".git").mkdir(parents=True)
+        (checkout / "specs").mkdir()
+        spec = checkout / "specs" / SPEC.name
+        spec.write_bytes(SPEC.read_bytes())
+        out = checkout / "out"
+        inherited = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "EQDESIGN_SOURCE_ROOT")}
+        proc = subprocess.run(
+            [sys.executable, "-m", "eqdesign", "build", str(spec), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=checkout / "specs",
+            env=dict(inherited, SOURCE_DATE_EPOCH="1700000000"),
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert names == sorted(p.name for p in outs[1].iterdir()) and len(names) == 4
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    extra: dict[str, Any] = {"provenance.json": "", "report.json": ""}
+    torch.jit.load(str(next(outs[0].glob("*.pt"))), _extra_files=extra)
+    provenance, report = (bytes(extra[k]).decode() for k in ("provenance.json", "report.json"))
+    assert json.loads(provenance)["spec_file"] == json.loads(report)["spec"]["file"] == f"specs/{SPEC.name}"
+    assert str(tmp_path) not in provenance + report

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..analysis.config import DEFAULT, Config
 from ..exitcodes import ExitCode
 from ..findings import Finding, Location
+from ..interrupts import stop_if_pending
 from ..results import BuildBatch, BuildResult, SpecResult
 from .check import check_file, configured, spec_files
 
@@ -99,6 +100,7 @@ def build_spec(
     try:
         _build(result, Path(out_dir) if out_dir else Path(path).parent, progress, options)
     except Exception as err:  # noqa: BLE001 - one spec's failure never stops the batch
+        stop_if_pending()  # escnn swallowed the exception raised for a signal, then failed: interrupted, not a defect
         _build_failed(result, err)
     return result
 
@@ -184,6 +186,7 @@ def _build(result: BuildResult, out_dir: Path, progress: Progress, options: Buil
         result.fail(failure, rule="not-equivariant")
     if options.influence:
         _timed(result, "measuring influence from Jacobians", progress, lambda: _influence(result, probes.measure(design, model)))
+    stop_if_pending()  # a signal whose exception escnn swallowed: nothing is written after it
     if result.failures or not options.write:
         return
     with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
@@ -226,6 +229,7 @@ def provenance(result: BuildResult) -> dict[str, Any]:
     import torch
 
     from .. import __version__
+    from ..report.locations import portable_name
 
     assert result.check.loaded is not None and result.check.design is not None
     text = result.check.loaded.text
@@ -235,7 +239,7 @@ def provenance(result: BuildResult) -> dict[str, Any]:
         "escnn": version("escnn"),
         "numpy": numpy.__version__,
         "python": platform.python_version(),
-        "spec_file": result.check.file,
+        "spec_file": portable_name(result.check.file),  # no machine path: builds reproduce across machines
         "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "seed": result.check.design.spec.tests.seed,
         "created": _created(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -26,21 +27,69 @@ def quiet() -> Iterator[None]:
         yield
 
 
+def _tolerant_store() -> str:
+    """Register (once) a joblib store that treats every write fault as a missed cache entry: the fault is
+    recorded (eqdesign.paths.cache_fault) and escnn computes what it would have read. joblib's own store
+    lets a failed folder creation or code file escape as OSError, which ended builds as internal errors."""
+    import joblib
+    from joblib._store_backends import FileSystemStoreBackend
+
+    from ..paths import cache_fault
+
+    class TolerantStore(FileSystemStoreBackend):  # type: ignore[misc]
+        def configure(self, location: str, verbose: int = 1, backend_options: Any = None) -> None:
+            try:
+                super().configure(location, verbose, backend_options)
+            except OSError as err:  # the folder cannot be made: every later read misses, every write is dropped
+                cache_fault(err)
+                self.compress, self.mmap_mode, self.verbose = False, None, verbose
+
+        def create_location(self, location: str) -> None:
+            try:
+                super().create_location(location)
+            except OSError as err:
+                cache_fault(err)
+
+        def clear_location(self, location: str) -> None:
+            try:
+                super().clear_location(location)
+            except OSError as err:
+                cache_fault(err)
+
+        def _concurrency_safe_write(self, to_write: Any, filename: str, write_func: Any) -> None:
+            temporary = f"{filename}.{uuid.uuid4().hex}-{os.getpid()}"
+            try:
+                write_func(to_write, temporary)
+                self._move_item(temporary, filename)
+            except OSError as err:  # a full disk leaves no half-written file behind
+                cache_fault(err)
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
+
+    joblib.register_store_backend(_STORE, TolerantStore)
+    return _STORE
+
+
+_STORE = "eqdesign"
+
+
 @contextlib.contextmanager
 def _escnn_cache_here() -> Iterator[None]:
     """escnn creates its joblib caches at import time, in its own package folder: while it is imported, any
-    joblib.Memory aimed there is aimed at eqdesign's cache folder instead (see eqdesign.paths)."""
+    joblib.Memory aimed there is aimed at eqdesign's cache folder instead (see eqdesign.paths), through a
+    store that goes on without the folder when it cannot be used."""
     import joblib
 
     from ..paths import escnn_cache_dir
 
     target = escnn_cache_dir()
-    target.mkdir(parents=True, exist_ok=True)
+    store = _tolerant_store()
     original = joblib.Memory.__init__
 
     def redirected(self: Any, location: Any = None, *args: Any, **kwargs: Any) -> None:
         if isinstance(location, str) and location.replace(os.sep, "/").endswith("escnn/group/_cache"):
             location = str(target)
+            kwargs["backend"] = store
         original(self, location, *args, **kwargs)
 
     joblib.Memory.__init__ = redirected

@@ -9,11 +9,14 @@ from typing import TextIO
 from ..findings import Finding, printable
 from ..results import BuildBatch, CheckResult
 from .entries import Entry, build_entries, check_entries
+from .locations import cwd_relative
 
 
 def finding_line(f: Finding) -> str:
-    """A finding on one line: control characters in the file name or the message are escaped."""
-    return f"{f.location}: {f.severity.value} [{f.rule_id} {f.rule}] {printable(f.message)}"
+    """A finding on one line: control characters in the file name or the message are escaped, and the file
+    is named as the working folder reaches it (an editor opens it from there)."""
+    loc = f.location
+    return f"{printable(cwd_relative(loc.file))}:{loc.line}:{loc.column}: {f.severity.value} [{f.rule_id} {f.rule}] {printable(f.message)}"
 
 
 def summary_line(entries: Sequence[Entry], usage_errors: Sequence[str] = ()) -> str:

@@ -41,8 +41,16 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def escape_file(path: str) -> str:
+    """A file property exactly as the runner unescapes it (``%``, CR, LF, ``:`` and ``,``; nothing else), so
+    that a name holding any other control character still names its file."""
+    for c, code in (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"), (":", "%3A"), (",", "%2C")):
+        path = path.replace(c, code)
+    return path
+
+
 def workflow_command(kind: str, message: str, **properties: str | int) -> str:
-    props = ",".join(f"{k}={escape_property(str(v))}" for k, v in properties.items())
+    props = ",".join(f"{k}={escape_file(str(v)) if k == 'file' else escape_property(str(v))}" for k, v in properties.items())
     return f"::{kind}{' ' + props if props else ''}::{escape_data(message)}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -20,13 +21,25 @@ from .sarif import relative_path, unique_fingerprints
 SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info"}
 
 
+def report_path(file: str) -> str:
+    """The path GitLab matches against the repository's files: relative to its root where the file lies
+    inside. JSON escapes every control character; a name that is no UTF-8 (undecodable bytes, carried as
+    lone surrogates, which strict JSON readers refuse) keeps those bytes as ``\\xNN`` text."""
+    path = relative_path(file) or file
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
+
+
 def issue(f: Finding, fingerprint: str) -> dict[str, Any]:
     return {
         "description": f.message,
         "check_name": f.rule,
         "fingerprint": fingerprint,
         "severity": SEVERITY[f.severity],
-        "location": {"path": relative_path(f.location.file) or f.location.file, "lines": {"begin": max(1, f.location.line)}},
+        "location": {"path": report_path(f.location.file), "lines": {"begin": max(1, f.location.line)}},
     }
 
 
@@ -37,7 +50,7 @@ def usage_issue(problem: str, path: str = ".") -> dict[str, Any]:
         "check_name": "usage-error",
         "fingerprint": hashlib.sha256(f"usage\0{problem}".encode("utf-8", "surrogateescape")).hexdigest(),
         "severity": "major",
-        "location": {"path": relative_path(path) or path, "lines": {"begin": 1}},
+        "location": {"path": report_path(path), "lines": {"begin": 1}},
     }
 
 

@@ -16,6 +16,7 @@ from ..analysis.cost import cost_json, cost_of
 from ..analysis.design import Design, FieldType, Grid, Linear, Nonlinear
 from ..findings import Finding
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
+from .locations import portable_name
 
 if TYPE_CHECKING:  # numerics imports torch, which `check` never does
     from ..numerics.equivariance import ProbeResult
@@ -183,10 +184,13 @@ def build_report(result: BuildResult, portable: bool = False) -> dict[str, Any]:
     """The report of one build. ``portable``: as stored in the artifacts, without what differs between two
     runs of the same build (timings, the output folder)."""
     tests = result.check.design.spec.tests if result.check.design else None
+    spec = spec_json(result.check, strict=False)
+    if portable:  # the spec file as the repository names it, not where this machine keeps it
+        _rename_file(spec, result.check.file, portable_name(result.check.file))
     return finite(
         {
             "schema_version": SCHEMA_VERSION,
-            "spec": spec_json(result.check, strict=False),
+            "spec": spec,
             "tests": tests.model_dump() if tests else None,
             "build": {
                 "ok": result.ok,
@@ -203,6 +207,13 @@ def build_report(result: BuildResult, portable: bool = False) -> dict[str, Any]:
             },
         }
     )
+
+
+def _rename_file(spec: dict[str, Any], file: str, name: str) -> None:
+    spec["file"] = name
+    for finding in spec["findings"]:
+        if finding["file"] == file:
+            finding["file"] = name
 
 
 def build_batch_json(batch: BuildBatch) -> dict[str, Any]:

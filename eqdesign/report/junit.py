@@ -16,6 +16,7 @@ from typing import TextIO
 from ..findings import BUILD_RULES, SPEC_RULES, Finding, Rule, Severity, printable
 from ..results import BuildBatch, CheckResult
 from .entries import Entry, build_entries, check_entries
+from .locations import repo_relative
 from .sarif import rule_of
 
 COUNTS = ("tests", "failures", "errors", "skipped")
@@ -26,8 +27,13 @@ def xml_text(text: str) -> str:
     return "".join(c if c in "\t\n" or (c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF) else printable(c) for c in text)
 
 
+def shown_file(file: str) -> str:
+    """A spec file as a JUnit viewer links it: relative to the repository root where it lies inside."""
+    return repo_relative(file) or file
+
+
 def finding_text(f: Finding) -> str:
-    line = f"{f.location}: {f.severity.value}: {f.message}"
+    line = f"{shown_file(f.location.file)}:{f.location.line}:{f.location.column}: {f.severity.value}: {f.message}"
     return line + (f"\n    hint: {f.hint}" if f.hint else "")
 
 
@@ -46,7 +52,7 @@ def skip_reason(entry: Entry, rule: Rule) -> str | None:
 
 
 def testcase(entry: Entry, rule: Rule) -> ET.Element:
-    case = ET.Element("testcase", classname=xml_text(entry.file), name=f"{rule.rule_id} {rule.name}")
+    case = ET.Element("testcase", classname=xml_text(shown_file(entry.file)), name=f"{rule.rule_id} {rule.name}")
     findings = [f for f in entry.findings if f.rule == rule.name]
     errors = [f for f in findings if f.severity == Severity.ERROR]
     others = [f for f in findings if f.severity != Severity.ERROR]
@@ -79,7 +85,7 @@ def testsuite(entry: Entry) -> ET.Element:
     ran = {r.name for r in entry.rules}
     unlisted = {f.rule: rule_of(f) for f in entry.findings if f.rule not in ran}
     rules = sorted([*entry.rules, *unlisted.values()], key=lambda r: r.rule_id)
-    suite = ET.Element("testsuite", name=xml_text(entry.file))
+    suite = ET.Element("testsuite", name=xml_text(shown_file(entry.file)))
     cases = [testcase(entry, r) for r in rules]
     _count(suite, _counts(cases))
     suite.extend(cases)

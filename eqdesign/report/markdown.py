@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..analysis.cost import cost_line
 from ..results import BuildResult
 from .graph import LEGEND, mermaid
+from .locations import portable_name
 
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
@@ -18,7 +19,7 @@ def markdown_report(result: BuildResult) -> str:
     d, flow = s.design, s.flow
     if d is None or flow is None:
         raise ValueError(f"{s.file}: no analysed design to report")
-    out = [f"# {d.spec.name}", "", f"Group {d.group.label}, {d.params:,} parameters, built from `{s.file}`.", ""]
+    out = [f"# {d.spec.name}", "", f"Group {d.group.label}, {d.params:,} parameters, built from `{portable_name(s.file)}`.", ""]
     out += ["## Field types", ""]
     rows = [["input", d.input.describe(), d.input.irreps_string(), d.input.dim]]
     rows += [[f"hidden[{x.index}] {x.activation}", x.out_type.describe(), x.out_type.irreps_string(), x.out_type.dim] for x in d.hidden]

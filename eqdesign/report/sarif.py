@@ -1,8 +1,12 @@
 """SARIF 2.1.0, for code scanning (GitHub, Azure DevOps, most SARIF viewers).
 
 One run: the rules that ran (with their documentation and fix), one result per finding located at its
-spec's line and column, relative to ``%SRCROOT%`` (the working folder) where the file lies inside it.
-Usage errors and a command that could not start are tool execution notifications.
+spec's line and column, relative to ``%SRCROOT%`` where the file lies inside it: the repository root
+(report.locations), since GitHub ignores ``originalUriBaseIds`` and resolves every relative URI against
+the root of the repository, whatever folder the job ran eqdesign in. Usage errors and a command that could
+not start are tool execution notifications; the run's ``executionSuccessful`` is false when the command
+failed to do its work (exit 2: a usage error or a file that is not a spec; exit 3: an internal error),
+true when it ran through, findings or not.
 """
 
 from __future__ import annotations
@@ -20,18 +24,15 @@ from ..exitcodes import ExitCode
 from ..findings import RULES, Finding, Rule, Severity
 from ..results import BuildBatch, CheckResult
 from .entries import Entry, build_entries, check_entries
+from .locations import repo_relative, source_root
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def relative_path(file: str) -> str | None:
-    """The file's path relative to the working folder, with forward slashes; None when it lies outside."""
-    rel = os.path.relpath(os.path.abspath(file))
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
-        return None
-    return rel.replace(os.sep, "/")
+#: the file's path relative to the repository root, with forward slashes; None when it lies outside
+relative_path = repo_relative
 
 
 def artifact_location(file: str) -> dict[str, str]:
@@ -43,7 +44,7 @@ def artifact_location(file: str) -> dict[str, str]:
 
 
 def srcroot_uri() -> str:
-    uri = Path.cwd().as_uri()
+    uri = source_root().as_uri()
     return uri if uri.endswith("/") else uri + "/"
 
 
@@ -129,7 +130,7 @@ def sarif_log(
     if exit_code is None:
         exit_code = max([int(e.exit_code) for e in entries] + [int(ExitCode.SPEC)] * bool(usage_errors), default=0)
     invocation: dict[str, Any] = {
-        "executionSuccessful": exit_code != ExitCode.INTERNAL if successful is None else successful,
+        "executionSuccessful": exit_code < ExitCode.SPEC if successful is None else successful,
         "exitCode": exit_code,
     }
     notifications = [notification(p) for p in usage_errors] + [notification(f"skipped {n}", "note") for n in notes]

@@ -21,6 +21,8 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_ENTRIES = 100_000
 VENV_MARKER = "pyvenv.cfg"
 
+# Hidden files are never taken from a folder either, only when named (the argument itself, or a pattern whose
+# part starts with a dot, as in the shell).
 # Folder names never walked into unless named explicitly (the argument itself, or a literal part of a pattern),
 # with the reason shown to the user.  Any other hidden folder and any folder holding `pyvenv.cfg` (a virtual
 # environment, whatever its name, e.g. `env`) is skipped as well, see `dir_skip_reason`.
@@ -168,10 +170,15 @@ def _collect(root: str, arg: _Arg, seen: dict[_DirId, str], *, strict_root: bool
 
 
 def _take_entry(folder: str, entry: os.DirEntry[str], arg: _Arg) -> bool:
-    """Non-spec names are ignored silently; a spec-looking name that is no regular file is reported, unopened."""
+    """Non-spec names are ignored silently; a spec-looking name that is no regular file is reported, unopened.
+    A hidden file (``.pre-commit-config.yaml``, ``.gitlab-ci.yml``: tools' configurations) is skipped as hidden
+    folders are, and said to be; named explicitly, it is read."""
     if not is_spec_name(entry.name) or _is_dir(entry):
         return False
     path = os.path.join(folder, entry.name)
+    if entry.name.startswith("."):
+        arg.skip(path, "hidden file")
+        return False
     if _is_file(entry):
         arg.files.append(path)
         return True
