@@ -349,7 +349,7 @@ def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     Severity.WARNING,
     fix="If the output is axial (a torque, an angular momentum) or otherwise of the parity the message says is out "
     "of reach, break the hidden inversion as the hint says (a fourier_elu layer, or two copies in a tensor_product "
-    "field); if it has the parity the network does reach, declare it (1x1o for a polar vector, say) to say so.",
+    "field); if it has the parity the network does reach, declare it (polar_vector, or 2_even, say) to say so.",
 )
 def parity_sector(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     """An SO(3) output can only have one parity, although the input allows both. Give every degree-l irrep
