@@ -91,9 +91,17 @@ def design_excesses(design: Design, limits: Limits) -> list[Excess]:
     return list(_excesses(design, limits))
 
 
+def hidden_excess(layers: int, limits: Limits) -> Excess | None:
+    """Checked before any layer is resolved: the work of every later step grows with the layers."""
+    if layers <= limits.max_hidden:
+        return None
+    return Excess(("hidden",), "the number of hidden layers", layers, limits.max_hidden, "EQDESIGN_LIMIT_MAX_HIDDEN")
+
+
 def _excesses(design: Design, limits: Limits) -> Iterator[Excess]:
-    if len(design.hidden) > limits.max_hidden:
-        yield Excess(("hidden",), "the number of hidden layers", len(design.hidden), limits.max_hidden, "EQDESIGN_LIMIT_MAX_HIDDEN")
+    too_many = hidden_excess(len(design.hidden), limits)
+    if too_many is not None:
+        yield too_many
     for layer in design.hidden:
         if layer.out_type.dim > limits.max_dim or layer.in_type.dim > limits.max_dim:
             dim = max(layer.in_type.dim, layer.out_type.dim)
