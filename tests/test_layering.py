@@ -20,6 +20,7 @@ RANK = {
     "exitcodes": 0,
     "paths": 0,
     "atomic": 0,
+    "outfiles": 0,
     "__version__": 0,
     "spec": 1,
     "analysis": 2,
@@ -33,7 +34,7 @@ RANK = {
     "__main__": 9,
     "eqdesign": 0,
 }
-PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "spec", "analysis", "results"}  # never torch or escnn
+PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "outfiles", "spec", "analysis", "results"}  # never torch or escnn
 
 
 def _modules() -> dict[str, Path]:
