@@ -5,6 +5,7 @@ checked before any work, each fault with its own message."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from eqdesign.commands.check import check_file
 from eqdesign.commands.rules import all_rules, explain
 from eqdesign.exitcodes import ExitCode
 from eqdesign.spec.model import Spec
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, invoke_cli
 
 PACKAGE = ROOT / "eqdesign"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
@@ -30,6 +31,9 @@ COMMAND = re.compile(r"\beqdesign ([a-z]+)((?: [^;,()`\n]*?)?)(?=[;,()`\n]|$)")
 #: keys a hint asks to add, write, set or use (``add n: 30``, ``use norm: iid_batch``, ``{name: cyclic, n: 8}``)
 SUGGESTED_KEY = re.compile(r"(?:\b(?:add|write|use|set|with)\s+'?|[{,]\s*)([a-z_]+): ")
 DOTTED_KEY = re.compile(r"\b(tests|grid|group)\.([a-z_]+)\b")
+
+
+run_cli = invoke_cli  # these commands end before any work: no interpreter start-up per call
 
 
 def _options() -> dict[str, set[str]]:
@@ -49,23 +53,27 @@ OPTIONS = _options()
 ALL_FLAGS = set().union(*OPTIONS.values())
 
 
+@functools.cache
+def _nodes() -> list[tuple[str, ast.AST]]:
+    """(module, node) of every syntax node of the package, parsed once."""
+    return [(str(p.relative_to(ROOT)), node) for p in sorted(PACKAGE.rglob("*.py")) for node in ast.walk(ast.parse(p.read_text()))]
+
+
 def _source_strings() -> Iterator[tuple[str, str]]:
     """(module, text) of every string literal in the package, f-strings by their constant parts."""
-    for path in sorted(PACKAGE.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                yield str(path.relative_to(ROOT)), node.value
+    for where, node in _nodes():
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield where, node.value
 
 
 def _environment_names() -> set[str]:
     """Every EQDESIGN_ variable the package reads: literal keys, and the limits' EQDESIGN_LIMIT_<NAME>."""
     read = {f"EQDESIGN_LIMIT_{f.name.upper()}" for f in fields(Limits)}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "setdefault", "pop"):
-                read |= {a.value for a in node.args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)}
-            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-                read.add(node.slice.value)
+    for _, node in _nodes():
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "setdefault", "pop"):
+            read |= {a.value for a in node.args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            read.add(node.slice.value)
     return {n for n in read if n.startswith("EQDESIGN_")}
 
 
@@ -107,10 +115,10 @@ def _rule_texts() -> Iterator[tuple[str, str]]:
         yield r.rule_id, json.dumps(explain(r))
 
 
-def _texts() -> Iterator[tuple[str, str]]:
-    yield from _source_strings()
-    yield from ((f, f"{m} (hint: {h})") for f, m, h in FINDINGS)
-    yield from _rule_texts()
+@functools.cache
+def _texts() -> list[tuple[str, str]]:
+    """(where, text) of everything the CLI can say: the package's strings, check's findings, the rules."""
+    return [*_source_strings(), *((f, f"{m} (hint: {h})") for f, m, h in FINDINGS), *_rule_texts()]
 
 
 def test_every_flag_a_message_names_exists_and_belongs_to_the_command_named() -> None:
