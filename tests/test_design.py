@@ -12,7 +12,7 @@ from eqdesign.commands.check import check_file
 from eqdesign.commands.design import Ask, design, measure_in_processes
 from eqdesign.exitcodes import ExitCode
 from eqdesign.numerics.gridsearch import auto_layers
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 ACCEPTANCE = Ask("so3", "1x vector + 1x 0", "2x vector + 1x 0", 50_000, 0.02)
 
@@ -113,7 +113,7 @@ def test_a_partial_spec_keeps_its_layers_in_front(tmp_path: Path) -> None:
 def test_a_broken_partial_spec_gets_checks_located_message(tmp_path: Path) -> None:
     partial = tmp_path / "partial.yaml"
     partial.write_text("name: mine\ngroup: so3\ninput: '1x1'\noutput: '1x1'\nhidden:\n  - {nonlinearity: fourier_elu, band_limt: 2}\n")
-    done = run_cli("design", "--from", str(partial), "-f", "json")
+    done = invoke_cli("design", "--from", str(partial), "-f", "json")
     doc = json.loads(done.stdout)
     assert done.returncode == 2 and doc["exit_code"] == 2 and doc["ask"]["from"] == str(partial)
     assert all(m.startswith(f"{partial}:6:") for m in doc["messages"]) and any("band_limt" in m for m in doc["messages"])
@@ -128,18 +128,18 @@ def test_an_impossible_ask_is_refused_with_what_the_input_needs() -> None:
 def test_json_document_and_no_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "designed.yaml"
     args = ["design", "--group", "so2", "--input", "1x vector", "--output", "1x vector + 1x 0", "--params", "3000", "-f", "json"]
-    done = run_cli(*args, "-o", str(out))
+    done = invoke_cli(*args, "-o", str(out))
     doc = json.loads(done.stdout)
     assert done.returncode == 0 and doc["schema_version"] == 1 and doc["chosen"] == 1
     assert doc["file"] == str(out) and out.read_text() == doc["spec"]
     assert all(c["params"] <= 3000 for c in doc["candidates"])
     assert [c["rank"] for c in doc["candidates"]] == list(range(1, len(doc["candidates"]) + 1))
-    again = run_cli(*args, "-o", str(out))
+    again = invoke_cli(*args, "-o", str(out))
     assert again.returncode == ExitCode.SPEC and "never overwrites" in json.loads(again.stdout)["messages"][-1]
 
 
 def test_bad_asks_exit_2_with_a_json_document() -> None:
-    done = run_cli("design", "--group", "nope", "--input", "1x0", "--output", "1x0", "-f", "json")
+    done = invoke_cli("design", "--group", "nope", "--input", "1x0", "--output", "1x0", "-f", "json")
     doc = json.loads(done.stdout)
     assert done.returncode == 2 and doc["exit_code"] == 2 and doc["messages"][0].startswith("--group")
     assert "Traceback" not in done.stderr
