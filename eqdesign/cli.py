@@ -87,14 +87,14 @@ def check(
     """Resolve field types and Schur blocks, analyse reachability, and report findings."""
     from .commands.check import check_paths
     from .report.graph import graph_path_problem
+    from .results import CheckResult
 
-    _refuse_early(
-        [
-            _report_file_problem(output_file, "--output-file", "check"),
-            graph_path_problem(graph) if graph is not None else None,
-        ],
-        format,
+    early = _present(
+        [_report_file_problem(output_file, "--output-file", "check"), graph_path_problem(graph) if graph is not None else None]
     )
+    if early:  # before any spec is read: the report (these usage errors) goes to stdout
+        refused = CheckResult([], strict, early)
+        _finish(refused.exit_code, _deliver("check", refused, format, None, statistics) + _on_stderr(early, format), exit_zero)
     result = check_paths(paths, strict=strict, config=config, isolated=isolated, specs_only=specs_only)
     problems = _deliver("check", result, format, output_file, statistics)
     if graph is not None:
@@ -120,14 +120,17 @@ def build(
     from .commands.build import BuildOptions, build_specs
     from .outfiles import folder_problem
     from .report.progress import StepProgress
+    from .results import BuildBatch
 
-    _refuse_early(
+    early = _present(
         [
             folder_problem(out, "--out", example="out") if out is not None else None,
             _report_file_problem(output_file, "--output-file", "build"),
-        ],
-        format,
+        ]
     )
+    if early:  # before anything is built: the report (these usage errors) goes to stdout
+        refused = BuildBatch([], early)
+        _finish(refused.exit_code, _deliver("build", refused, format, None, statistics) + _on_stderr(early, format), exit_zero)
     options = BuildOptions(influence, not dry_run, config, isolated, specs_only)
     batch = build_specs(specs, out, StepProgress, options)
     _finish(batch.exit_code, _deliver("build", batch, format, output_file, statistics), exit_zero)
@@ -139,22 +142,15 @@ def _report_file_problem(path: str | None, option: str, command: str) -> str | N
     return file_problem(path, option, overwrite=True, command=command, example="report.txt") if path is not None else None
 
 
-def _refuse_early(problems: list[str | None], format: ReportFormat | None) -> None:
-    """Paths that can never be written end the command before any work (exit 2), as a document in a
-    machine format (every problem in one message), and on stderr."""
-    found = [p for p in problems if p is not None]
-    if not found:
-        return
+def _present(problems: list[str | None]) -> list[str]:
+    return [p for p in problems if p is not None]
+
+
+def _on_stderr(problems: list[str], format: ReportFormat | None) -> list[str]:
+    """Usage errors also for the person reading the log, where the report itself is for a machine."""
     from .report.deliver import chosen_format
 
-    name = chosen_format(format.value if format else None)
-    if name in ("json", "sarif", "junit", "gitlab"):
-        from .report import reporter
-
-        reporter(name, sys.stdout).error("; ".join(found), ExitCode.SPEC)
-    for problem in found:
-        typer.echo(f"error: {problem}", err=True)
-    raise typer.Exit(ExitCode.SPEC)
+    return [] if chosen_format(format.value if format else None) == "human" else problems
 
 
 def _deliver(command: str, result: Any, format: ReportFormat | None, output_file: str | None, statistics: bool) -> list[str]:

@@ -215,7 +215,7 @@ def test_a_file_where_the_output_folder_is_expected_is_refused_before_building(t
     blocker = tmp_path / "out"
     blocker.write_text("a file")
     done = run_cli("build", SPEC, "-o", str(blocker / "sub"))
-    assert done.returncode == ExitCode.SPEC and "is a file; name a folder" in done.stderr
+    assert done.returncode == ExitCode.SPEC and "is a file; name a folder" in done.stdout + done.stderr
     assert "building" not in done.stderr  # no step of a build was shown: refused before
 
 
@@ -233,5 +233,6 @@ def test_design_measure_refuses_an_existing_file_before_building_anything(tmp_pa
 def test_check_refuses_a_report_path_before_reading_any_spec(tmp_path: Path) -> None:
     done = run_cli("check", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "no" / "report.txt"), "-f", "json")
     doc = json.loads(done.stdout)
-    assert done.returncode == ExitCode.SPEC and doc["exit_code"] == ExitCode.SPEC
-    assert "does not exist (create it first)" in doc["error"] and "missing.yaml" not in doc["error"]
+    assert done.returncode == ExitCode.SPEC and doc["summary"]["exit_code"] == ExitCode.SPEC and doc["specs"] == []
+    (problem,) = doc["usage_errors"]
+    assert "does not exist (create it first)" in problem and "missing.yaml" not in problem
