@@ -188,8 +188,9 @@ AUTO_MARGIN = 0.8
 #: harmonics above t - L. Measured at scales 0.1-10 (SO(3) regular fields of band-limit 1-3, sphere fields of
 #: band-limit 1 and 3, degrees up to 53), that error falls like C (L / t)^2.3-2.7 once t >= 2L; the
 #: constants bound every measurement from above with room (the largest C seen: 1.26 on SO(3), 4.1 on the
-#: sphere), so the rule predicted here is not smaller than the one build's search stops at
-#: (tests/test_design.py holds them to that).
+#: sphere), so the rule predicted here is not smaller than the one at which the layer meets its share of the
+#: tolerance (tests/test_design.py holds them to that). The whole model must meet it too, which can take the
+#: search further (measured: to degree 18 for an SO(3) layer within at 9): an estimate, not a bound.
 AUTO_DECAY = 2.3
 AUTO_ERROR: dict[Space, float] = {"so3": 2.0, "sphere": 5.0, "circle": 5.0}
 
