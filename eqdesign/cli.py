@@ -213,7 +213,7 @@ def groups(
         rows = group_list()
         _emit(out, format, rows, "Groups", ["name", "description"])
         raise typer.Exit(0)
-    found = lookup_group(group, n)
+    found = lookup_group(group, n, order_option="--n")
     if isinstance(found, str):
         _refuse(out, format, found)
     info = describe_group(found, max_freq)
@@ -323,7 +323,7 @@ def design(
     from .commands.init import write_new
     from .outfiles import file_problem
 
-    ask = Ask(group or "so3", input or "", output or "", params, tolerance, layers, name, partial)
+    ask = Ask("so3" if group is None else group, input or "", output or "", params, tolerance, layers, name, partial)
     problems = _design_conflicts(partial, group, input, output, measure, top, jobs)
     if file is not None:
         problems.append(file_problem(file, "-o", overwrite=False, command="design", example="designed.yaml"))

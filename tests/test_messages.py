@@ -153,6 +153,31 @@ def test_every_spec_key_a_hint_suggests_exists_and_is_not_the_one_it_rejects() -
         assert f"'{key}'" not in hint and f"{key}:" not in hint, (key, hint)
 
 
+#: command lines that fail with a message, per command: what they say names that command's options only
+FAILING = [
+    ["init", "--group", "nope"],
+    ["init", "--group", "cyclic"],
+    ["init", "--group", "so3", "--input", "1x 99"],
+    ["design", "--group", "nope", "--input", "1", "--output", "1"],
+    ["design", "--group", "dihedral", "--input", "1", "--output", "1"],
+    ["design", "--input", "1x 1o", "--output", "1"],
+    ["design", "--input", "1", "--output", "1", "--params", "0", "--tolerance", "2"],
+    ["groups", "nope"],
+    ["groups", "cyclic"],
+    ["groups", "so3", "--n", "3"],
+    ["groups", "c8", "--n", "4"],
+    ["rules", "EQ999"],
+]
+
+
+@pytest.mark.parametrize("args", FAILING, ids=" ".join)
+def test_a_commands_messages_name_only_its_own_options(args: list[str]) -> None:
+    done = run_cli(*args)
+    said = done.stdout + done.stderr
+    assert done.returncode == ExitCode.SPEC and said.strip()
+    assert not [flag for flag in FLAG.findall(said) if flag not in OPTIONS[args[0]]], said
+
+
 # -- explicit options, never dropped --------------------------------------------------------------------
 
 
