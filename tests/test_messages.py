@@ -167,6 +167,9 @@ FAILING = [
     ["groups", "so3", "--n", "3"],
     ["groups", "c8", "--n", "4"],
     ["rules", "EQ999"],
+    ["check", "missing.yaml"],
+    ["check", str(ROOT / "tests" / "hostile" / "duplicate-key.yaml")],
+    ["build", "missing.yaml", "--dry-run"],
 ]
 
 
