@@ -86,7 +86,15 @@ def check(
 ) -> None:
     """Resolve field types and Schur blocks, analyse reachability, and report findings."""
     from .commands.check import check_paths
+    from .report.graph import graph_path_problem
+    from .results import CheckResult
 
+    early = _present(
+        [_report_file_problem(output_file, "--output-file", "check"), graph_path_problem(graph) if graph is not None else None]
+    )
+    if early:  # before any spec is read: the report (these usage errors) goes to stdout
+        refused = CheckResult([], strict, early)
+        _finish(refused.exit_code, _deliver("check", refused, format, None, statistics) + _on_stderr(early, format), exit_zero)
     result = check_paths(paths, strict=strict, config=config, isolated=isolated, specs_only=specs_only)
     problems = _deliver("check", result, format, output_file, statistics)
     if graph is not None:
@@ -110,11 +118,39 @@ def build(
 ) -> None:
     """Check, build with escnn, compile to plain torch, test equivariance, and export (only if all pass)."""
     from .commands.build import BuildOptions, build_specs
+    from .outfiles import folder_problem
     from .report.progress import StepProgress
+    from .results import BuildBatch
 
+    early = _present(
+        [
+            folder_problem(out, "--out", example="out") if out is not None else None,
+            _report_file_problem(output_file, "--output-file", "build"),
+        ]
+    )
+    if early:  # before anything is built: the report (these usage errors) goes to stdout
+        refused = BuildBatch([], early)
+        _finish(refused.exit_code, _deliver("build", refused, format, None, statistics) + _on_stderr(early, format), exit_zero)
     options = BuildOptions(influence, not dry_run, config, isolated, specs_only)
     batch = build_specs(specs, out, StepProgress, options)
     _finish(batch.exit_code, _deliver("build", batch, format, output_file, statistics), exit_zero)
+
+
+def _report_file_problem(path: str | None, option: str, command: str) -> str | None:
+    from .outfiles import file_problem
+
+    return file_problem(path, option, overwrite=True, command=command, example="report.txt") if path is not None else None
+
+
+def _present(problems: list[str | None]) -> list[str]:
+    return [p for p in problems if p is not None]
+
+
+def _on_stderr(problems: list[str], format: ReportFormat | None) -> list[str]:
+    """Usage errors also for the person reading the log, where the report itself is for a machine."""
+    from .report.deliver import chosen_format
+
+    return [] if chosen_format(format.value if format else None) == "human" else problems
 
 
 def _deliver(command: str, result: Any, format: ReportFormat | None, output_file: str | None, statistics: bool) -> list[str]:
@@ -177,7 +213,7 @@ def groups(
         rows = group_list()
         _emit(out, format, rows, "Groups", ["name", "description"])
         raise typer.Exit(0)
-    found = lookup_group(group, n)
+    found = lookup_group(group, n, order_option="--n")
     if isinstance(found, str):
         _refuse(out, format, found)
     info = describe_group(found, max_freq)
@@ -243,7 +279,11 @@ def init(
 ) -> None:
     """Write a commented starter spec that passes `eqdesign check`."""
     from .commands.init import starter, write_new
+    from .outfiles import file_problem
 
+    problem = file_problem(file, "-o", overwrite=False, command="init", example="spec.yaml") if file is not None else None
+    if problem is not None:
+        _finish(ExitCode.OK, [problem], False)
     result = starter(group, input, output, name)
     for message in result.messages:
         typer.echo(f"error: {message}", err=True)
@@ -260,30 +300,40 @@ def init(
 
 @app.command()
 def design(
-    group: str = typer.Option("so3", "--group", help="The group: so3, o3, so2, o2, c8, d6, ico, octa, cylinder, ..."),
-    input: str = typer.Option("", "--input", help="Input irreps, e.g. '1x vector + 1x 0'."),
-    output: str = typer.Option("", "--output", help="Output irreps, e.g. '2x vector + 1x 0'."),
+    group: str | None = typer.Option(None, "--group", help="The group (default so3): so3, o3, so2, o2, c8, d6, ico, octa, cylinder, ..."),
+    input: str | None = typer.Option(None, "--input", help="Input irreps, e.g. '1x vector + 1x 0'."),
+    output: str | None = typer.Option(None, "--output", help="Output irreps, e.g. '2x vector + 1x 0'."),
     partial: str | None = typer.Option(
-        None, "--from", help="A partial spec: its group, input and output, and its hidden layers kept in front of the searched ones."
+        None,
+        "--from",
+        help="A partial spec: its group, input and output (not with --group, --input, --output), and its hidden layers kept in front of the searched ones.",
     ),
     params: int = typer.Option(50_000, "--params", help="The parameter budget."),
     tolerance: float = typer.Option(0.02, "--tolerance", help="Largest relative equivariance error allowed."),
     layers: int | None = typer.Option(None, "--layers", min=1, max=8, help="Exactly this many hidden layers."),
     measure: bool = typer.Option(False, "--measure", help="Build the top K and rank them by measured error and speed."),
-    top: int = typer.Option(3, "--top", min=1, max=20, help="How many candidates --measure builds."),
-    jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=64, help="Processes --measure builds in."),
+    top: int | None = typer.Option(None, "--top", min=1, max=20, help="How many candidates --measure builds (default 3)."),
+    jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=64, help="Processes --measure builds in (default 1)."),
     name: str | None = typer.Option(None, "--name", help="The spec's name."),
     file: str | None = typer.Option(None, "-o", "--file", help="Write the spec to this new file (never overwrites); default: stdout."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Search architectures for an input, an output and a budget; write the best spec that passes `check`."""
-    from .commands.design import Ask, measure_in_processes
+    from .commands.design import Ask, DesignResult, measure_in_processes
     from .commands.design import design as run_design
     from .commands.design_report import design_json, human
     from .commands.init import write_new
+    from .outfiles import file_problem
 
-    ask = Ask(group, input, output, params, tolerance, layers, name, partial)
-    result = run_design(ask, measure_in_processes(top, jobs) if measure else None)
+    ask = Ask("so3" if group is None else group, input or "", output or "", params, tolerance, layers, name, partial)
+    problems = _design_conflicts(partial, group, input, output, measure, top, jobs)
+    if file is not None:
+        problems.append(file_problem(file, "-o", overwrite=False, command="design", example="designed.yaml"))
+    refused = [p for p in problems if p is not None]
+    if refused:  # before the search: --measure builds candidates, minutes of work for a path never written
+        result = DesignResult(ask, ExitCode.SPEC, messages=refused)
+    else:
+        result = run_design(ask, measure_in_processes(top or 3, jobs or 1) if measure else None)
     problem = write_new(file, result.text, "design") if result.ok and file is not None else None
     if problem is not None:
         result.messages.append(problem)
@@ -299,6 +349,27 @@ def design(
         elif result.ok:
             typer.echo(f"wrote {file}; next: eqdesign check {file} && eqdesign build {file}")
     raise typer.Exit(result.exit_code)
+
+
+def _design_conflicts(
+    partial: str | None, group: str | None, input: str | None, output: str | None, measure: bool, top: int | None, jobs: int | None
+) -> list[str | None]:
+    """Options that would otherwise be ignored: never silently."""
+    problems: list[str | None] = []
+    given = [flag for flag, value in (("--group", group), ("--input", input), ("--output", output)) if value is not None]
+    if partial is not None and given:
+        problems.append(
+            f"{', '.join(given)}: --from takes the group, input and output from the partial spec; "
+            f"leave out {' and '.join(given)}, or change them in {partial}"
+        )
+    if partial is None and (input is None or output is None):
+        missing = [flag for flag, value in (("--input", input), ("--output", output)) if value is None]
+        problems.append(f"{' and '.join(missing)}: needed without --from, e.g. --input '1x vector + 1x 0' --output '2x vector + 1x 0'")
+    unused = [flag for flag, value in (("--top", top), ("--jobs", jobs)) if value is not None]
+    if unused and not measure:
+        them = "them" if len(unused) > 1 else "it"
+        problems.append(f"{' and '.join(unused)}: only --measure uses {them}; add --measure, or leave {them} out")
+    return problems
 
 
 cache_app = typer.Typer(no_args_is_help=True, help="The cache folder (EQDESIGN_CACHE_DIR, default ~/.cache/eqdesign).")

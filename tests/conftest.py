@@ -4,9 +4,11 @@ built escnn models that every escnn test draws from (building is the slow part).
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run `python -m eqdesign ...` in a fresh process, as a user would."""
     return subprocess.run([sys.executable, "-m", "eqdesign", *args], capture_output=True, text=True, cwd=cwd, timeout=1200)
+
+
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke_cli(*args: str, **env: str) -> Done:
+    """The command line in this process, with ``env`` set (and the variables that choose formats and colour
+    unset otherwise): for tests of the CLI's options and reports, which are its own code. A fresh interpreter
+    per call costs a second of start-up in the fast lane; run_cli (test_cli.py, test_hostile.py) keeps
+    testing the real process: its streams, signals and usage errors."""
+    from typer.testing import CliRunner
+
+    from eqdesign.cli import app
+
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith(("GITHUB_", "NO_COLOR", "FORCE_COLOR"))}
+    result = CliRunner().invoke(app, list(args), env={**unset, **env})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture

@@ -49,31 +49,36 @@ def test_check_error_finding_exits_1(write_spec):
     assert "EQ201" in proc.stdout or "EQ204" in proc.stdout
 
 
-@pytest.mark.parametrize(
-    "text, line, col, rule",
-    [
-        (
-            "name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\nhidden:\n  - {nonlinearity: fourier_elu, band_limit: 1, channels: 2, grdi: 3}\n",
-            6,
-            61,
-            "schema",
-        ),
-        ("name: x\ngroup: so4\ninput: '1x1'\noutput: '1x0'\n", 2, 8, "unknown-group"),
-        ("name: x\ngroup: so3\ninput: '1x0 + 2xvec'\noutput: '1x0'\n", 3, 17, "unknown-irrep"),
-        ("name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\ninput: '1x1'\n", 5, 1, "duplicate-key"),
-        ("name: x\ngroup: so3\n  input: '1x1'\n", 3, 8, "yaml-syntax"),
-    ],
-)
-def test_bad_spec_exits_2_with_location_and_no_traceback(write_spec, text, line, col, rule):
-    path = write_spec(text)
-    proc = run_cli("check", str(path), "--format", "json")
+BAD_SPECS = [
+    (
+        "name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\nhidden:\n  - {nonlinearity: fourier_elu, band_limit: 1, channels: 2, grdi: 3}\n",
+        6,
+        61,
+        "schema",
+    ),
+    ("name: x\ngroup: so4\ninput: '1x1'\noutput: '1x0'\n", 2, 8, "unknown-group"),
+    ("name: x\ngroup: so3\ninput: '1x0 + 2xvec'\noutput: '1x0'\n", 3, 17, "unknown-irrep"),
+    ("name: x\ngroup: so3\ninput: '1x1'\noutput: '1x0'\ninput: '1x1'\n", 5, 1, "duplicate-key"),
+    ("name: x\ngroup: so3\n  input: '1x1'\n", 3, 8, "yaml-syntax"),
+]
+
+
+def test_bad_specs_exit_2_with_location_and_no_traceback(write_spec):
+    """Every kind of unreadable spec, all in one command line (exit 2 is each one's code, and the highest
+    wins), in JSON and in the human format."""
+    paths = [write_spec(text, f"bad{k}.yaml") for k, (text, *_) in enumerate(BAD_SPECS)]
+    proc = run_cli("check", *map(str, paths), "--format", "json")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
-    finding = json.loads(proc.stdout)["specs"][0]["findings"][0]
-    assert (finding["rule"], finding["line"], finding["column"]) == (rule, line, col)
-    assert finding["hint"]
-    human = run_cli("check", str(path))
-    assert f"{path}:{line}:{col}" in human.stdout
+    specs = {s["file"]: s for s in json.loads(proc.stdout)["specs"]}
+    human = run_cli("check", *map(str, paths))
+    assert human.returncode == 2 and "Traceback" not in human.stdout + human.stderr
+    for path, (_, line, col, rule) in zip(paths, BAD_SPECS, strict=True):
+        assert specs[str(path)]["exit_code"] == 2
+        finding = specs[str(path)]["findings"][0]
+        assert (finding["rule"], finding["line"], finding["column"]) == (rule, line, col)
+        assert finding["hint"]
+        assert f"{path}:{line}:{col}" in human.stdout
 
 
 def test_many_inputs_directories_and_globs(write_spec, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import invoke_cli
 from eqdesign.commands.build import BuildOptions, build_specs
 from eqdesign.commands.check import check_paths
 
@@ -164,10 +164,10 @@ def test_build_checks_under_the_same_configuration(tmp_path: Path) -> None:
 
 def test_cli_reads_the_configuration_and_exit_zero(tmp_path: Path) -> None:
     specs = _project(tmp_path, '[tool.eqdesign.severity]\ndecoupled = "error"\n', spec=DECOUPLED)
-    assert run_cli("check", str(specs), "-f", "concise").returncode == 1
-    assert run_cli("check", str(specs), "-f", "concise", "--exit-zero").returncode == 0
-    assert run_cli("check", str(specs), "-f", "concise", "--isolated").returncode == 0
+    assert invoke_cli("check", str(specs), "-f", "concise").returncode == 1
+    assert invoke_cli("check", str(specs), "-f", "concise", "--exit-zero").returncode == 0
+    assert invoke_cli("check", str(specs), "-f", "concise", "--isolated").returncode == 0
     (tmp_path / "pyproject.toml").write_text("[tool.eqdesign\n")
-    proc = run_cli("check", str(specs), "-f", "concise", "--exit-zero")
+    proc = invoke_cli("check", str(specs), "-f", "concise", "--exit-zero")
     assert proc.returncode == 2, proc.stdout  # --exit-zero never hides a broken configuration
     assert f"{tmp_path / 'pyproject.toml'}:1:" in proc.stdout and "[EQ006 config]" in proc.stdout

@@ -36,8 +36,9 @@ def link(name: str, target: str) -> None:
         pytest.skip(f"cannot create symlinks here: {err}")
 
 
-def run(patterns: Sequence[str], timeout: float = 10.0, **kwargs: int) -> Discovery:
-    """discover() in a thread: a regression that hangs (symlink loop, FIFO opened) fails here instead of stalling."""
+def run(patterns: Sequence[str], timeout: float = 120.0, **kwargs: int) -> Discovery:
+    """discover() in a thread: a regression that hangs (symlink loop, FIFO opened) fails here instead of stalling
+    (the timeout only catches a hang: a loaded machine can stretch a healthy walk severalfold)."""
     box: list[Discovery] = []
     worker = threading.Thread(target=lambda: box.append(discover(patterns, **kwargs)), daemon=True)
     worker.start()

@@ -21,6 +21,7 @@ RANK = {
     "paths": 0,
     "atomic": 0,
     "interrupts": 0,
+    "outfiles": 0,
     "__version__": 0,
     "spec": 1,
     "analysis": 2,
@@ -34,7 +35,7 @@ RANK = {
     "__main__": 9,
     "eqdesign": 0,
 }
-PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "spec", "analysis", "results"}  # never torch or escnn
+PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}  # never torch or escnn
 
 
 def _modules() -> dict[str, Path]:

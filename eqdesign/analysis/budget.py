@@ -8,12 +8,15 @@ float64). Each limit can be raised with an environment variable ``EQDESIGN_LIMIT
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 from ..theory.group import Group
 from ..theory.irreps import Irrep
+from ..theory.quadrature import RuleShape, Space
 from .design import Design, FieldType, Linear, Nonlinear, layer_rule
 
 _BYTES = 8  # float64
@@ -91,9 +94,17 @@ def design_excesses(design: Design, limits: Limits) -> list[Excess]:
     return list(_excesses(design, limits))
 
 
+def hidden_excess(layers: int, limits: Limits) -> Excess | None:
+    """Checked before any layer is resolved: the work of every later step grows with the layers."""
+    if layers <= limits.max_hidden:
+        return None
+    return Excess(("hidden",), "the number of hidden layers", layers, limits.max_hidden, "EQDESIGN_LIMIT_MAX_HIDDEN")
+
+
 def _excesses(design: Design, limits: Limits) -> Iterator[Excess]:
-    if len(design.hidden) > limits.max_hidden:
-        yield Excess(("hidden",), "the number of hidden layers", len(design.hidden), limits.max_hidden, "EQDESIGN_LIMIT_MAX_HIDDEN")
+    too_many = hidden_excess(len(design.hidden), limits)
+    if too_many is not None:
+        yield too_many
     for layer in design.hidden:
         if layer.out_type.dim > limits.max_dim or layer.in_type.dim > limits.max_dim:
             dim = max(layer.in_type.dim, layer.out_type.dim)
@@ -166,3 +177,82 @@ def sampling_gflop(design: Design) -> int:
     """Every sampled grid point costs one dense representation matrix of the channel (D x D) times D."""
     flop = sum((x.grid.points + _refined_points(design.group, x)) * x.grid.coefficients**2 for x in design.hidden if x.grid is not None)
     return -(-flop // 1_000_000_000)
+
+
+# -- grid: auto at a tolerance ------------------------------------------------------------------------------
+
+#: ``grid: auto`` holds every layer and the whole model to this share of ``tests.tolerance`` (the suite
+#: after the search draws other inputs, and must not find a layer just above the line)
+AUTO_MARGIN = 0.8
+#: A weighted rule exact to degree t leaves an ELU layer of band-limit L the aliasing of the activation's
+#: harmonics above t - L. Measured at scales 0.1-10 (SO(3) regular fields of band-limit 1-3, sphere fields of
+#: band-limit 1 and 3, degrees up to 53), that error falls like C (L / t)^2.3-2.7 once t >= 2L; the
+#: constants bound every measurement from above with room (the largest C seen: 1.26 on SO(3), 4.1 on the
+#: sphere), so the rule predicted here is not smaller than the one at which the layer meets its share of the
+#: tolerance (tests/test_design.py holds them to that). The whole model must meet it too, which can take the
+#: search further (measured: to degree 18 for an SO(3) layer within at 9): an estimate, not a bound.
+AUTO_DECAY = 2.3
+AUTO_ERROR: dict[Space, float] = {"so3": 2.0, "sphere": 5.0, "circle": 5.0}
+
+
+def auto_rule_needed(layer: Nonlinear, tolerance: float) -> RuleShape | None:
+    """The rule ``grid: auto`` is predicted to climb to before this layer meets ``tolerance`` (None for a
+    layer whose grid build does not search: explicit grids, finite groups, exact polynomial layers)."""
+    grid = layer.grid
+    if grid is None or grid.type != "auto" or grid.rule is None or layer.poly_degree is not None or layer.band_limit is None:
+        return None
+    ratio = (AUTO_ERROR[grid.rule.space] / (AUTO_MARGIN * tolerance)) ** (1 / AUTO_DECAY)
+    degree = max(grid.rule.degree, math.ceil(layer.band_limit * min(ratio, 1e6)))
+    return dataclasses.replace(grid.rule, degree=degree)
+
+
+#: The search measures every layer at every rule it tries, on every test element and scale: each step costs
+#: about the same per channel whatever the rule (measured: 8-20 s a step for two sphere layers of 156
+#: channels on a loaded 2-core machine). Channels x rules tried, summed over the auto layers, is bounded
+#: here so that a design's build chooses its grids in a few minutes at most.
+MAX_SEARCH_CHANNEL_STEPS = 4_000
+
+
+def tolerance_excesses(design: Design, tolerance: float, limits: Limits) -> list[str]:
+    """What build's ``grid: auto`` search would exceed on its way to ``tolerance``, in words: the points of
+    the rule a layer needs (``max_points``, or the layer's own), the sampling work of the rules it climbs
+    through (``max_gflop``), and the channels x rules it measures (MAX_SEARCH_CHANNEL_STEPS). Empty: the
+    build is predicted to fit its limits."""
+    found: list[str] = []
+    work = steps = 0
+    for layer in design.hidden:
+        need = auto_rule_needed(layer, tolerance)
+        if need is None or layer.grid is None or layer.grid.rule is None:
+            continue
+        cap = min(limits.max_points, layer.grid.max_points or limits.max_points)
+        if need.points > cap:
+            found.append(
+                f"hidden[{layer.index}] would need a rule of about {need.points:,} points (degree {need.degree}) to reach "
+                f"tolerance {tolerance:g}, above the limit of {cap:,} (EQDESIGN_LIMIT_MAX_POINTS)"
+            )
+            continue
+        flop, rules = _climb(layer.grid.rule, need, layer.grid.coefficients)
+        work, steps = work + flop, steps + rules * layer.channels
+    gflop = -(-work // 1_000_000_000)
+    if gflop > limits.max_gflop:
+        found.append(
+            f"grid: auto's search would sample {gflop:,} GFLOP, above the limit of {limits.max_gflop:,} (EQDESIGN_LIMIT_MAX_GFLOP)"
+        )
+    if steps > MAX_SEARCH_CHANNEL_STEPS:
+        found.append(
+            f"grid: auto's search would measure {steps:,} channel-rules (channels x rules tried) to reach tolerance "
+            f"{tolerance:g}, above the {MAX_SEARCH_CHANNEL_STEPS:,} a build chooses grids in within minutes"
+        )
+    return found
+
+
+def _climb(start: RuleShape, need: RuleShape, coefficients: int) -> tuple[int, int]:
+    """The search's work from ``start`` to ``need``: (sampling flop, each rule with more points than the last
+    costing one D x D matrix per point as in ``sampling_gflop``; the number of rules tried)."""
+    flop, points, rules = start.points * coefficients**2, start.points, 1
+    for degree in range(start.degree + 1, need.degree + 1):
+        shape = dataclasses.replace(start, degree=degree)
+        if shape.points > points:
+            points, rules = shape.points, rules + 1
+            flop += points * coefficients**2
+    return flop, rules

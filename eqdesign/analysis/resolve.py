@@ -33,7 +33,7 @@ from ..theory.irreps import Irrep, dimension
 from ..theory.notation import NotationError, parse
 from ..theory.quadrature import RuleShape, Space, auto_start, circle_step, exact_degree
 from ..theory.registry import KINDS, make_group, parse_group_string
-from .budget import Limits, design_excesses, frequency_excess
+from .budget import Limits, design_excesses, frequency_excess, hidden_excess
 from .design import Design, DesignLayer, FieldType, Grid, Linear, Nonlinear, SpecPath, irrep_field, norm_counts, rep_field
 
 # Default grids: about twice as many points as Fourier coefficients on the sphere and SO(3) (Thomson grids
@@ -68,6 +68,10 @@ def resolve(loaded: LoadedSpec) -> Resolution:
     try:
         group = _group(loaded)
         r = _Resolver(loaded, group, out.findings)
+        too_many = hidden_excess(len(loaded.spec.hidden), r.limits)
+        if too_many is not None:  # a cheap bound first: resolving thousands of layers alone takes seconds
+            out.findings.append(make("too-large", too_many.message, loaded.at(too_many.path), too_many.hint))
+            return out
         design = r.design()
     except _Stop as stop:
         out.findings.insert(0, stop.finding)

@@ -5,7 +5,10 @@ Every candidate is a spec text judged by the real ``check_file`` (a few ms each)
 and the widest channels that fit the budget. Candidates with an error, a decoupled network or an unused input
 are rejected, each family with the check's own reason; the rest are ranked by predicted equivariance error
 (0 for exact layers; auto grids are sized by build to the tolerance), then MACs per sample, then parameters
-(more capacity first). ``measure`` builds the top K and ranks them by measured error and speed instead.
+(more capacity first). Polynomial Fourier layers are exact but a weaker activation: they rank after every
+design with ELU that reaches the tolerance, and win where none can (a tolerance too tight for an affordable
+grid). A sampled design whose ``grid: auto`` would need a rule beyond build's limits to reach the tolerance
+is rejected. ``measure`` builds the top K and ranks them by measured error and speed instead.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..analysis.budget import Limits, tolerance_excesses
 from ..analysis.cost import cost_totals
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity
@@ -76,7 +80,13 @@ class Candidate:
         """No sampled Fourier layer of a continuous group: equivariant to rounding."""
         assert self.result.design is not None
         d = self.result.design
-        return d.group.finite or all(x.kind not in ("fourier", "quotient") for x in d.hidden)
+        return d.group.finite or all(x.kind not in ("fourier", "quotient") or x.poly_degree is not None for x in d.hidden)
+
+    @property
+    def poly(self) -> bool:
+        """Some layer has a polynomial activation (exact, but less expressive than ELU)."""
+        assert self.result.design is not None
+        return any(x.poly_degree is not None for x in self.result.design.hidden)
 
     def predicted_error(self, tolerance: float) -> float:
         return 0.0 if self.exact else tolerance
@@ -120,7 +130,15 @@ def _makers(g: Group, irreps: set[Irrep], L: int) -> dict[str, Maker]:
         makers["fourier"] = lambda c: HiddenLayer("fourier_elu", channels=c, band_limit=L)
         if g.quotients():
             makers["quotient"] = lambda c: HiddenLayer("quotient_fourier_elu", channels=c, band_limit=L)
+        # exactly equivariant on their own rule: what a tolerance too tight for a sampled grid needs
+        makers["fourier_poly"] = lambda c: HiddenLayer("fourier_poly", channels=c, band_limit=L)
+        if g.quotients():
+            makers["quotient_poly"] = lambda c: HiddenLayer("quotient_fourier_poly", channels=c, band_limit=L)
     return makers
+
+
+#: hidden layer kinds whose channels depend on the band-limit
+BANDED = ("fourier", "quotient", "fourier_poly", "quotient_poly")
 
 
 #: the families searched: the kinds of their hidden layers in order (the last one repeats for deeper nets)
@@ -128,6 +146,8 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "fourier": ("fourier",),
     "quotient": ("quotient",),
     "fourier+quotient": ("fourier", "quotient"),
+    "fourier_poly": ("fourier_poly",),
+    "quotient_poly": ("quotient_poly",),
     "elu": ("elu",),
     "tensor+norm": ("tensor", "norm"),
     "tensor+gated": ("tensor", "gated"),
@@ -177,6 +197,7 @@ class _Setting:
     out: str
     tolerance: float
     kept: tuple[HiddenLayer, ...] = ()  # the partial spec's hidden layers, before the searched ones
+    output_label: str = "--output"  # where the output came from, in messages (the option, or the partial spec)
 
 
 def _text(s: _Setting, hidden: list[HiddenLayer], about: list[str] | None = None, warnings: list[Finding] | None = None) -> str:
@@ -200,8 +221,9 @@ def _widest(s: _Setting, check: _Checker, make: Callable[[int], list[HiddenLayer
     return best
 
 
-def _why(result: SpecResult, budget: int) -> str | None:
-    """Why a candidate is rejected (check's own words), or None when it is accepted."""
+def _why(result: SpecResult, budget: int, tolerance: float) -> str | None:
+    """Why a candidate is rejected (check's own words, or build's limits at the tolerance), or None when it
+    is accepted."""
     bad = [f for f in result.all_findings() if f.severity == Severity.ERROR or f.rule in DISQUALIFYING]
     bad.sort(key=lambda f: f.severity != Severity.ERROR)  # an error says most
     if bad:
@@ -210,7 +232,18 @@ def _why(result: SpecResult, budget: int) -> str | None:
         return f"{f.rule_id} {f.rule}: {' '.join(f.message.split())}{hint}"
     if result.design is not None and result.design.params > budget:
         return f"{result.design.params:,} parameters at one channel, above the budget of {budget:,}"
-    return _missing_influence(result)
+    return _unaffordable(result, tolerance) or _missing_influence(result)
+
+
+def _unaffordable(result: SpecResult, tolerance: float) -> str | None:
+    """A sampled design whose ``grid: auto`` build could not finish at this tolerance: the rule the tolerance
+    needs is beyond build's own limits (the build would climb for ever, then fail)."""
+    if result.design is None:
+        return None
+    excesses = tolerance_excesses(result.design, tolerance, Limits.from_env())
+    if not excesses:
+        return None
+    return f"{excesses[0]}: exact layers (fourier_poly, quotient_fourier_poly) need no grid search, or loosen --tolerance"
 
 
 def _missing_influence(result: SpecResult) -> str | None:
@@ -234,7 +267,7 @@ def search(ask: Ask, s: _Setting, irreps: set[Irrep], check: _Checker) -> tuple[
     for L in limits:
         makers = _makers(s.g, irreps, L or 1)
         for family, pattern in PATTERNS.items():
-            sampled = any(k in ("fourier", "quotient") for k in pattern)
+            sampled = any(k in BANDED for k in pattern)
             if not all(k in makers for k in pattern) or (not sampled and limits[0] != L):
                 continue  # a family without Fourier layers does not depend on the band-limit
             for depth in _depths(pattern, ask.layers):
@@ -245,10 +278,10 @@ def search(ask: Ask, s: _Setting, irreps: set[Irrep], check: _Checker) -> tuple[
 
                 found = _widest(s, check, make, ask.params)
                 if isinstance(found, SpecResult):
-                    reasons.setdefault(family, _why(found, ask.params) or "no width fits the budget")
+                    reasons.setdefault(family, _why(found, ask.params, ask.tolerance) or "no width fits the budget")
                     continue
                 channels, result = found
-                why = _why(result, ask.params)
+                why = _why(result, ask.params, ask.tolerance)
                 if why is not None:
                     reasons.setdefault(family, why)
                     continue
@@ -258,9 +291,10 @@ def search(ask: Ask, s: _Setting, irreps: set[Irrep], check: _Checker) -> tuple[
 
 
 def rank(candidates: list[Candidate], tolerance: float, budget: int) -> list[Candidate]:
-    """Predicted error first; then the budget used, in tenths (a design that uses it has more capacity, and
-    designs within a tenth of each other tie); then MACs per sample (faster first)."""
-    return sorted(candidates, key=lambda c: (c.predicted_error(tolerance), -(10 * c.params // budget), c.cost["compiled_macs"]))
+    """Designs with ELU before polynomial ones (a weaker activation, chosen only where no design with ELU
+    reaches the tolerance); then predicted error; then the budget used, in tenths (a design that uses it has
+    more capacity, and designs within a tenth of each other tie); then MACs per sample (faster first)."""
+    return sorted(candidates, key=lambda c: (c.poly, c.predicted_error(tolerance), -(10 * c.params // budget), c.cost["compiled_macs"]))
 
 
 # -- the result -----------------------------------------------------------------------------------------
@@ -283,14 +317,16 @@ def _setting(ask: Ask) -> _Setting | list[str]:
     g = lookup_group(ask.group, None)
     if isinstance(g, str):
         return [f"--group: {g}"]
-    return _validated(ask, g, ask.input, ask.output, ())
+    return _validated(ask, g, (ask.input, "--input"), (ask.output, "--output"), ())
 
 
 def _validated(
-    ask: Ask, g: Group, inp_text: str, out_text: str, kept: tuple[HiddenLayer, ...], stem: str | None = None
+    ask: Ask, g: Group, inp_text: tuple[str, str], out_text: tuple[str, str], kept: tuple[HiddenLayer, ...], stem: str | None = None
 ) -> _Setting | list[str]:
+    """The setting, or what is wrong with the ask; ``inp_text`` and ``out_text``: (irreps, where they came
+    from, as messages name it)."""
     name = _name(g, ask.name or f"{stem or _spec_group(g)}-design")
-    inp, out = _features(g, "--input", inp_text), _features(g, "--output", out_text)
+    inp, out = _features(g, inp_text[1], inp_text[0]), _features(g, out_text[1], out_text[0])
     problems = [x for x in (inp, out) if isinstance(x, str)]
     if ask.params < 1:
         problems.append("--params: the budget must be a positive number of parameters")
@@ -300,7 +336,7 @@ def _validated(
         problems.append("--name: letters, digits, '_', '.', '-', starting with a letter or digit")
     if problems or isinstance(inp, str) or isinstance(out, str) or name is None:
         return problems
-    return _Setting(g, name, inp[0], out[0], ask.tolerance, kept)
+    return _Setting(g, name, inp[0], out[0], ask.tolerance, kept, out_text[1])
 
 
 def _from_partial(ask: Ask) -> _Setting | list[str]:
@@ -323,7 +359,7 @@ def _from_partial(ask: Ask) -> _Setting | list[str]:
     kept = tuple(
         HiddenLayer(layer.nonlinearity, kept=json.dumps(layer.model_dump(mode="json", exclude_unset=True))) for layer in spec.hidden
     )
-    return _validated(ask, g, spec.input, spec.output, kept, spec.name)
+    return _validated(ask, g, (spec.input, f"{ask.partial}: input"), (spec.output, f"{ask.partial}: output"), kept, spec.name)
 
 
 def _design(ask: Ask, measure: Callable[[list[Candidate]], None] | None) -> DesignResult:
@@ -361,9 +397,9 @@ def _impossible(s: _Setting, check: _Checker, irreps: set[Irrep], out: set[Irrep
     mixer = makers.get("fourier") or makers.get("elu") or makers["tensor"]
     result = check(_text(s, [mixer(1)]))
     found = [f for f in result.all_findings() if f.rule == "unreachable-output"]
-    lines = [f"--output: {' '.join(f.message.split())}" + (f" (hint: {f.hint})" if f.hint else "") for f in found]
+    lines = [f"{s.output_label}: {' '.join(f.message.split())}" + (f" (hint: {f.hint})" if f.hint else "") for f in found]
     bad = ", ".join(c.name for c in _ordered(out) if not reachable(c))
-    return lines or [f"--output: no equivariant map of the input can produce {bad}"]
+    return lines or [f"{s.output_label}: no equivariant map of the input can produce {bad}"]
 
 
 def _content(g: Group, text: str) -> Counter[Irrep]:
@@ -428,7 +464,7 @@ def _final_text(s: _Setting, result: DesignResult, check: _Checker) -> str:
     warnings = [f for f in win.result.all_findings() if f.severity == Severity.WARNING]
     text = _text(s, win.hidden, _about(s, result), warnings)
     again = check(text)
-    if again.exit_code() != ExitCode.OK or _why(again, result.ask.params) is not None:
+    if again.exit_code() != ExitCode.OK or _why(again, result.ask.params, result.ask.tolerance) is not None:
         result.messages.append(f"the chosen spec changed its verdict when commented: {again.all_findings()}")
         return ""
     win.text = text

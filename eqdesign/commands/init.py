@@ -71,6 +71,15 @@ LAYER_COMMENTS: dict[str, list[str]] = {
         "quotient_fourier_elu: the same on a quotient space (the sphere for SO(3)): fewer irreps per channel,",
         "so it is cheaper; it carries only the irreps that have a vector fixed by the quotient's subgroup.",
     ],
+    "fourier_poly": [
+        "fourier_poly: as fourier_elu, with a quadratic (the least-squares fit of ELU on [-3, 3]) instead of",
+        "ELU: its grid (chosen by check) integrates every product exactly, so the layer is exactly",
+        "equivariant, at any tolerance, for a less expressive activation.",
+    ],
+    "quotient_fourier_poly": [
+        "quotient_fourier_poly: the same quadratic on a quotient space (the sphere for SO(3)): exactly",
+        "equivariant, and cheaper than fourier_poly.",
+    ],
     "elu": [
         "elu: ELU on regular fields: each channel holds one value per group element, so the activation is",
         "exactly equivariant and mixes every irrep of the group.",

@@ -14,12 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..analysis.budget import AUTO_MARGIN as MARGIN
 from ..analysis.design import Design, Grid, Nonlinear
 from ..theory.quadrature import RuleShape
-
-#: the search holds every layer and the whole model to this share of the tolerance: the suite after it
-#: draws other inputs, and must not find a layer just above the line
-MARGIN = 0.8
 
 
 class Tunable(Protocol):

@@ -24,6 +24,7 @@ from ..analysis.design import Design, FieldType, Linear, Nonlinear
 from ..atomic import temp_beside, unwritable, usual_mode, write_file
 from ..exitcodes import ExitCode
 from ..findings import printable
+from ..outfiles import file_problem
 from ..results import SpecResult
 from ..theory.irreps import Irrep
 
@@ -314,15 +315,27 @@ _TEXT_FORMATS = {".mmd": mermaid, ".md": mermaid_markdown, ".dot": dot, ".gv": d
 _PICTURES = {".svg": "svg", ".png": "png"}
 
 
+def _format_problem(path: str) -> str | None:
+    if Path(path).suffix.lower() in _TEXT_FORMATS or Path(path).suffix.lower() in _PICTURES:
+        return None
+    valid = ", ".join(list(_TEXT_FORMATS) + list(_PICTURES))
+    return f"cannot tell the graph format of {printable(path)!r} from its extension; use one of {valid}"
+
+
+def graph_path_problem(path: str) -> str | None:
+    """Why ``check --graph PATH`` could never write there (checked before any spec is read), or None."""
+    return file_problem(path, "--graph", overwrite=True, command="check --graph", example="graph.mmd") or _format_problem(path)
+
+
 def render(results: SpecResult | Sequence[SpecResult], path: str) -> GraphOutcome:
     """Write the influence graph of one spec or several to ``path``, in the format its extension names:
     .mmd, .md (a fenced mermaid block), .dot/.gv, or .svg/.png (drawn by Graphviz; without it, the Mermaid
     text goes to the same name with .mmd). Never raises for a bad path or format: the outcome says why."""
     target = Path(path)
     suffix = target.suffix.lower()
-    if suffix not in _TEXT_FORMATS and suffix not in _PICTURES:
-        valid = ", ".join(list(_TEXT_FORMATS) + list(_PICTURES))
-        return GraphOutcome(False, f"cannot tell the graph format of {printable(path)!r} from its extension; use one of {valid}")
+    unknown = _format_problem(path)
+    if unknown is not None:
+        return GraphOutcome(False, unknown)
     drawn, notes = graphs(results)
     if not drawn:
         return GraphOutcome(False, "no graph written: no spec could be analysed", notes=notes)
