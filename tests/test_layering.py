@@ -35,7 +35,8 @@ RANK = {
     "__main__": 9,
     "eqdesign": 0,
 }
-PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}  # never torch or escnn
+#: never torch or escnn
+PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}
 
 
 def _modules() -> dict[str, Path]:
