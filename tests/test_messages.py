@@ -69,12 +69,23 @@ def _source_strings() -> Iterator[tuple[str, str]]:
 def _environment_names() -> set[str]:
     """Every EQDESIGN_ variable the package reads: literal keys, and the limits' EQDESIGN_LIMIT_<NAME>."""
     read = {f"EQDESIGN_LIMIT_{f.name.upper()}" for f in fields(Limits)}
-    for _, node in _nodes():
+    named = _string_constants()  # a variable's name kept in a constant (ROOT_VARIABLE = "EQDESIGN_SOURCE_ROOT")
+    for where, node in _nodes():
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "setdefault", "pop"):
             read |= {a.value for a in node.args[:1] if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+            read |= {named[(where, a.id)] for a in node.args[:1] if isinstance(a, ast.Name) and (where, a.id) in named}
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
             read.add(node.slice.value)
     return {n for n in read if n.startswith("EQDESIGN_")}
+
+
+def _string_constants() -> dict[tuple[str, str], str]:
+    """(module, name) -> value of every assignment of a string literal to a plain name."""
+    out = {}
+    for where, node in _nodes():
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            out |= {(where, t.id): node.value.value for t in node.targets if isinstance(t, ast.Name)}
+    return out
 
 
 def _spec_keys() -> set[str]:
