@@ -5,8 +5,8 @@
   program's ``state_dict`` and tensor ``constants``), by name in sorted order, with its dtype, shape and
   bytes. Deterministic: the same tensors give the same hash whatever the archive's layout.
 * code: every entry of the archive except the extra files, the tensor data (hashed as weights), the debug
-  records (source file names of the build machine) and torch's serialization id (a hash that covers the
-  extras). TorchScript's pickled module tree (``data.pkl``, ``constants.pkl``: the modules, their classes
+  records (source file names of the build machine: TorchScript's debug_pkl files, torch.export's stack
+  traces) and torch's serialization id (a hash that covers the extras). TorchScript's pickled module tree (``data.pkl``, ``constants.pkl``: the modules, their classes
   and their non-tensor attributes) is hashed as a description of what it holds, not as bytes: saving the
   same module again numbers the pickle's memo differently.
 
@@ -29,6 +29,8 @@ import torch
 #: archive entries (below the archive's root folder) that are neither weights nor code
 _SKIPPED = (".data/serialization_id",)
 _SKIPPED_SUFFIXES = (".debug_pkl",)
+#: torch.export's debug records: a key of each node's metadata
+_DEBUG_KEYS = ("stack_trace",)
 _EXTRA_FOLDERS = ("extra/", "extra_files/")
 #: TorchScript pickles, hashed by what they describe
 _PICKLES = ("data.pkl", "constants.pkl")
@@ -59,9 +61,20 @@ def code_sha256(archive: bytes, torchscript: bool) -> str:
             content = z.read(full)
             if torchscript and inner in _PICKLES:
                 content = json.dumps(_describe(_Skeleton(io.BytesIO(content)).load())).encode()
+            elif not torchscript and inner.endswith(".json"):
+                content = json.dumps(_without_debug(json.loads(content)), sort_keys=True).encode()
             digest.update(json.dumps([inner, len(content)]).encode())
             digest.update(content)
     return digest.hexdigest()
+
+
+def _without_debug(value: Any) -> Any:
+    """A torch.export JSON document less its nodes' stack traces (source file names of the build machine)."""
+    if isinstance(value, dict):
+        return {k: _without_debug(v) for k, v in value.items() if k not in _DEBUG_KEYS}
+    if isinstance(value, list):
+        return [_without_debug(v) for v in value]
+    return value
 
 
 def _is_code(inner: str, torchscript: bool) -> bool:
