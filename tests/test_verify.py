@@ -232,3 +232,38 @@ def test_an_artifact_without_fingerprints_fails(tmp_path: Path):
     _tamper(pt, "provenance.json", strip)
     code, (model,) = _verify(pt)
     assert code == 1 and "holds no hashes of the weights and code of m.pt" in model["message"]
+
+
+def _rezipped(data: bytes, edit) -> bytes:
+    """The archive with every entry's bytes passed through edit(name, bytes)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, edit(info.filename, src.read(info.filename)))
+    return out.getvalue()
+
+
+def test_the_code_fingerprint_ignores_debug_records_but_not_the_program(tmp_path: Path):
+    """Stack traces name the build machine's source files; they do not change what runs, so two machines'
+    builds of one model agree. The operators of the graph do."""
+    from eqdesign.export.fingerprint import code_sha256
+
+    pt = _write(tmp_path, "m", Scale(), _extras())
+    data = pt.with_suffix(".pt2").read_bytes()
+
+    here = str(Path(__import__("eqdesign").__file__).parent).encode()  # where this machine keeps eqdesign
+    assert here in data
+
+    def moved(name: str, content: bytes) -> bytes:
+        return content.replace(here, b"/elsewhere/eqdesign") if name.endswith("models/model.json") else content
+
+    def program(name: str, content: bytes) -> bytes:
+        return content.replace(b"aten.mul.Tensor", b"aten.add.Tensor") if name.endswith("models/model.json") else content
+
+    original = code_sha256(data, torchscript=False)
+    assert b"aten.mul.Tensor" in data
+    assert code_sha256(_rezipped(data, moved), torchscript=False) == original
+    assert code_sha256(_rezipped(data, program), torchscript=False) != original
