@@ -740,6 +740,16 @@ def _retouched(src: Path, dst: Path, edit: Callable[[dict[str, str]], None], reh
     return dst.name
 
 
+def _zeroed(module: Any) -> Any:
+    """Every parameter zeroed (the zero map commutes with every group element), the extras kept byte for byte."""
+    import torch
+
+    with torch.no_grad():
+        for p in module.parameters():
+            p.zero_()
+    return module
+
+
 @needs_escnn
 def test_verify_answers_tampered_artifacts_in_strict_json(built: Path, tmp_path: Path) -> None:
     import torch
@@ -771,6 +781,7 @@ def test_verify_answers_tampered_artifacts_in_strict_json(built: Path, tmp_path:
             True,
         ),
         _retouched(src, tmp_path / "nan-output.pt", lambda e: None, False, lambda m: torch.jit.script(NaNOut(m))): (False, True),
+        _retouched(src, tmp_path / "zeroed.pt", lambda e: None, False, _zeroed): (False, True),
         _retouched(src, tmp_path / "bad-provenance.pt", lambda e: e.__setitem__("provenance.json", "{not json"), False): (False, False),
     }
     for name in ("tiny.pt", "tiny.pt2"):
@@ -786,7 +797,10 @@ def test_verify_answers_tampered_artifacts_in_strict_json(built: Path, tmp_path:
     got = {Path(m["path"]).name: (m["ok"], m["readable"]) for m in doc["models"]}
     assert got == expected, str(run)
     messages = {Path(m["path"]).name: m["message"] for m in doc["models"]}
-    assert "not a finite number" in messages["nan-output.pt"] and "NaN" in messages["nan-matrix.pt"], messages
+    assert "NaN" in messages["nan-matrix.pt"], messages
+    # a wrapped or zeroed model is not the one built: its weights (names or values) and code do not match the build's
+    assert "not the one built" in messages["nan-output.pt"] and "weights" in messages["zeroed.pt"], messages
+    assert "code" not in messages["zeroed.pt"].split("not the one built")[1], messages
     assert all(m["max_rel"] is None or m["max_rel"] >= 0 for m in doc["models"])
     assert not (built / ".eqdesign-tmp-4194303-abc-tiny.pt").exists(), "the stale temporary file was not swept"
 

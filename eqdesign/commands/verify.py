@@ -1,8 +1,9 @@
 """`eqdesign verify`: re-check a saved model's equivariance from its own extra files, with torch alone.
 
-Before anything is measured, the extras must agree with each other: provenance holds the SHA-256 of every
-other extra and of the spec, the representation matrices must be finite and orthogonal with the sizes the
-layout gives, and the tolerance must be the one the build judged by. A mismatch is a failure (exit 1).
+Before anything is measured, the model must be the one built, and the extras must agree with each other:
+provenance holds the SHA-256 of each artifact's weights and code, of every other extra and of the spec, the
+representation matrices must be finite and orthogonal with the sizes the layout gives, and the tolerance
+must be the one the build judged by. A mismatch is a failure (exit 1).
 
 Loading a TorchScript or torch.export file runs code stored in it: verify only files you trust, or inside
 a sandbox.
@@ -35,23 +36,47 @@ def verify_one(path: str, samples: int = 16, seed: int = 0) -> Verification:
         reason = "no such file" if not os.path.lexists(path) else "not a regular file"
         return Verification(path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {reason}", readable=False)
     try:
-        module, extra = _load(path)
+        module, extra, fingerprint = _load(path)
         extras = {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()}
         parsed = {k: json.loads(extras[k] or "null") for k in ("report.json", "provenance.json", "layout.json", "representations.json")}
     except Exception as err:  # noqa: BLE001 - any unreadable or malformed file is a located "cannot read" (exit 2)
         return Verification(
             path, False, None, None, 0, "", f"cannot read it as an eqdesign model: {type(err).__name__}: {err}", readable=False
         )
-    problems = _consistency(extras, parsed)
-    if problems:
-        return Verification(path, False, None, None, 0, "", "the artifact's extras do not agree: " + "; ".join(problems))
+    edited, problems = _binding(path, parsed["provenance.json"], fingerprint), _consistency(extras, parsed)
+    if edited or problems:
+        parts = ([f"the model is not the one built: {'; '.join(edited)}"] if edited else []) + (
+            [f"the artifact's extras do not agree: {'; '.join(problems)}"] if problems else []
+        )
+        return Verification(path, False, None, None, 0, "", "; ".join(parts))
     return _verify(path, module, parsed, samples, seed)
 
 
-def _load(path: str) -> tuple[Any, dict[str, Any]]:
-    from ..export.artifacts import load_artifact
+def _load(path: str) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    from ..export.artifacts import open_artifact
 
-    return load_artifact(path)
+    return open_artifact(path)
+
+
+#: what each fingerprint covers, as a message names it
+_PARTS = {"weights": "weights (its state-dict tensors)", "code": "code (its program, modules and their attributes)"}
+
+
+def _binding(path: str, prov: Any, fingerprint: dict[str, str]) -> list[str]:
+    """How the artifact's weights and code differ from those its build recorded in provenance.json."""
+    from ..export.artifacts import FINGERPRINTS
+
+    kind = "pt2" if path.endswith(".pt2") else "pt"
+    recorded = (prov.get(FINGERPRINTS) if isinstance(prov, dict) else None) or {}
+    mine = recorded.get(kind) if isinstance(recorded, dict) else None
+    name = os.path.basename(path)
+    if not isinstance(mine, dict):
+        return [f"provenance.json holds no hashes of the weights and code of {name} (not written by this eqdesign, or edited): rebuild it"]
+    return [
+        f"the {_PARTS[part]} of {name} were changed after the build (their SHA-256 differs from provenance.json)"
+        for part in ("weights", "code")
+        if mine.get(part) != fingerprint[part]
+    ]
 
 
 def _consistency(extras: dict[str, str], parsed: dict[str, Any]) -> list[str]:

@@ -120,4 +120,4 @@ def compile_model(model: EscnnModel, dtype: torch.dtype = torch.float32) -> Comp
     """The compiled twin, in the escnn model's mode (eval after a build: batch norms use their running
     statistics; ``.train()`` switches to batch statistics, as in escnn)."""
     layers = [lower(b.module, b.layer, dtype) for b in model.built]
-    return CompiledModel(layers, model.in_type.size, model.out_type.size).train(model.training)
+    return CompiledModel(layers, model.in_type.size, model.out_type.size, dtype).train(model.training)

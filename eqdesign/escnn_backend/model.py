@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..analysis.design import Design, DesignLayer
+from ..export.norms import check_training_batch
 from ..theory.group import FloatArray
 from .compat import enn, he_std
 from .modules import BiasOnly
@@ -70,6 +71,9 @@ class EscnnModel(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m: Any  # escnn modules (untyped), applied to GeometricTensors of their in_type
+        if self.training:  # escnn's batch norms return NaN on a batch of one, and keep it: refused, as the compiled twins refuse it
+            for kind in {nl.norm for nl in self.design.hidden if nl.norm in ("iid_batch", "norm_batch")}:
+                check_training_batch(x, kind)
         for m in self.layers:
             x = m(m.in_type(x)).tensor
         return x

@@ -1,7 +1,8 @@
 """Build artifacts: written atomically, only after every test passed; read back with torch alone.
 
 NAME.pt (TorchScript) and NAME.pt2 (torch.export) carry the same extra files: the spec, the report,
-provenance (with a SHA-256 of every other extra, so that they cannot be swapped one at a time), the layout
+provenance (with a SHA-256 of every other extra, so that they cannot be swapped one at a time, and of each
+artifact's weights and code, so that the model cannot be swapped or edited under them), the layout
 of the input and output fields, and the representation matrices of input and output at the tested group
 elements. Both archives are serialised in memory first: written to a temporary file directly, their
 internal root folder would carry the temporary name, and no two builds would give the same bytes.
@@ -17,11 +18,12 @@ import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from ..atomic import write_atomically
+from .fingerprint import code_sha256, weights_sha256
 from .freeze import freeze
 from .modules import CompiledModel
 
@@ -29,6 +31,8 @@ EXTRA_FILES = ("spec.yaml", "report.json", "provenance.json", "layout.json", "re
 HASHED_EXTRAS = ("spec.yaml", "report.json", "layout.json", "representations.json", "grids.json")
 #: extras that artifacts of earlier versions lack: hashed where present
 OPTIONAL_EXTRAS = ("grids.json",)
+#: the key of provenance.json that holds each artifact's fingerprint: {"pt": {"weights": ..., "code": ...}, "pt2": ...}
+FINGERPRINTS = "artifacts_sha256"
 
 
 def sha256(text: str) -> str:
@@ -60,9 +64,18 @@ def save_artifacts(out_dir: Path, name: str, module: CompiledModel, extras: dict
     scripted = torch.jit.script(module)
     example = torch.randn(2, module.input_dim, generator=torch.Generator().manual_seed(0))
     exported = torch.export.export(freeze(module), (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
+    # the fingerprints are taken from the archives as verify will read them; the extras are not part of them,
+    # so adding the fingerprints to provenance.json leaves them true
+    drafts = {"pt": _script_bytes(scripted, extras), "pt2": _export_bytes(exported, extras)}
+    extras = _with_fingerprints(extras, {kind: read_artifact(data, kind == "pt2").fingerprint for kind, data in drafts.items()})
     files = {f"{name}.pt": _script_bytes(scripted, extras), f"{name}.pt2": _export_bytes(exported, extras)}
     files.update({file: text.encode() for file, text in texts.items()})
     return write_atomically(out_dir, files)
+
+
+def _with_fingerprints(extras: dict[str, str], fingerprints: dict[str, dict[str, str]]) -> dict[str, str]:
+    provenance = json.loads(extras.get("provenance.json") or "{}")
+    return dict(extras, **{"provenance.json": json.dumps(dict(provenance, **{FINGERPRINTS: fingerprints}), indent=2)})
 
 
 def _script_bytes(scripted: torch.jit.ScriptModule, extras: dict[str, str]) -> bytes:
@@ -88,13 +101,38 @@ def _torch_logs_off() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
+class Artifact(NamedTuple):
+    """A loaded artifact: its runnable module, its extras, and the fingerprint of what it runs
+    ({"weights": SHA-256, "code": SHA-256}, see ``fingerprint``)."""
+
+    module: Any
+    extras: dict[str, str]
+    fingerprint: dict[str, str]
+
+
 def load_artifact(path: str | Path) -> tuple[Any, dict[str, str]]:
     """The runnable module and the extras of a .pt (TorchScript) or .pt2 (torch.export) artifact."""
+    artifact = open_artifact(path)
+    return artifact.module, artifact.extras
+
+
+def open_artifact(path: str | Path) -> Artifact:
+    """A .pt (TorchScript) or .pt2 (torch.export) artifact, read once."""
+    return read_artifact(Path(path).read_bytes(), str(path).endswith(".pt2"))
+
+
+def read_artifact(data: bytes, exported: bool) -> Artifact:
     extra = dict.fromkeys(EXTRA_FILES, "")
     with warnings.catch_warnings(), _torch_logs_off():  # torch's notices and its own tracebacks are not the user's concern
         warnings.simplefilter("ignore")
-        if str(path).endswith(".pt2"):
-            program = torch.export.load(str(path), extra_files=extra)
-            return program.module(), extra
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)  # type: ignore[no-untyped-call]  # torch.jit.load is unannotated
-    return module, extra
+        if exported:
+            program = torch.export.load(io.BytesIO(data), extra_files=extra)
+            tensors = [
+                *(("state_dict." + k, v) for k, v in program.state_dict.items()),
+                *(("constants." + k, v) for k, v in program.constants.items()),
+            ]
+            module = program.module()
+        else:
+            module = torch.jit.load(io.BytesIO(data), map_location="cpu", _extra_files=extra)  # type: ignore[no-untyped-call]  # torch.jit.load is unannotated
+            tensors = list(module.state_dict().items())
+    return Artifact(module, extra, {"weights": weights_sha256(tensors), "code": code_sha256(data, torchscript=not exported)})

@@ -146,7 +146,7 @@ class NormAct(nn.Module):
                 new = _activate(norms, self.act)
             scale = new / torch.clamp(norms, min=self.eps)
             scale = torch.where(norms <= self.eps, torch.zeros_like(scale), scale)
-            out = out.index_copy(1, group.dst, (fields * scale).reshape(b, -1))
+            out = out.index_copy(1, group.dst, (fields * scale).reshape(b, group.n * group.size))
         return out
 
 
@@ -345,14 +345,56 @@ def _watch(model: CompiledModel, again: bool = False) -> _Watch:
     return watch
 
 
-class CompiledModel(nn.Module):
-    """(batch, input_dim) -> (batch, output_dim); fields in the spec's order."""
+def _dtype_name(dtype: torch.dtype) -> str:
+    """The name of a dtype (TorchScript prints a dtype as a number)."""
+    if dtype == torch.float32:
+        return "float32"
+    if dtype == torch.float64:
+        return "float64"
+    if dtype == torch.float16:
+        return "float16"
+    if dtype == torch.bfloat16:
+        return "bfloat16"
+    if dtype == torch.int64:
+        return "int64"
+    if dtype == torch.int32:
+        return "int32"
+    if dtype == torch.bool:
+        return "bool"
+    return "non-float"
 
-    def __init__(self, layers: list[nn.Module], input_dim: int, output_dim: int) -> None:
+
+def check_input(x: torch.Tensor, input_dim: int, dtype: torch.dtype) -> None:
+    """A clear error for an input that is not (batch, input_dim) of the model's dtype, where torch would
+    report its internals (a matmul's shapes or dtypes, an index out of range) or, for a 1-D input, run."""
+    if x.dim() != 2 or x.shape[1] != input_dim or x.dtype != dtype:
+        raise ValueError(
+            "the model takes a "
+            + _dtype_name(dtype)
+            + " tensor of shape (batch, input_dim) = (batch, "
+            + str(input_dim)
+            + "), fields as layout.json lists them; got a "
+            + _dtype_name(x.dtype)
+            + " tensor of shape "
+            + str(list(x.shape))
+            + " (one sample: x.unsqueeze(0); another dtype: x.to(torch."
+            + _dtype_name(dtype)
+            + "))"
+        )
+
+
+class CompiledModel(nn.Module):
+    """(batch, input_dim) -> (batch, output_dim); fields in the spec's order. Any batch size, 0 included;
+    an input of another shape or dtype is refused with a message that names the layout (``check_input``)."""
+
+    def __init__(self, layers: list[nn.Module], input_dim: int, output_dim: int, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_dim, self.output_dim = input_dim, output_dim
         self.frozen = False  # an inference copy (export.freeze): nothing to assemble
+        # the dtype inputs must have, as a buffer: it follows the model through .to(), .double() and loading
+        self.register_buffer("dtype_reference", torch.zeros(0, dtype=dtype or _layers_dtype(self.layers)))
+        self.dtype_reference: torch.Tensor
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """In eager inference (eval mode, no autograd) run the layers of the frozen copy, assembled once and
@@ -368,6 +410,7 @@ class CompiledModel(nn.Module):
         if _global_hooks():
             return copy.model(*args)
         x = args[0]
+        check_input(x, self.input_dim, self.dtype_reference.dtype)
         for step in copy.steps:
             x = step(x)
         return x
@@ -390,6 +433,13 @@ class CompiledModel(nn.Module):
         return self._current_copy(_watch(self)).model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.input_dim, self.dtype_reference.dtype)
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+def _layers_dtype(layers: nn.Module) -> torch.dtype:
+    """The dtype of the layers' first floating-point parameter or buffer (the default dtype if none)."""
+    tensors = [*layers.parameters(), *layers.buffers()]
+    return next((t.dtype for t in tensors if t.is_floating_point()), torch.get_default_dtype())

@@ -14,6 +14,9 @@ field onto its invariant subspace, and Q[:, T] maps the trivial-irrep biases int
 * ``NormBatchNorm`` (escnn ``NormBatchNorm``, fields without trivial irreps, grouped by size). Training
   first updates running_var_f with the batch estimate mean_batch(|x_f|^2) / d * B / (B - 1) (detached;
   no correction when B = 1), then, in training and eval alike, y_f = x_f * w_f / sqrt(running_var_f + eps).
+* Both batch norms refuse a training batch of fewer than 2 samples, as torch's batch norms do
+  (``check_training_batch``): escnn's IIDBatchNorm1d returns NaN there and writes it into its running
+  statistics. Eval mode takes any batch, an empty one included.
 * ``EquivariantLayerNorm`` (no escnn counterpart; ``escnn_backend.norms.EscnnLayerNorm`` is its escnn
   module), per sample, the same in training and eval mode.
 
@@ -42,6 +45,21 @@ def _inverse(groups: list[torch.Tensor], size: int) -> torch.Tensor:
     inverse = torch.empty(size, dtype=torch.long)
     inverse[order] = torch.arange(size)
     return inverse
+
+
+def check_training_batch(x: torch.Tensor, kind: str) -> None:
+    """Batch statistics need two samples: a batch of one has no variance (IID: NaN from Bessel's correction,
+    written into the running statistics and from there into every later eval output), and NormBatchNorm's
+    estimate from one sample is uncorrected. Refused, as torch's own batch norms refuse it."""
+    if x.shape[0] < 2:
+        raise ValueError(
+            "Expected more than 1 value per channel when training, got input size "
+            + str(list(x.shape))
+            + ": a batch norm (norm: "
+            + kind
+            + ") in training mode needs at least 2 samples per batch; use larger batches, or model.eval() to"
+            + " run on the running statistics"
+        )
 
 
 def _update(running: torch.Tensor, batch: torch.Tensor, factor: torch.Tensor) -> None:
@@ -198,6 +216,8 @@ class IIDBatchNorm(_Statistics):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         training = self.training
+        if training:
+            check_training_batch(x, "iid_batch")
         factor = self._factor() if training else torch.zeros((), dtype=torch.float64)
         parts: list[torch.Tensor] = []
         for group in self.groups:
@@ -260,6 +280,7 @@ class NormBatchNorm(_Statistics):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
+            check_training_batch(x, "norm_batch")
             factor = self._factor()
             squares = x.detach() ** 2
             for group in self.groups:
