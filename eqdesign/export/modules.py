@@ -213,6 +213,8 @@ def project_square(
     batch-first they ran along rows of d_in."""
     b = x.shape[0]
     v = x.view(b, channels, d_in).permute(1, 2, 0).contiguous()  # (C, d_in, b)
+    if group >= channels:  # one group: no concatenation, which would copy the output once more
+        return torch.bmm(matrix, v.index_select(1, i) * v.index_select(1, j)).permute(2, 0, 1).reshape(b, channels * d_out)
     parts: list[torch.Tensor] = []
     for c in range(0, channels, group):
         vc = v[c : c + group]  # a contiguous slice
