@@ -61,6 +61,16 @@ def apply_activation(x: torch.Tensor, name: str, poly: torch.Tensor) -> torch.Te
 CACHE_BYTES = 4 * 2**20
 #: the batch a group is sized for where the size must not depend on the batch (torch.export, torch.compile)
 REFERENCE_BATCH = 1024
+#: bytes of distinct products x_i x_j one channel group of a tensor product may hold: about an L2 cache. The
+#: products of a whole layer (channels x pairs x batch, 5 times the layer's input at d = 9) do not stay in
+#: cache between forming and projecting them: an O(3) layer of 43 channels took 0.63x the time for its forward
+#: and 0.62x for its training step in groups at batch 4096, 0.87x and 0.84x at batch 512 (benchmarks/README.md)
+SQUARE_BYTES = 3 * 2**19
+
+
+def channel_group(channels: int, per_channel_bytes: int, budget: int) -> int:
+    """How many channels a group holds so that their work tensors fit ``budget`` bytes (at least one)."""
+    return max(1, min(channels, budget // max(1, per_channel_bytes)))
 
 
 class FourierAct(nn.Module):
@@ -82,7 +92,7 @@ class FourierAct(nn.Module):
         self.static_group = self._group(REFERENCE_BATCH, a.element_size())
 
     def _group(self, batch: int, itemsize: int) -> int:
-        return max(1, min(self.channels, self.cache_bytes // max(1, batch * self.points * itemsize)))
+        return channel_group(self.channels, batch * self.points * itemsize, self.cache_bytes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
@@ -195,15 +205,30 @@ def fold_symmetric(matrices: torch.Tensor, d: int) -> torch.Tensor:
 
 
 def project_square(
-    x: torch.Tensor, matrix: torch.Tensor, channels: int, d_in: int, d_out: int, i: torch.Tensor, j: torch.Tensor
+    x: torch.Tensor, matrix: torch.Tensor, channels: int, d_in: int, d_out: int, i: torch.Tensor, j: torch.Tensor, group: int
 ) -> torch.Tensor:
     """Each channel's field times itself, x (x) x, mapped by that channel's (d_out, d_in(d_in + 1)/2) matrix
-    of the distinct products x_i x_j (rows i, columns j). The batch runs last: every product and the batched
-    GEMM then run along long contiguous rows, where batch-first they ran along rows of d_in."""
+    of the distinct products x_i x_j (rows i, columns j), ``group`` channels at a time (``SQUARE_BYTES``). The
+    batch runs last: every product and the batched GEMM then run along long contiguous rows, where
+    batch-first they ran along rows of d_in."""
     b = x.shape[0]
     v = x.view(b, channels, d_in).permute(1, 2, 0).contiguous()  # (C, d_in, b)
-    square = v.index_select(1, i) * v.index_select(1, j)  # (C, pairs, b)
-    return torch.bmm(matrix, square).permute(2, 0, 1).reshape(b, channels * d_out)
+    if group >= channels:  # one group: no concatenation, which would copy the output once more
+        return torch.bmm(matrix, v.index_select(1, i) * v.index_select(1, j)).permute(2, 0, 1).reshape(b, channels * d_out)
+    parts: list[torch.Tensor] = []
+    for c in range(0, channels, group):
+        vc = v[c : c + group]  # a contiguous slice
+        square = vc.index_select(1, i) * vc.index_select(1, j)  # (g, pairs, b)
+        parts.append(torch.bmm(matrix[c : c + group], square))
+    return torch.cat(parts, 0).permute(2, 0, 1).reshape(b, channels * d_out)
+
+
+def square_group(x: torch.Tensor, channels: int, pairs: int, budget: int, static_group: int) -> int:
+    """The channels per group of a tensor product on ``x``; traced graphs (torch.export, torch.compile) need
+    one that does not depend on the batch: ``static_group``, sized for REFERENCE_BATCH."""
+    if torch.compiler.is_compiling():
+        return static_group
+    return channel_group(channels, x.shape[0] * pairs * x.element_size(), budget)
 
 
 class TensorProductAct(nn.Module):
@@ -230,6 +255,9 @@ class TensorProductAct(nn.Module):
         self.pair_j: torch.Tensor
         self.weight = nn.Parameter(weights.clone())
         self.channels, self.d_in, self.d_out = channels, d_in, d_out
+        self.pairs = int(i.numel())
+        self.square_bytes = SQUARE_BYTES  # an attribute: TorchScript reads no global numbers
+        self.static_group = channel_group(channels, REFERENCE_BATCH * self.pairs * weights.element_size(), SQUARE_BYTES)
 
     def matrix(self) -> torch.Tensor:
         """(C, d_out, pairs): each channel's projection of its distinct products."""
@@ -238,7 +266,8 @@ class TensorProductAct(nn.Module):
         return torch.einsum("k,koi->oi", self.weight, self.basis).view(self.channels, self.d_out, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return project_square(x, self.matrix(), self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j)
+        g = square_group(x, self.channels, self.pairs, self.square_bytes, self.static_group)
+        return project_square(x, self.matrix(), self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g)
 
 
 def _shared_basis(basis: torch.Tensor, channels: int, d_out: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -273,9 +302,11 @@ class FrozenTensorProduct(nn.Module):
         self.pair_i: torch.Tensor
         self.pair_j: torch.Tensor
         self.channels, self.d_in, self.d_out = layer.channels, layer.d_in, layer.d_out
+        self.pairs, self.square_bytes, self.static_group = layer.pairs, layer.square_bytes, layer.static_group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return project_square(x, self.matrix, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j)
+        g = square_group(x, self.channels, self.pairs, self.square_bytes, self.static_group)
+        return project_square(x, self.matrix, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g)
 
 
 #: the buffers that change after a model is made: batch norms' running statistics, updated in training.
