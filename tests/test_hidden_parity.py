@@ -112,7 +112,8 @@ def test_declared_names_are_so3_only_and_keep_the_xyz_basis():
     [term] = parse(make_group("so3"), "3_odd")
     assert (term.field.parity, term.field.irreps[0].freq, term.field.basis) == ((-1,), 3, "")
     assert not isinstance(parse(make_group("o3"), "pseudovector"), list)  # O(3) writes 1e
-    assert not isinstance(parse(make_group("so3"), "1o"), list)  # and SO(3) has no 1o
+    refused = parse(make_group("so3"), "1o")  # and SO(3) has no 1o: the hint says how SO(3) writes it
+    assert not isinstance(refused, list) and refused.hint.startswith("1o is O(3)'s name; SO(3) writes 1, or 1_odd")
 
 
 @pytest.mark.parametrize(

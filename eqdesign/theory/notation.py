@@ -72,6 +72,10 @@ def unknown_name_hint(group: Group, name: str) -> str:
     close = close_matches(name, valid, cutoff=0.5, n=3)
     guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     more = ", ..." if not group.finite else ""
+    degree = name[:-1]
+    if group.parity_examples() and degree.isdigit() and name[-1] in "eo":  # O(3)'s name for a parity sector
+        spelled = f"{degree}_{'even' if name[-1] == 'e' else 'odd'}"
+        guess = f"{name} is O(3)'s name; {group.label} writes {degree}, or {spelled} to declare its parity under x -> -x. "
     return f"{guess}valid irreps of {group.label}: {', '.join(valid)}{more}"
 
 
