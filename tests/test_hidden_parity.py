@@ -190,11 +190,11 @@ TORQUE_ASK = ("--group", "so3", "--input", "8x vector", "--params", "7000")
 
 
 def _design(tmp_path: Path, output: str) -> Path:
-    from conftest import run_cli
+    from conftest import invoke_cli
 
     spec = tmp_path / f"design-{len(list(tmp_path.iterdir()))}.yaml"
-    proc = run_cli("design", *TORQUE_ASK, "--output", output, "-o", str(spec))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = invoke_cli("design", *TORQUE_ASK, "--output", output, "-o", str(spec))
+    assert done.returncode == 0, done.stdout + done.stderr
     return spec
 
 
