@@ -227,7 +227,7 @@ def _hidden_reason(parity: Parity, c: Irrep) -> str:
 
 
 def _declared_parities(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """SO(3) outputs declared with a parity (``1e``, ``pseudovector``) whose declared sector stays zero."""
+    """SO(3) outputs declared with a parity (``pseudovector``, ``1_even``) whose declared sector stays zero."""
     parity = flow.parity
     if parity is None:
         return []
