@@ -41,6 +41,7 @@ class Parity:
     """The hidden inversion of an SO(3) design (see analysis.parity): the states over parity sectors."""
 
     lift: Lift
+    lifted: Design  # the design over the sectors (analysis.parity.lifted_design)
     sectors: list[State]  # over O(3) irreps, the sectors of the SO(3) ones, after the input and each layer
     plain: State  # the final state of the analysis without the hidden symmetry
     breaking: tuple[int, ...]  # hidden layers (indices into spec.hidden) that break the inversion
@@ -322,7 +323,7 @@ def analyse(design: Design) -> Flow:
     lifted = lifted_design(design, lift)
     sectors = _run(_Analysis(lifted, lift))
     breaking = tuple(layer.index for layer in design.hidden if breaks_inversion(layer))
-    parity = Parity(lift, sectors.states, plain.final, breaking, lift.group.reachable(lifted.input.content()))
+    parity = Parity(lift, lifted, sectors.states, plain.final, breaking, lift.group.reachable(lifted.input.content()))
     return _combine(plain, parity)
 
 
@@ -352,16 +353,11 @@ def _combine(plain: Flow, parity: Parity) -> Flow:
 def _cut(state: State, lifted: State, lift: Lift) -> State:
     out: State = {}
     for c, info in state.items():
-        alive = [lifted[s] for s in lift.sectors(c) if s in lifted]
+        alive = [s for s in lift.sectors(c) if s in lifted]
         if alive:
-            deps = info.deps & _joint(alive)
-            out[c] = Info(deps, min(info.rank, sum(x.rank for x in alive)))
+            deps = info.deps & _joint_deps(alive, lifted)
+            out[c] = Info(deps, min(info.rank, sum(lifted[s].rank for s in alive)))
     return out
-
-
-def _joint(infos: list[Info]) -> frozenset[str]:
-    none: frozenset[str] = frozenset()
-    return none.union(*(x.deps for x in infos))
 
 
 def influence(design: Design, flow: Flow) -> dict[str, list[str]]:

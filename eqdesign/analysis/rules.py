@@ -13,7 +13,7 @@ from ..theory.irreps import Irrep, format_content
 from .dataflow import Flow, Parity
 from .design import Design, Linear, Nonlinear
 from .fixes import needed_input, suggest_fix
-from .parity import Lift, lifted_design
+from .parity import Lift
 
 
 @rule(
@@ -247,7 +247,7 @@ def _declared_finding(loaded: LoadedSpec, design: Design, parity: Parity, name: 
     spell = parity.lift.spell
     sign = "even" if parity.lift.parity(sector) > 0 else "odd"
     what = f"output {name} can never have its declared parity ({sign} under x -> -x, {parity.lift.sector_name(sector)} for degree {sector.freq})"
-    lifted = lifted_design(design, parity.lift)
+    lifted = parity.lifted
     if not parity.ideal(sector):
         sources = " + ".join(f"{m}x{spell(i)}" for i, m in sorted(lifted.input.content().items(), key=lambda x: x[0].name))
         reason = f"no equivariant map of {sources} can produce {spell(sector)}"
