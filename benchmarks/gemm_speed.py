@@ -123,7 +123,8 @@ def _count(widths: list[int]) -> int:
 
 def designed_specs(folder: Path) -> list[tuple[str, Path]]:
     """What `eqdesign design` writes for each ask in ASKS, as spec files in ``folder``."""
-    from eqdesign.commands.design import Ask, design
+    from eqdesign.analysis.search import Ask
+    from eqdesign.analysis.search import run_search as design
 
     out: list[tuple[str, Path]] = []
     for name, group, inp, outp, params in ASKS:

@@ -319,25 +319,16 @@ def design(
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Search architectures for an input, an output and a budget; write the best spec that passes `check`."""
-    from .commands.design import Ask, DesignResult, measure_in_processes
+    from .commands.design import Ask
     from .commands.design import design as run_design
-    from .commands.design_report import design_json, human
-    from .commands.init import write_new
     from .outfiles import file_problem
+    from .report.design import design_json, human
 
     ask = Ask("so3" if group is None else group, input or "", output or "", params, tolerance, layers, name, partial)
     problems = _design_conflicts(partial, group, input, output, measure, top, jobs)
     if file is not None:
         problems.append(file_problem(file, "-o", overwrite=False, command="design", example="designed.yaml"))
-    refused = [p for p in problems if p is not None]
-    if refused:  # before the search: --measure builds candidates, minutes of work for a path never written
-        result = DesignResult(ask, ExitCode.SPEC, messages=refused)
-    else:
-        result = run_design(ask, measure_in_processes(top or 3, jobs or 1) if measure else None)
-    problem = write_new(file, result.text, "design") if result.ok and file is not None else None
-    if problem is not None:
-        result.messages.append(problem)
-        result.exit_code = ExitCode.SPEC
+    result = run_design(ask, _present(problems), (top or 3, jobs or 1) if measure else None, file)
     if format is Format.json:
         from .report import reporter
 

@@ -8,8 +8,11 @@ writers check again when they write: the file system may change in between.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
+from .atomic import temp_beside, usual_mode
 from .findings import printable
 
 
@@ -43,4 +46,49 @@ def folder_problem(path: str, option: str, *, example: str) -> str | None:
             if folder.is_dir():
                 return None
             return f"{option} {shown}: the output folder cannot be made: {printable(str(folder))} is a file; name a folder"
+    return None
+
+
+def _link_new(tmp: Path, target: Path, text: str) -> None:
+    """Put the finished temporary file at ``target`` unless something is there: a hard link fails rather than
+    replace. Where the file system has no hard links, an exclusive create does the same (written in place)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV, errno.ENOSYS):
+            raise
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+
+
+def write_new(path: str, text: str, command: str = "init") -> str | None:
+    """Write ``text`` to a new file at ``path``, whole or not at all, never over an existing one. None when
+    written; otherwise why not (``command``: who refuses to overwrite, in the message)."""
+    target = Path(path)
+    shown = printable(path)
+    exists = f"{shown} already exists; {command} never overwrites a file (choose another path, or remove it first)"
+    if target.exists() or target.is_symlink():
+        return exists
+    if not target.parent.is_dir():
+        return f"cannot write {shown}: the folder {printable(str(target.parent))} does not exist (create it first)"
+    tmp: Path | None = None
+    try:
+        tmp = temp_beside(target)
+        tmp.write_text(text, encoding="utf-8")
+        usual_mode(tmp)
+        _link_new(tmp, target, text)
+    except FileExistsError:  # made by someone else between the check above and the link
+        return exists
+    except OSError as err:
+        return f"cannot write {shown}: {err.strerror or err}"
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return None

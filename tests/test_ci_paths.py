@@ -21,6 +21,7 @@ import pytest
 
 from conftest import ROOT
 from eqdesign.commands.check import check_paths
+from eqdesign.commands.discover import discover
 from eqdesign.exitcodes import ExitCode
 from eqdesign.findings import printable
 from eqdesign.report.concise import ConciseReporter
@@ -30,7 +31,6 @@ from eqdesign.report.gitlab import GitlabReporter
 from eqdesign.report.junit import JUnitReporter, xml_text
 from eqdesign.report.locations import ROOT_VARIABLE, portable_name
 from eqdesign.report.sarif import SarifReporter, sarif_log
-from eqdesign.spec.discover import discover
 
 FLAGGED = (ROOT / "tests" / "formats" / "flagged.yaml").read_text(encoding="utf-8")
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from eqdesign.analysis.budget import AUTO_MARGIN, Limits, auto_rule_needed, design_excesses, tolerance_excesses
-from eqdesign.commands.check import check_file
-from eqdesign.commands.design import Ask, design, measure_in_processes
+from eqdesign.analysis.checking import check_file
+from eqdesign.analysis.search import Ask
+from eqdesign.analysis.search import run_search as design
+from eqdesign.api.designing import measure_in_processes
 from eqdesign.exitcodes import ExitCode
 from eqdesign.numerics.gridsearch import auto_layers
 from tests.conftest import invoke_cli, run_cli

@@ -1,4 +1,4 @@
-"""`eqdesign.spec.discover`: which spec files `eqdesign check` arguments name, on real files in tmp_path."""
+"""`eqdesign.commands.discover`: which spec files `eqdesign check` arguments name, on real files in tmp_path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eqdesign.spec.discover import Discovery, Skipped, discover
+from eqdesign.commands.discover import Discovery, Skipped, discover
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX-only")
 LOOP = "symbolic link loop (leads back to {})"

@@ -30,10 +30,11 @@ RANK = {
     "export": 4,
     "escnn_backend": 5,
     "report": 6,
-    "commands": 7,
-    "cli": 8,
-    "__main__": 9,
-    "eqdesign": 0,
+    "api": 7,
+    "commands": 8,
+    "cli": 9,
+    "__main__": 10,
+    "eqdesign": 11,  # the package's __init__ re-exports the API (imported on first use)
 }
 #: never torch or escnn
 PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}

@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..analysis.config import DEFAULT, Config, ConfigError, config_for
-from ..analysis.dataflow import analyse
-from ..analysis.resolve import resolve
-from ..analysis.rules import DESIGN_RULES, FLOW_RULES
-from ..analysis.suppress import apply_rules, suppressed
+from ..analysis.checking import SpecResult, check_file
+from ..analysis.config import Config, ConfigError, config_for
 from ..findings import Finding
-from ..results import CheckResult, SpecResult
-from ..spec.discover import Discovery, discover, only_specs
-from ..spec.load import load_spec
+from ..results import CheckResult
+from .discover import Discovery, discover, only_specs
 
-
-def check_file(path: str | Path, config: Config = DEFAULT) -> SpecResult:
-    """One spec under one configuration (`build` checks through here too, so the two never disagree)."""
-    result = SpecResult(str(path), disabled=config.disabled, strict=config.strict)
-    try:
-        _check_into(result, config)
-        if result.loaded is not None:
-            result.findings = apply_rules(result.loaded, config, result.findings)
-            result.disabled |= suppressed(result.loaded)
-    except Exception as err:  # noqa: BLE001 - "cannot continue" is reported, never shown as a traceback
-        if os.environ.get("EQDESIGN_DEBUG"):
-            raise
-        result.internal_error = f"{type(err).__name__}: {err}"
-    result.findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
-    return result
-
-
-def _check_into(result: SpecResult, config: Config) -> None:
-    loaded = load_spec(result.file, config.tests)
-    if isinstance(loaded, list):
-        result.findings = loaded
-        return
-    result.loaded = loaded
-    resolution = resolve(loaded)
-    result.findings.extend(resolution.findings)
-    if resolution.design is None:
-        return
-    design = result.design = resolution.design
-    flow = result.flow = analyse(design)
-    for rule_fn in DESIGN_RULES + FLOW_RULES:
-        result.findings.extend(rule_fn(loaded, design, flow))
+__all__ = ["check_file", "check_paths", "configured", "spec_files"]
 
 
 def check_paths(

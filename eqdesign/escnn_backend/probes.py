@@ -11,14 +11,16 @@ import torch
 
 from ..analysis.design import Design
 from ..export.modules import CompiledModel
-from ..numerics.elements import Element, rep_stack
+from ..numerics.elements import Element, pick_elements, rep_stack
 from ..numerics.equivariance import Fn
 from ..numerics.influence import Measurement, approximate, measure_influence
 from ..numerics.suite import LayerCase, ModelCase, is_exact, layer_name
 from ..theory.group import FloatArray
 from .builder import build_escnn
+from .compat import gspaces
 from .families import IrrepId
 from .model import EscnnModel
+from .types import escnn_group, escnn_type
 
 
 def _escnn_fn(module: Any) -> Fn:
@@ -147,3 +149,13 @@ def measure(design: Design, model: EscnnModel | None = None, refinement: int = 2
 
 def element_names(elements: Sequence[Any]) -> list[str]:
     return [str(g) for g in elements]
+
+
+def design_representations(design: Design, samples: int, seed: int, dtype: torch.dtype) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """The input and output representation matrices of a design at the elements a build would test (their
+    names too), without building its model: what checking a user's own module against a spec needs."""
+    top = max((i.freq for t in (design.input, design.output) for i in t.content()), default=1)
+    gspace = gspaces.no_base_space(escnn_group(design.group, top + 1))
+    in_type, out_type = escnn_type(gspace, design.input), escnn_type(gspace, design.output)
+    elements = pick_elements(gspace.fibergroup, samples, seed)
+    return element_names(elements), rep_stack(in_type.representation, elements, dtype), rep_stack(out_type.representation, elements, dtype)

@@ -86,6 +86,11 @@ def load_spec(file: str | Path, test_defaults: dict[str, Any] | None = None) -> 
     text = read_text(Path(file))
     if isinstance(text, Finding):
         return [replace(text, location=Location(name, 1, 1, ""))]
+    return load_text(text, name, test_defaults)
+
+
+def load_text(text: str, name: str, test_defaults: dict[str, Any] | None = None) -> LoadedSpec | list[Finding]:
+    """A spec given as text; ``name`` stands for the file in every location (``<string>``, say)."""
     parsed = load_yaml(text)
     if isinstance(parsed, YamlProblem):
         return [make(parsed.rule, parsed.message, Location(name, parsed.line, parsed.column, spec_path(parsed.path)), parsed.hint)]

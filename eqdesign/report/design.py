@@ -1,12 +1,14 @@
 """Reports of `eqdesign design`: the comparison and the rejected families (human, on stderr when the spec
-goes to stdout), or one JSON document (``design_json``, versioned by ``commands.design.SCHEMA_VERSION``)."""
+goes to stdout), or one JSON document (``design_json``, versioned by ``SCHEMA_VERSION``)."""
 
 from __future__ import annotations
 
 from typing import Any, TextIO
 
 from .. import __version__
-from .design import SCHEMA_VERSION, Candidate, DesignResult, comparison_lines, describe
+from ..analysis.search import Candidate, DesignResult, comparison_lines, describe
+
+SCHEMA_VERSION = 1  # `design --format json`
 
 
 def candidate_json(rank: int, c: Candidate, tolerance: float) -> dict[str, Any]:

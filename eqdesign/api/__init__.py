@@ -1,0 +1,50 @@
+"""The public Python API; ``import eqdesign`` gives the same names (see docs/api.md).
+
+Importing it needs neither torch nor escnn: ``load_spec``, ``check`` and ``design`` run on the check-only
+install, and the rest import torch (and escnn, to build) when called."""
+
+from __future__ import annotations
+
+from ..analysis.search import Candidate
+from ..findings import Finding, Location, Severity
+from ..results import Verification
+from .building import BuildReport, Built, build
+from .checking import CheckReport, check
+from .designing import design
+from .equivariance import assert_equivariant
+from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, SpecError
+from .inference import freeze
+from .loading import Loaded, LoadError, load, verify
+from .spec import Spec, load_spec
+
+__all__ = [
+    "BuildFailed",
+    "BuildReport",
+    "Built",
+    "Candidate",
+    "CheckReport",
+    "DesignError",
+    "EqdesignError",
+    "EquivarianceError",
+    "Finding",
+    "LoadError",
+    "Loaded",
+    "Location",
+    "Severity",
+    "Spec",
+    "SpecError",
+    "Verification",
+    "assert_equivariant",
+    "build",
+    "check",
+    "design",
+    "freeze",
+    "load",
+    "load_spec",
+    "verify",
+]
+
+for _name in __all__:  # reprs and tracebacks name them as users import them
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith(__name__):
+        _obj.__module__ = "eqdesign"

@@ -1,0 +1,100 @@
+"""``design``: the architecture search of `eqdesign design`, and the measuring of its best candidates
+(``--measure``), which builds them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..analysis.search import Ask, Candidate, DesignResult, run_search
+from .errors import DesignError
+
+__all__ = ["Ask", "Candidate", "DesignResult", "design", "measure_in_processes", "measure_one"]
+
+
+def measure_in_processes(top: int, jobs: int) -> Callable[[list[Candidate]], None]:
+    """Build the first ``top`` candidates in ``jobs`` processes; each gets its measured error and speed."""
+
+    def run(ranked: list[Candidate]) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chosen = ranked[:top]
+        # fresh interpreters: a fork of a process whose torch threads hold locks can wait on them for ever
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
+            for c, (error, seconds) in zip(chosen, pool.map(measure_one, [c.text for c in chosen]), strict=True):
+                c.measured_error, c.seconds_per_batch = error, seconds
+
+    return run
+
+
+def measure_one(text: str) -> tuple[float | None, float | None]:
+    """(the build's largest relative equivariance error, seconds of one forward of its exported inference
+    artifact, NAME.pt2, at batch 512), None where the build fails. One build, in a worker process: torch and
+    escnn are imported here only."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from ..analysis.checking import check_text
+    from .building import run_build, write_artifacts
+
+    with tempfile.TemporaryDirectory(prefix="eqdesign-measure-") as folder:
+        build, made = run_build(check_text(text, str(Path(folder) / "candidate.yaml")), influence=False)
+        if made is not None:
+            write_artifacts(build, made, Path(folder) / "out")
+        exported = [a for a in build.artifacts if a.endswith(".pt2")]
+        if not build.ok or not build.equivariance or not exported or build.check.design is None:
+            return None, None
+        error = max(float(e["max_rel"]) for e in build.equivariance if e.get("max_rel") is not None)
+        return error, _speed(exported[0], build.check.design.input.dim)
+
+
+def _speed(artifact: str, input_dim: int) -> float:
+    """The median of five timed forwards of an exported model (one untimed first)."""
+    import torch
+
+    model = torch.export.load(artifact).module()
+    x = torch.randn(512, input_dim)
+    times = []
+    with torch.no_grad():
+        model(x)
+        for _ in range(5):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return sorted(times)[2]
+
+
+def design(
+    *,
+    group: str = "so3",
+    input: str,
+    output: str,
+    params: int = 50_000,
+    tolerance: float = 0.02,
+    layers: int | None = None,
+    name: str | None = None,
+    measure: int = 0,
+    jobs: int = 1,
+) -> list[Candidate]:
+    """Search architectures from ``input`` to ``output`` (irreps strings, as in specs) over ``group`` within
+    ``params`` parameters, as `eqdesign design` does; the candidates that pass, best first.
+
+    The first candidate's ``text`` is the commented spec `eqdesign design` writes (checked again); the
+    others' are plain. ``measure``: build the best that many and rank them by measured error, then speed.
+    Raises :class:`DesignError` for a bad ask, or where no architecture reaches the output.
+
+    >>> best = design(group="so2", input="1x vector", output="1x 0", params=2_000)[0]
+    >>> best.params <= 2_000, best.exact
+    (True, True)
+    >>> load_spec(best.text).output
+    '1x 0'
+    """
+    ask = Ask(group, input, output, params, tolerance, layers, name)
+    result = run_search(ask, measure_in_processes(measure, jobs) if measure else None)
+    if not result.ok:
+        raise DesignError(result.messages + [f"{family}: {why}" for family, why in result.rejected])
+    return result.ranked

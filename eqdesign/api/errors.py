@@ -1,0 +1,56 @@
+"""The exceptions of the public API. Each carries what the command line would report: located findings,
+a build's report, or the measured equivariance error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..findings import Finding
+from ..report.concise import finding_line
+
+if TYPE_CHECKING:
+    from .building import BuildReport
+
+
+class EqdesignError(Exception):
+    """The base of every error eqdesign raises on purpose."""
+
+
+def _lines(findings: Sequence[Finding]) -> str:
+    return "\n".join(finding_line(f) + (f" (hint: {f.hint})" if f.hint else "") for f in findings)
+
+
+class SpecError(EqdesignError, ValueError):
+    """A spec that cannot be read or resolved; ``findings`` are the located findings `eqdesign check` shows
+    (file, line, column, rule, message and hint each)."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = list(findings)
+        super().__init__(_lines(self.findings) or "the spec could not be read")
+
+
+class DesignError(EqdesignError, ValueError):
+    """An ask `design` cannot answer: a bad option (``messages`` say which), or an output no architecture
+    can reach within the budget."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))
+
+
+class BuildFailed(EqdesignError):
+    """A build that failed its tests, or that escnn could not make: ``report`` holds every verdict."""
+
+    def __init__(self, report: BuildReport) -> None:
+        self.report = report
+        super().__init__("; ".join(report.failures) or "the build failed")
+
+
+class EquivarianceError(EqdesignError, AssertionError):
+    """A module that is not equivariant within the tolerance: ``max_rel`` is the largest relative error
+    measured, at group element ``element`` (its index among the sampled ones)."""
+
+    def __init__(self, message: str, max_rel: float, element: int) -> None:
+        self.max_rel, self.element = max_rel, element
+        super().__init__(message)
