@@ -9,7 +9,7 @@ from pathlib import Path
 from ..analysis.config import DEFAULT, Config, ConfigError, config_for
 from ..analysis.dataflow import analyse
 from ..analysis.resolve import resolve
-from ..analysis.rules import DESIGN_RULES, FLOW_RULES
+from ..analysis.rules import run_checks
 from ..analysis.suppress import apply_rules, suppressed
 from ..findings import Finding
 from ..results import CheckResult, SpecResult
@@ -45,8 +45,7 @@ def _check_into(result: SpecResult, config: Config) -> None:
         return
     design = result.design = resolution.design
     flow = result.flow = analyse(design)
-    for rule_fn in DESIGN_RULES + FLOW_RULES:
-        result.findings.extend(rule_fn(loaded, design, flow))
+    result.findings.extend(run_checks(loaded, design, flow))
 
 
 def check_paths(
