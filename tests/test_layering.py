@@ -16,6 +16,7 @@ PACKAGE = ROOT / "eqdesign"
 #: a stage may import its own modules and those of lower ranks only
 RANK = {
     "theory": 0,
+    "codes": 0,
     "findings": 0,
     "exitcodes": 0,
     "paths": 0,
@@ -37,7 +38,7 @@ RANK = {
     "eqdesign": 11,  # the package's __init__ re-exports the API (imported on first use)
 }
 #: never torch or escnn
-PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}
+PURE = {"theory", "codes", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}
 
 
 def _modules() -> dict[str, Path]:

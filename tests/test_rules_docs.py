@@ -1,15 +1,25 @@
-"""Rule documentation has one source: every rule documents itself (docstring, fix=), ships an example spec that
-triggers it, and docs/rules.md is generated from both, so none of them can go stale."""
+"""Rules have one source: the rule table (eqdesign/codes.py) declares and documents every rule the analysis can
+emit, each check function finds the rule the table pairs it with, every rule ships an example spec that
+triggers it, and docs/rules.md is generated from the table and the examples, so none of them can go stale."""
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 from importlib.resources import as_file
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
+from eqdesign.analysis.config import DEFAULT
+from eqdesign.analysis.dataflow import Flow, analyse
+from eqdesign.analysis.design import Design
+from eqdesign.analysis.resolve import resolve
+from eqdesign.analysis.rules import CHECKS
+from eqdesign.codes import RULE_TABLE, Stage
 from eqdesign.commands.check import check_file
 from eqdesign.commands.rules import (
     EXAMPLES,
@@ -23,9 +33,10 @@ from eqdesign.commands.rules import (
     rules_markdown,
 )
 from eqdesign.findings import BUILD_RULES, MANDATORY, RULES, Rule, Severity
+from eqdesign.spec.load import LoadedSpec, load_spec
 from eqdesign.spec.model import Spec
 
-ALL = sorted(RULES.values(), key=lambda r: r.rule_id)
+ALL = list(RULE_TABLE)
 #: rules `check` never emits on a spec of its own: a defect, the configuration file, build verdicts
 NOT_FROM_CHECK = {"internal-error", "config", "not-equivariant", "build-failed"}
 EXAMPLE_NAME = re.compile(r"^(EQ\d{3})-([a-z0-9]+(?:-[a-z0-9]+)*)\.yaml$")
@@ -42,17 +53,101 @@ def _example_path(rule: Rule) -> Path:
         return Path(path)
 
 
-# -- the rules document themselves
+# -- one table declares every rule
 
 
-def test_rule_ids_and_names_are_unique_and_well_formed():
+def test_rule_ids_and_names_are_unique_sorted_and_well_formed():
     ids = [r.rule_id for r in ALL]
-    assert len(ids) == len(set(ids)), "a rule id is registered twice"
+    assert ids == sorted(set(ids)), "the table lists each rule once, by id"
+    assert len({r.name for r in ALL}) == len(ALL), "two rules share a name"
     for r in ALL:
         assert re.fullmatch(r"EQ\d{3}", r.rule_id), r.rule_id
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", r.name), f"{r.rule_id}: {r.name!r} is not kebab-case"
-    unknown = sorted(MANDATORY - set(RULES))
-    assert not unknown, f"MANDATORY names unknown rules: {unknown}"
+    assert set(RULES) == {r.name for r in ALL} and all(RULES[r.name] is r for r in ALL)
+    # a spec that cannot be read, resolved or built, or that broke eqdesign, must fail any gate: those rules are
+    # errors no configuration can silence
+    unbuildable = {r.name for r in ALL if r.stage in {Stage.READ, Stage.RESOLVE, Stage.BUILD, Stage.ANY}}
+    assert unbuildable <= MANDATORY and all(RULES[name].severity is Severity.ERROR for name in MANDATORY)
+
+
+def _emitted_names() -> dict[str, set[str]]:
+    """Every rule name the package's source makes a finding with, and the modules that do: the first argument
+    of make() and of yamlsrc's _problem() and YamlProblem(), a rule= keyword, and the default of a parameter
+    named rule."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "eqdesign").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[ast.expr] = []
+            if isinstance(node, ast.Call):
+                callee = node.func.id if isinstance(node.func, ast.Name) else None
+                names += node.args[:1] if callee in {"make", "_problem", "YamlProblem"} else []
+                names += [k.value for k in node.keywords if k.arg == "rule"]
+            elif isinstance(node, ast.arguments):
+                params = node.posonlyargs + node.args
+                names += [d for a, d in zip(params[len(params) - len(node.defaults) :], node.defaults, strict=True) if a.arg == "rule"]
+                names += [d for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True) if a.arg == "rule" and d is not None]
+            for name in names:
+                if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    found.setdefault(name.value, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_rule_the_source_emits_is_in_the_table_and_every_table_rule_is_emitted():
+    emitted = _emitted_names()
+    assert "dropped-irrep" in emitted and "build-failed" in emitted, "the scan no longer sees how findings are made"
+    unknown = {name: sorted(where) for name, where in emitted.items() if name not in RULES}
+    assert not unknown, f"findings made with rules the table lacks: {unknown}"
+    assert not set(RULES) - set(emitted), f"rules in the table that nothing emits: {sorted(set(RULES) - set(emitted))}"
+
+
+def test_the_check_stage_is_exactly_the_rules_with_a_check_function():
+    assert list(CHECKS) == [r.name for r in ALL if r.stage is Stage.CHECK], "CHECKS pairs each CHECK rule with its function, by id"
+    assert "eqdesign/analysis/rules.py" not in set().union(*(w for n, w in _emitted_names().items() if RULES[n].stage is not Stage.CHECK))
+
+
+def _analysed(path: Path) -> tuple[LoadedSpec, Design, Flow]:
+    loaded = load_spec(path, DEFAULT.tests)
+    assert not isinstance(loaded, list), [f.message for f in loaded]
+    design = resolve(loaded).design
+    assert design is not None, f"{path.name} does not resolve"
+    return loaded, design, analyse(design)
+
+
+CHECK_EXAMPLES = [RULES[name] for name in CHECKS]
+
+
+@pytest.mark.parametrize("rule", CHECK_EXAMPLES, ids=_ids(CHECK_EXAMPLES))
+def test_each_check_function_finds_its_rule_and_no_other(rule: Rule):
+    """On every CHECK rule's example, each check function reports only the rule the table pairs it with, and the
+    function of this example's rule reports it."""
+    analysed = _analysed(_example_path(rule))
+    for name, check in CHECKS.items():
+        found = check(*analysed)
+        assert {f.rule for f in found} <= {name}, f"{check.__name__} reports {sorted({f.rule for f in found})}"
+        assert found or name != rule.name, f"{check.__name__} finds nothing on its example"
+
+
+def test_importing_the_package_registers_nothing():
+    """The table is complete before any check function is imported: configuration and the reporters see every
+    rule without importing analysis/rules.py, and importing it (or anything else) changes nothing."""
+    code = """
+import sys
+from eqdesign.analysis.config import rule_names
+from eqdesign.report.entries import rules_run
+assert "eqdesign.analysis.rules" not in sys.modules, "importing the table imported the check functions"
+before = (rule_names("ALL"), [r.name for r in rules_run(True)])
+import eqdesign.analysis.rules, eqdesign.commands.rules, eqdesign.report.sarif, eqdesign.report.junit
+assert (rule_names("ALL"), [r.name for r in rules_run(True)]) == before
+print(" ".join(before[0]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == sorted(RULES)
+    with pytest.raises(TypeError):
+        RULES["new-rule"] = ALL[0]  # type: ignore[index]
+
+
+# -- the rules document themselves
 
 
 @pytest.mark.parametrize("rule", ALL, ids=_ids(ALL))

@@ -16,7 +16,7 @@ from .config import DEFAULT, Config
 from .dataflow import Flow, analyse, ideal_influence, influence, sector_influence
 from .design import Design
 from .resolve import resolve
-from .rules import DESIGN_RULES, FLOW_RULES
+from .rules import run_checks
 from .suppress import apply_rules, suppressed
 
 
@@ -121,5 +121,4 @@ def _check_into(result: SpecResult, loaded: LoadedSpec | list[Finding]) -> None:
         return
     design = result.design = resolution.design
     flow = result.flow = analyse(design)
-    for rule_fn in DESIGN_RULES + FLOW_RULES:
-        result.findings.extend(rule_fn(loaded, design, flow))
+    result.findings.extend(run_checks(loaded, design, flow))

@@ -59,8 +59,6 @@ DEFAULT = Config()
 
 def rule_names(query: str) -> list[str]:
     """The rules a word names: an id (any case), a name, an id prefix such as ``EQ2``, or ``ALL``."""
-    from . import rules as _  # noqa: F401  (the checker-backed rules register on import)
-
     q = query.strip()
     if q.upper() == "ALL":
         return sorted(RULES)

@@ -1,12 +1,13 @@
-"""Analysis rules. Each returns findings for one design and never raises; its docstring documents it."""
+"""The check functions of the analysis rules (``Stage.CHECK`` in codes.py, which documents each). Each returns
+one rule's findings for one design and never raises; ``CHECKS`` says which function finds which rule."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 
-from ..findings import Finding, Location, Severity, make, rule
+from ..findings import Finding, Location, make
 from ..spec.load import LoadedSpec
 from ..spec.model import MAX_BAND_LIMIT
 from ..theory.irreps import Irrep, format_content
@@ -16,19 +17,8 @@ from .fixes import needed_input, suggest_fix
 from .parity import Lift
 
 
-@rule(
-    "EQ101",
-    "dropped-irrep",
-    Severity.WARNING,
-    fix="If the irrep should survive, add it to the field types of the layer after it (that hidden layer's "
-    "fields, or the output); if dropping it is intended, add lint: {ignore: [dropped-irrep]} to the spec.",
-)
 def dropped_irrep(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """A linear layer's input holds an irrep its output lacks. By Schur's lemma an equivariant linear map
-    between irreducible representations is zero unless they are isomorphic, so no weight can carry that
-    irrep across; escnn skips such blocks without a word, and whatever the irrep carried is lost at this
-    layer. It is often deliberate in the last layer, where the higher irreps of a Fourier layer are
-    projected away, and a mistake when the dropped irrep held input information an output needs."""
+    """EQ101: each linear layer whose output lacks an irrep of its input."""
     out = []
     for layer in design.linears:
         cout = layer.out_type.content()
@@ -46,21 +36,8 @@ def dropped_irrep(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findin
     return out
 
 
-@rule(
-    "EQ102",
-    "grid-too-small",
-    Severity.ERROR,
-    fix="Remove grid: so that grid: auto picks a weighted quadrature, or give the explicit grid at least the "
-    "number of points the hint names (about twice the coefficients is well conditioned), or lower band_limit.",
-)
 def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """A Fourier layer samples fewer grid points than its band-limited representation has coefficients, so
-    the layer cannot be built. The band-limit L regular representation holds each irrep of frequency at
-    most L as often as its dimension (1 + 9 + 25 + ... coefficients per channel on SO(3); a quotient such
-    as the sphere holds each once, 1 + 3 + 5 + ...). With fewer sample points than coefficients the
-    sampling map has a kernel, so the Fourier transform cannot recover the signal from its samples. Finite
-    groups sample every element, and a weighted rule exact to degree 2L inverts the transform exactly: both
-    are exempt."""
+    """EQ102: each Fourier layer sampling fewer points than its coefficients."""
     return [
         make(
             "grid-too-small",
@@ -73,18 +50,8 @@ def grid_too_small(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Findi
     ]
 
 
-@rule(
-    "EQ103",
-    "grid-ill-conditioned",
-    Severity.WARNING,
-    fix="Remove grid: (grid: auto picks a weighted quadrature, exactly conditioned), or use about twice as many points as coefficients.",
-)
 def grid_ill_conditioned(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """A Fourier grid has fewer than 1.5 points per Fourier coefficient. Its sampling matrix is then barely
-    overdetermined and tends to be badly conditioned (escnn's thomson_cube N=4 at L=3: condition number
-    about 4e7), which inflates outputs and equivariance errors. A weighted rule exact to degree 2L is
-    exempt: by the orthogonality of the irreps' matrix coefficients (Peter-Weyl) its transform is the exact
-    one, perfectly conditioned (the uniform circle of 2L + 1 points, say)."""
+    """EQ103: each Fourier grid with fewer than 1.5 points per coefficient."""
     return [
         make(
             "grid-ill-conditioned",
@@ -112,21 +79,8 @@ def exact_transform(layer: Nonlinear) -> bool:
 UNWEIGHTED_ERROR_PER_PPC = 0.25
 
 
-@rule(
-    "EQ107",
-    "grid-too-coarse",
-    Severity.WARNING,
-    fix="Remove grid: (grid: auto is a weighted quadrature that build sizes to the tolerance), use many more "
-    "points, or loosen tests.tolerance if an error of the estimated size is acceptable.",
-)
 def grid_too_coarse(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """An explicit unweighted Fourier grid is too coarse for ``tests.tolerance``. escnn's named grids on the
-    sphere or SO(3) (thomson, thomson_cube, fibonacci, ico, rand, ...) carry no quadrature weights, so the
-    sampled transform is not the orthogonal projection onto the band-limited irreps and does not commute
-    with the group: measured, the equivariance error falls only like 1 / (points per coefficient) and
-    stalls, at about 0.25 / (points per coefficient) at best. When that estimate already exceeds
-    ``tests.tolerance``, ``build`` will almost surely fail (not-equivariant). The default grid (``grid:
-    auto``) is a weighted quadrature that build sizes to the tolerance."""
+    """EQ107: each unweighted Fourier grid whose estimated equivariance error exceeds the tolerance."""
     out = []
     for layer in design.hidden:
         grid = layer.grid
@@ -144,17 +98,8 @@ def grid_too_coarse(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Find
     return out
 
 
-@rule(
-    "EQ105",
-    "empty-linear",
-    Severity.ERROR,
-    fix="Make the layer's two sides share at least one irrep: add to the hidden fields or the output an irrep "
-    "that the layer's input carries.",
-)
 def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """A linear layer whose input and output share no irrep has no equivariant weights at all. By Schur's
-    lemma the equivariant linear maps decompose into one block per irrep present on both sides, and here
-    there is none: the layer's output is identically zero, and escnn cannot even evaluate it."""
+    """EQ105: each linear layer whose two sides share no irrep."""
     return [
         make(
             "empty-linear",
@@ -172,22 +117,8 @@ def empty_linear(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
 MAX_HINT_SEARCHES = 4
 
 
-@rule(
-    "EQ201",
-    "unreachable-output",
-    Severity.ERROR,
-    fix="If no network could produce the irrep, add the input the hint names or remove the output; otherwise add "
-    "a layer that mixes irreps (fourier_elu, a quotient layer or tensor_product) before the output, as the "
-    "hint says.",
-)
 def unreachable_output(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """An output irrep does not depend on the input at all: it is identically zero, or a constant bias.
-    Either no equivariant network could produce it from this input: an equivariant f has f(x) = ρ(h) f(x)
-    for every h in the stabilizer of x, so an irrep without a vector fixed by the input's generic
-    stabilizer is zero (a pseudovector from one polar vector under O(3), say). Or only this architecture
-    cannot: its linear layers map each irrep only to itself (Schur's lemma) and its norm or gated layers
-    never turn the irreps it has into this one (only trivial irreps carry a bias). The message says which,
-    and which input or layer would fix it."""
+    """EQ201: each output irrep that no input reaches, and each declared parity out of reach."""
     out: list[Finding] = []
     ideal = design.group.reachable(design.input.content())
     for c in _outputs(design):
@@ -264,18 +195,8 @@ def _sector_reached(flow: Flow, sector: Irrep) -> bool:
     return info is not None and bool(info.deps)
 
 
-@rule(
-    "EQ202",
-    "unused-input",
-    Severity.WARNING,
-    fix="Remove the irrep from input if the task does not need it; otherwise add a layer that mixes irreps "
-    "(fourier_elu, a quotient layer or tensor_product) so that it can reach an output.",
-)
 def unused_input(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """An input irrep influences no output: the network ignores it. Its information is dropped by a linear
-    layer whose output lacks it (Schur's lemma), or stays on a path that never reaches an output irrep: a
-    norm layer only rescales each field by a function of its own norm, and a gated layer lets scalars
-    rescale other fields but never turns a vector back into a scalar."""
+    """EQ202: each input irrep that reaches no output."""
     used = set().union(*(info.deps for c, info in flow.final.items() if c in design.output.content()))
     return [
         make(
@@ -289,19 +210,8 @@ def unused_input(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding
     ]
 
 
-@rule(
-    "EQ203",
-    "decoupled",
-    Severity.WARNING,
-    fix="Add a layer that couples irreps (fourier_elu, a quotient layer or tensor_product) so that the outputs "
-    "can depend on more than their own irrep of the input.",
-)
 def decoupled(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """The network splits into independent paths, one per irrep: every output depends only on the same
-    irrep of the input. Linear layers never let different irreps interact (Schur's lemma) and a norm layer
-    only couples the irreps inside one field, so a network of such layers is a bundle of separate networks:
-    the scalar output never sees the length of the input vector, say. Only layers that multiply irreps
-    together (Fourier and quotient layers, gated layers, tensor products) couple them."""
+    """EQ203: a network whose outputs each depend only on their own irrep of the input."""
     outs = {c: flow.final[c].deps for c in _outputs(design) if c in flow.final and flow.final[c].deps}
     kinds = {i.name for i in design.input.content()} | {c.name for c in design.output.content()}
     mixes = any(set(src) - {out} for layer in flow.mixing for out, src in layer.items())
@@ -318,19 +228,8 @@ def decoupled(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     ]
 
 
-@rule(
-    "EQ204",
-    "band-limit",
-    Severity.ERROR,
-    fix="Raise a hidden band_limit to at least the output irrep's frequency (the hint gives it); a frequency "
-    "above the largest band-limit allowed cannot be carried, so remove it from the output.",
-)
 def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """An output irrep has a higher frequency than every hidden layer can carry, so it cannot be reached
-    although some equivariant network could produce it. A Fourier layer of band-limit L holds only the
-    irreps of frequency at most L, and linear layers map each irrep only to itself (Schur's lemma), so an
-    output irrep above every hidden band-limit, in no hidden field type, receives nothing, although tensor
-    powers of the input contain it (l = 3 occurs in the third tensor power of l = 1)."""
+    """EQ204: each output irrep above every hidden band-limit."""
     return [
         make(
             "band-limit",
@@ -343,23 +242,8 @@ def band_limit(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
     ]
 
 
-@rule(
-    "EQ205",
-    "parity-sector",
-    Severity.WARNING,
-    fix="If the output is axial (a torque, an angular momentum) or otherwise of the parity the message says is out "
-    "of reach, break the hidden inversion as the hint says (a fourier_elu layer, or two copies in a tensor_product "
-    "field); if it has the parity the network does reach, declare it (polar_vector, or 2_even, say) to say so.",
-)
 def parity_sector(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
-    """An SO(3) output can only have one parity, although the input allows both. Give every degree-l irrep
-    the parity (-1)^l of the spherical harmonics: linear, gated and norm layers, sphere layers and tensor
-    products whose every path l1 x l2 -> l3 has an even sum all commute with the inversion x -> -x, so a
-    network made only of them is O(3)-equivariant in disguise and its outputs are natural-parity functions
-    of natural-parity inputs: a polar vector, never an axial one such as a torque r x F. Only a regular
-    Fourier layer or a tensor product with an odd path (two copies of a vector give the cross product)
-    breaks that symmetry. The output is reported per SO(3) irrep whose field declares no parity; an output
-    declared with one (pseudovector, 1_even) that cannot be reached is an EQ201 error instead."""
+    """EQ205: each undeclared SO(3) output whose other parity the input allows but the network never makes."""
     parity = flow.parity
     if parity is None:
         return []
@@ -435,5 +319,23 @@ def _output_at(loaded: LoadedSpec, name: str) -> Location:
     return loaded.at(("output",), offset=match.start(1) if match else 0)
 
 
-DESIGN_RULES = [dropped_irrep, grid_too_small, grid_ill_conditioned, grid_too_coarse, empty_linear]
-FLOW_RULES = [unreachable_output, band_limit, unused_input, decoupled, parity_sector]
+Check = Callable[[LoadedSpec, Design, Flow], list[Finding]]
+
+#: the check function of each rule of ``Stage.CHECK``, by rule name, in the table's order (by id)
+CHECKS: dict[str, Check] = {
+    "dropped-irrep": dropped_irrep,
+    "grid-too-small": grid_too_small,
+    "grid-ill-conditioned": grid_ill_conditioned,
+    "empty-linear": empty_linear,
+    "grid-too-coarse": grid_too_coarse,
+    "unreachable-output": unreachable_output,
+    "unused-input": unused_input,
+    "decoupled": decoupled,
+    "band-limit": band_limit,
+    "parity-sector": parity_sector,
+}
+
+
+def run_checks(loaded: LoadedSpec, design: Design, flow: Flow) -> list[Finding]:
+    """The findings of every check function, in the order of the table."""
+    return [f for check in CHECKS.values() for f in check(loaded, design, flow)]

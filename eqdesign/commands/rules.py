@@ -1,7 +1,7 @@
 """`eqdesign rules`: every rule's documentation from one source, never importing torch or escnn.
 
-A rule's doc is its checker's docstring and its fix the ``fix=`` of its ``@rule`` (findings.py and
-analysis/rules.py); its example is the spec ``analysis/examples/<ID>-<name>.yaml`` shipped as package data.
+A rule's doc and fix are its entry in the rule table (codes.py); its example is the spec
+``analysis/examples/<ID>-<name>.yaml`` shipped as package data.
 docs/rules.md is generated from these (``rules_markdown``), and a test keeps it equal to them::
 
     .venv/bin/python -m eqdesign.commands.rules docs/rules.md
@@ -14,8 +14,7 @@ import sys
 from importlib.resources import as_file, files
 from typing import TYPE_CHECKING, Any
 
-from ..analysis import rules as _  # noqa: F401  (the checker-backed rules register on import)
-from ..findings import BUILD_RULES, MANDATORY, RULES, Rule
+from ..codes import BUILD_RULES, RULE_TABLE, RULES, Rule
 from .check import check_file
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ def find_rule(query: str) -> Rule | None:
 
 def all_rules() -> list[Rule]:
     """Every rule, by id."""
-    return sorted(RULES.values(), key=lambda r: r.rule_id)
+    return list(RULE_TABLE)
 
 
 def example_name(rule: Rule) -> str:
@@ -78,7 +77,7 @@ def example_findings(rule: Rule) -> list[str]:
 
 def ignorable(rule: Rule) -> bool:
     """Whether configuration (``ignore``, ``severity``) or a spec's ``lint: {ignore: [...]}`` can silence it."""
-    return rule.name not in MANDATORY
+    return rule.ignorable
 
 
 def help_anchor(rule: Rule) -> str:
@@ -114,7 +113,7 @@ def rules_markdown() -> str:
     out = [
         "# eqdesign rules",
         "",
-        f"<!-- Generated from the rules' docstrings, fix texts and examples; do not edit. Regenerate: {REGENERATE} -->",
+        f"<!-- Generated from the rule table (eqdesign/codes.py) and the examples; do not edit. Regenerate: {REGENERATE} -->",
         "",
         "Every finding of `eqdesign check` and `eqdesign build` carries a stable rule id (`EQ...`) and name; ids are "
         "never reused or renumbered. Errors fail the check, warnings only under `--strict`. `eqdesign rules` prints "

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..codes import BUILD_RULES, RULE_TABLE, Rule
 from ..exitcodes import ExitCode
-from ..findings import BUILD_RULES, RULES, Finding, Rule, Severity, count
+from ..findings import Finding, Severity, count
 from ..results import BuildBatch, CheckResult
 
 
@@ -31,10 +32,8 @@ class Entry:
 
 
 def rules_run(build: bool, disabled: frozenset[str] = frozenset()) -> list[Rule]:
-    from ..analysis import rules as _  # noqa: F401  (the checker-backed rules register on import)
-
-    chosen = [r for r in RULES.values() if (build or r.name not in BUILD_RULES) and r.name not in disabled]
-    return sorted(chosen, key=lambda r: r.rule_id)
+    """The rules that ran on a file, by id: all but those disabled, and the build's verdicts only for a build."""
+    return [r for r in RULE_TABLE if (build or r.name not in BUILD_RULES) and r.name not in disabled]
 
 
 def check_entries(result: CheckResult) -> list[Entry]:

@@ -20,8 +20,9 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from .. import __version__
+from ..codes import RULES, Rule, Stage
 from ..exitcodes import ExitCode
-from ..findings import RULES, Finding, Rule, Severity
+from ..findings import Finding, Severity
 from ..results import BuildBatch, CheckResult
 from .entries import Entry, build_entries, check_entries
 from .locations import repo_relative, source_root
@@ -83,7 +84,7 @@ def rule_json(r: Rule) -> dict[str, Any]:
 
 def rule_of(f: Finding) -> Rule:
     """A finding's rule (one that is not registered, as a bare rule, rather than a crash)."""
-    return RULES.get(f.rule) or Rule(f.rule_id, f.rule, f.severity, f"{f.rule}.")
+    return RULES.get(f.rule) or Rule(f.rule_id, f.rule, f.severity, Stage.ANY, False, f"{f.rule}.")
 
 
 def rules_of(entries: Sequence[Entry]) -> list[Rule]:
