@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..analysis.checking import SpecResult, check_loaded
+from ..analysis.design import Design
 from ..exitcodes import ExitCode
 from ..findings import Finding, Location
 from ..interrupts import stop_if_pending
@@ -152,6 +153,15 @@ def _build(result: BuildResult, progress: Progress, influence: bool) -> Made | N
     return Made(c32, names, reps, report.exact, json.dumps(grid_points(model)))
 
 
+def warm_escnn(design: Design) -> None:
+    """Build a design's escnn model once (float64, as a build does), which fills escnn's caches."""
+    import torch
+
+    from ..escnn_backend.builder import build_escnn
+
+    build_escnn(design, torch.float64, seed=design.spec.tests.seed)
+
+
 def _agreement(model: EscnnModel, compiled32: CompiledModel, seed: int) -> float:
     import torch
 
@@ -250,7 +260,7 @@ def _export(result: BuildResult, out_dir: Path, made: Made) -> None:
 class BuildReport:
     """The verdicts of one build: ``ok``, ``failures`` (one line each), the equivariance measured per
     probe, the compiled module's agreement with escnn, the grids and the cost as built. ``as_dict()`` is
-    the report stored in the artifacts (NAME.report.json), ``str()`` the Markdown report (NAME.md)."""
+    the report stored in the artifacts (NAME.report.json), ``str()`` the human report of `eqdesign build`."""
 
     def __init__(self, result: BuildResult) -> None:
         self._result = result
@@ -281,9 +291,13 @@ class BuildReport:
         return build_report(self._result)
 
     def __str__(self) -> str:
-        from ..report.markdown import markdown_report
+        import io
 
-        return markdown_report(self._result)
+        from ..report.human import HumanReporter
+
+        out = io.StringIO()
+        HumanReporter(out).build_result(self._result)
+        return out.getvalue()
 
     def __repr__(self) -> str:
         return f"BuildReport(ok={self.ok}, max_equivariance_error={self.max_equivariance_error}, failures={len(self.failures)})"
@@ -330,7 +344,15 @@ def build(spec: SpecSource, *, seed: int | None = None, influence: bool = True, 
     elements); ``influence``: also measure each output's influence from Jacobians; ``progress`` is called
     with each step's name. Raises :class:`SpecError` for a spec that cannot be read, and
     :class:`BuildFailed` (``.report`` attached) for one that check fails, escnn cannot build or the tests
-    fail."""
+    fail.
+
+    >>> built = build("specs/so2-gated.yaml", influence=False)
+    >>> built.report.ok, built.layout["input_dim"], built.layout["output_dim"]
+    (True, 3, 3)
+    >>> y = built.module(torch.randn(8, 3))  # a trainable torch.nn.Module
+    >>> tuple(y.shape)
+    (8, 3)
+    """
     loaded = load_spec(spec)
     checked = loaded._checked if seed is None else _reseeded(loaded, seed)
     result, made = run_build(checked, progress or (lambda _: None), influence)

@@ -21,10 +21,10 @@ class CheckReport:
     ``str()`` the human report.
 
     >>> report = check("specs/so3-vector-mlp.yaml")
-    >>> report.ok, report.errors
-    (True, 0)
-    >>> report.influence["1x 0"]
-    ['1x vector']
+    >>> report.ok, report.errors, report.warnings
+    (True, 0, 1)
+    >>> report.influence  # output irrep -> the input irreps it can depend on
+    {'0': ['0', '1'], '1': ['0', '1']}
     """
 
     def __init__(self, result: SpecResult, strict: bool = False) -> None:
@@ -99,5 +99,12 @@ class CheckReport:
 def check(spec: SpecSource, *, strict: bool = False) -> CheckReport:
     """Check a spec (a :class:`Spec`, or anything :func:`load_spec` reads) as `eqdesign check` does.
 
-    Raises :class:`SpecError` for a spec that cannot be read; every other finding is in the report."""
+    Raises :class:`SpecError` for a spec that cannot be read; every other finding is in the report.
+
+    >>> report = check("name: zero\\ngroup: so3\\ninput: 1x 0\\noutput: 1x vector\\nhidden: []\\n")
+    >>> report.ok
+    False
+    >>> [f.rule for f in report.findings if f.severity == "error"]
+    ['empty-linear', 'unreachable-output']
+    """
     return CheckReport(load_spec(spec)._checked, strict)  # checked when loaded: the findings do not change

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -96,5 +97,10 @@ def design(
     ask = Ask(group, input, output, params, tolerance, layers, name)
     result = run_search(ask, measure_in_processes(measure, jobs) if measure else None)
     if not result.ok:
-        raise DesignError(result.messages + [f"{family}: {why}" for family, why in result.rejected])
+        raise DesignError([_keyword(m) for m in result.messages] + [f"{family}: {why}" for family, why in result.rejected])
     return result.ranked
+
+
+def _keyword(message: str) -> str:
+    """A message of the search names the command line's options (--params); here they are keywords."""
+    return re.sub(r"(^|/)--([a-z]+)", r"\1\2", message)

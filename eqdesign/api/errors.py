@@ -44,7 +44,8 @@ class BuildFailed(EqdesignError):
 
     def __init__(self, report: BuildReport) -> None:
         self.report = report
-        super().__init__("; ".join(report.failures) or "the build failed")
+        errors = [f for f in report.check.findings if f.severity.value == "error"]
+        super().__init__("\n".join(report.failures[:1] + ([_lines(errors)] if errors else [])) or "the build failed")
 
 
 class EquivarianceError(EqdesignError, AssertionError):

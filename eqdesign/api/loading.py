@@ -84,7 +84,16 @@ class Loaded:
 
 def load(path: str | os.PathLike[str]) -> Loaded:
     """A NAME.pt (TorchScript: trainable) or NAME.pt2 (torch.export) file written by `eqdesign build`, with
-    its extra files; raises :class:`LoadError` for a file that is not one."""
+    its extra files; raises :class:`LoadError` for a file that is not one.
+
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = build("specs/so2-gated.yaml", influence=False).save(folder)
+    >>> loaded = load(f"{folder}/so2-gated.pt2")
+    >>> [(field["field"], field["slice"]) for field in loaded.layout["output"]]
+    [('0', [0, 1]), ('vector', [1, 3])]
+    >>> tuple(loaded.representations["output"].shape)  # (elements tested, output_dim, output_dim)
+    (40, 3, 3)
+    """
     name = os.fspath(path)
     if not os.path.isfile(name):  # torch would block on a FIFO, in C++, beyond the reach of signals
         raise LoadError(name, "no such file" if not os.path.lexists(name) else "not a regular file")
@@ -104,7 +113,15 @@ def load(path: str | os.PathLike[str]) -> Loaded:
 def verify(model: str | os.PathLike[str] | Loaded, *, samples: int = 16, seed: int = 0) -> Verification:
     """Re-check a saved model as `eqdesign verify` does: its weights and code are the ones built, its extras
     agree, and it is equivariant within the tolerance its build judged by, on the stored matrices. The
-    verdict is ``.ok``, with ``.message``; a file that cannot be read gives ``readable=False``."""
+    verdict is ``.ok``, with ``.message``; a file that cannot be read gives ``readable=False``.
+
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = build("specs/so2-gated.yaml", influence=False).save(folder)
+    >>> verify(f"{folder}/so2-gated.pt").ok
+    True
+    >>> verify(f"{folder}/missing.pt").message
+    'cannot read it as an eqdesign model: no such file'
+    """
     if not isinstance(model, Loaded):
         try:
             model = load(model)

@@ -85,7 +85,7 @@ def load_spec(source: SpecSource, *, config: str | os.PathLike[str] | None = Non
     >>> load_spec("name: demo\\ngroup: so3\\ninput: 1x vector\\noutput: 1x 7q\\nhidden: []\\n")
     Traceback (most recent call last):
     ...
-    eqdesign.api.errors.SpecError: <string>:4:9: error [EQ003 unknown-irrep] ...
+    eqdesign.SpecError: <string>:4:12: error [EQ005 unknown-irrep] '7q' is not an irrep of SO(3) in '1x 7q' (hint: ...)
     """
     if isinstance(source, Spec):
         return source

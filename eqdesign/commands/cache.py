@@ -75,6 +75,7 @@ def _reason(err: BaseException) -> str:
 def warm(specs: Sequence[str]) -> CacheResult:
     """Build every spec's escnn model once (float64, as `build` does), which fills the caches. A cache folder
     that cannot take what was computed is a problem here: filling it is all this command is for."""
+    from ..api.building import warm_escnn
     from .check import check_file
 
     result = CacheResult("warm", str(cache_dir()))
@@ -85,15 +86,7 @@ def warm(specs: Sequence[str]) -> CacheResult:
         if checked.design is None or checked.exit_code() != ExitCode.OK:
             result.problems.append(f"{path}: does not pass check; nothing to warm")
             continue
-        _build(checked.design)
+        warm_escnn(checked.design)
         result.warmed.append(path)
     result.problems += cache_faults()
     return _measure(result)
-
-
-def _build(design: Any) -> None:
-    import torch
-
-    from ..escnn_backend.builder import build_escnn
-
-    build_escnn(design, torch.float64, seed=design.spec.tests.seed)
