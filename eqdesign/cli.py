@@ -205,8 +205,8 @@ def groups(
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """List the supported groups, or the irreps of one group."""
+    from .api.listings import describe_group, group_list, lookup_group
     from .report import reporter
-    from .theory.catalog import describe_group, group_list, lookup_group
 
     out = reporter(format.value, sys.stdout)
     if group is None:
@@ -406,7 +406,7 @@ def schema() -> None:
     """Print the JSON Schema of the spec language (for editors: yaml-language-server)."""
     import json
 
-    from .spec.editor_schema import editor_schema
+    from .api.listings import editor_schema
 
     typer.echo(json.dumps(editor_schema(), indent=2))
 

@@ -124,3 +124,16 @@ print(torch.jit.script(model)(torch.ones(1, 2)).shape)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "torch.Size([1, 2])"
+
+
+#: what a command may import besides its own stage: the API (the domain), and what parses, reports and exits
+COMMAND_IMPORTS = ("api", "results", "report", "outfiles", "exitcodes", "findings", "codes", "paths", "interrupts", "analysis.config")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _stage(m) in ("commands", "cli")))
+def test_commands_hold_no_domain_logic(module: str):
+    """A command parses its options, calls the API, reports and exits: it reaches the domain (analysis,
+    theory, the escnn backend, numerics, export) only through ``eqdesign.api``."""
+    allowed = tuple(f"eqdesign.{s}" for s in (*COMMAND_IMPORTS, "commands", "cli", "__version__"))
+    reached = [t for t in _imports(module, MODULES[module]) if t.startswith("eqdesign.") and not t.startswith(allowed)]
+    assert not reached, f"{module} imports the domain directly: {reached}"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from ..analysis.checking import SpecResult
+from ..analysis.checking import SpecResult, check_file
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity
 from ..report.human import HumanReporter
 from ..report.jsonfmt import spec_json
 from ..results import CheckResult
 from .spec import SpecSource, load_spec
+
+__all__ = ["CheckReport", "SpecResult", "check", "check_file"]
 
 
 class CheckReport:

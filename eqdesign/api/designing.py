@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..analysis.search import Ask, Candidate, DesignResult, run_search
+from ..analysis.starter import InitResult, starter
 from .errors import DesignError
 
-__all__ = ["Ask", "Candidate", "DesignResult", "design", "measure_in_processes", "measure_one"]
+__all__ = ["Ask", "Candidate", "DesignResult", "InitResult", "design", "measure_in_processes", "measure_one", "run_search", "starter"]
 
 
 def measure_in_processes(top: int, jobs: int) -> Callable[[list[Candidate]], None]:

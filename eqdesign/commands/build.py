@@ -10,9 +10,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analysis.checking import SpecResult, check_file
 from ..analysis.config import DEFAULT, Config
 from ..api.building import Progress, run_build, write_artifacts
+from ..api.checking import SpecResult, check_file
 from ..exitcodes import ExitCode
 from ..findings import Finding
 from ..results import BuildBatch, BuildResult

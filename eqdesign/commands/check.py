@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..analysis.checking import SpecResult, check_file
 from ..analysis.config import Config, ConfigError, config_for
+from ..api.checking import SpecResult, check_file
 from ..findings import Finding
 from ..results import CheckResult
 from .discover import Discovery, discover, only_specs

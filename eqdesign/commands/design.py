@@ -3,8 +3,7 @@ api.designing with --measure), the spec written to a new file or printed, and th
 
 from __future__ import annotations
 
-from ..analysis.search import Ask, DesignResult, run_search
-from ..api.designing import measure_in_processes
+from ..api.designing import Ask, DesignResult, measure_in_processes, run_search
 from ..exitcodes import ExitCode
 from ..outfiles import write_new
 

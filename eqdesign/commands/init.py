@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..analysis.starter import InitResult, starter
+from ..api.designing import InitResult, starter
 from ..outfiles import write_new
 
 __all__ = ["InitResult", "starter", "write_new"]
