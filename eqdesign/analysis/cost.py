@@ -133,8 +133,22 @@ def cost_of(design: Design) -> Cost:
             out.append(_linear_cost(design.group, layer, _nl(before), _nl(after)))
         else:
             out.append(_nonlinear_cost(design.group, layer))
+    out = _edge_costs(design, out)
     auto = tuple(f"hidden[{x.index}]" for x in design.hidden if x.grid is not None and x.grid.type == "auto")
     return Cost(tuple(out), auto)
+
+
+def _edge_costs(design: Design, layers: list[LayerCost]) -> list[LayerCost]:
+    """Cartesian tensor fields add a fixed map at each edge: columns -> irreps in front, irreps -> columns
+    after (a plain MLP reads and writes the columns themselves: its first and last layers are that wider)."""
+    out = list(layers)
+    if design.input.cartesian:
+        macs = design.input.width * design.input.dim
+        out.insert(0, LayerCost("cartesian input", "edge", "dense", macs, macs, 0, 0, 0, 0))
+    if design.output.cartesian:
+        macs = design.output.dim * design.output.width
+        out.append(LayerCost("cartesian output", "edge", "dense", macs, macs, 0, 0, 0, 0))
+    return out
 
 
 def _nl(layer: Linear | Nonlinear | None) -> Nonlinear | None:

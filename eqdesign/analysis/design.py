@@ -30,6 +30,16 @@ class FieldType:
         return dimension(self.content())
 
     @property
+    def width(self) -> int:
+        """The columns of the model's input or output: the dimension, with each Cartesian tensor field at its
+        3^rank components."""
+        return sum(f.width * m for f, m in self.entries)
+
+    @property
+    def cartesian(self) -> bool:
+        return any(f.cartesian is not None for f, _ in self.entries)
+
+    @property
     def n_fields(self) -> int:
         return sum(m for _, m in self.entries)
 

@@ -137,6 +137,11 @@ class _Resolver:
         if isinstance(result, NotationError):
             where = self.loaded.at(path, offset=result.offset)
             raise _Stop(make("unknown-irrep", f"{result.message} in {text!r}", where, result.hint))
+        inner = next((t for t in result if t.field.cartesian is not None), None)
+        if inner is not None and path not in (("input",), ("output",)):
+            message = f"{inner.field.name} is a Cartesian field: only the input and the output take one, in {text!r}"
+            hint = f"inside the network write its irreps: {' + '.join(i.name for i in inner.field.irreps)}"
+            raise _Stop(make("unknown-irrep", message, self.loaded.at(path, offset=text.find(inner.field.name)), hint))
         t = FieldType.of(*((t.field, t.mult) for t in result))
         excess = frequency_excess(self.g, t, path, self.limits)
         if excess is not None:  # stop before anything enumerates irreps up to that frequency

@@ -165,7 +165,7 @@ def warm_escnn(design: Design) -> None:
 def _agreement(model: EscnnModel, compiled32: CompiledModel, seed: int) -> float:
     import torch
 
-    x = torch.randn(64, model.in_type.size, generator=torch.Generator().manual_seed(seed + 1))
+    x = torch.randn(64, model.in_width, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         ref = model(x.double()).float()
         out = compiled32(x)

@@ -51,7 +51,7 @@ def measure_one(text: str) -> tuple[float | None, float | None]:
         if not build.ok or not build.equivariance or not exported or build.check.design is None:
             return None, None
         error = max(float(e["max_rel"]) for e in build.equivariance if e.get("max_rel") is not None)
-        return error, _speed(exported[0], build.check.design.input.dim)
+        return error, _speed(exported[0], build.check.design.input.width)
 
 
 def _speed(artifact: str, input_dim: int) -> float:

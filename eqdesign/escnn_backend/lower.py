@@ -120,4 +120,9 @@ def compile_model(model: EscnnModel, dtype: torch.dtype = torch.float32) -> Comp
     """The compiled twin, in the escnn model's mode (eval after a build: batch norms use their running
     statistics; ``.train()`` switches to batch statistics, as in escnn)."""
     layers = [lower(b.module, b.layer, dtype) for b in model.built]
-    return CompiledModel(layers, model.in_type.size, model.out_type.size, dtype).train(model.training)
+    edges = (_edge(model.embed_in, dtype), _edge(model.embed_out.T, dtype))
+    return CompiledModel(layers, model.in_width, model.out_width, dtype, edges).train(model.training)
+
+
+def _edge(matrix: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    return matrix.to(dtype).contiguous().clone() if matrix.numel() else None

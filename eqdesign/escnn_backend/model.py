@@ -11,9 +11,14 @@ import torch
 from ..analysis.design import Design, DesignLayer
 from ..export.norms import check_training_batch
 from ..theory.group import FloatArray
+from .cartesian import embedding
 from .compat import enn, he_std
 from .modules import BiasOnly
 from .norms import NORMALIZATIONS
+
+
+def _tensor(matrix: FloatArray | None) -> torch.Tensor:
+    return torch.zeros(0, dtype=torch.float64) if matrix is None else torch.as_tensor(matrix, dtype=torch.float64)
 
 
 def activation_module(module: Any) -> Any:
@@ -52,6 +57,11 @@ class EscnnModel(torch.nn.Module):
         self.layers = torch.nn.ModuleList([b.module for b in built])
         self._built = built
         self.notes = notes  # discrepancies between escnn and the design worth reporting (grid sizes, ...)
+        # Cartesian tensor fields: the fixed maps between their components and the irreps escnn computes with
+        self.register_buffer("embed_in", _tensor(embedding(G, design.input)))
+        self.register_buffer("embed_out", _tensor(embedding(G, design.output)))
+        self.embed_in: torch.Tensor
+        self.embed_out: torch.Tensor
 
     @property
     def built(self) -> list[BuiltLayer]:
@@ -62,6 +72,15 @@ class EscnnModel(torch.nn.Module):
         return next(b.module for b in self._built if type(b.layer) is type(layer) and b.layer.index == layer.index)
 
     @property
+    def in_width(self) -> int:
+        """The model's input columns (a Cartesian tensor field takes all its components)."""
+        return self.design.input.width
+
+    @property
+    def out_width(self) -> int:
+        return self.design.output.width
+
+    @property
     def in_type(self) -> Any:
         return self.layers[0].in_type
 
@@ -70,10 +89,17 @@ class EscnnModel(torch.nn.Module):
         return self.layers[-1].out_type
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m: Any  # escnn modules (untyped), applied to GeometricTensors of their in_type
         if self.training:  # escnn's batch norms return NaN on a batch of one, and keep it: refused, as the compiled twins refuse it
             for kind in {nl.norm for nl in self.design.hidden if nl.norm in ("iid_batch", "norm_batch")}:
                 check_training_batch(x, kind)
+        if self.embed_in.numel():
+            x = x @ self.embed_in
+        x = self.core(x)
+        return x @ self.embed_out.T if self.embed_out.numel() else x
+
+    def core(self, x: torch.Tensor) -> torch.Tensor:
+        """The escnn layers alone: irreps in, irreps out (what the model computes between its Cartesian edges)."""
+        m: Any
         for m in self.layers:
             x = m(m.in_type(x)).tensor
         return x

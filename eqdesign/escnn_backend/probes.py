@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..analysis.design import Design
+from ..analysis.design import Design, FieldType
 from ..export.modules import CompiledModel
 from ..numerics.elements import Element, pick_elements, rep_stack
 from ..numerics.equivariance import Fn
@@ -17,6 +17,7 @@ from ..numerics.influence import Measurement, approximate, measure_influence
 from ..numerics.suite import LayerCase, ModelCase, is_exact, layer_name
 from ..theory.group import FloatArray
 from .builder import build_escnn
+from .cartesian import boundary_matrix
 from .compat import gspaces
 from .families import IrrepId
 from .model import EscnnModel
@@ -90,14 +91,23 @@ def training_agreement(model: EscnnModel, compiled64: torch.nn.Module, seed: int
     with _restored(model, compiled64), torch.no_grad():
         for step in range(steps + 1):
             model.train(step < steps), compiled64.train(step < steps)
-            x = torch.randn(32, model.in_type.size, generator=gen, dtype=torch.float64).to(dtype) * (1 + step)
+            x = torch.randn(32, model.in_width, generator=gen, dtype=torch.float64).to(dtype) * (1 + step)
             ref, out = model(x), compiled64(x)
             worst = max(worst, float((out - ref).norm() / ref.norm().clamp_min(1e-30)))
     return worst
 
 
 def end_representations(model: EscnnModel, elements: list[Element], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    return rep_stack(model.in_type.representation, elements, dtype), rep_stack(model.out_type.representation, elements, dtype)
+    """The representations of the model's input and output columns (Cartesian tensors as R^(x k))."""
+    return _ends(model.G, model.design, model.in_type, model.out_type, elements, dtype)
+
+
+def _ends(G: Any, design: Design, in_type: Any, out_type: Any, elements: list[Element], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def stack(t: FieldType, escnn_type: Any) -> torch.Tensor:
+        rep = (lambda g: boundary_matrix(G, t, g)) if t.cartesian else escnn_type.representation
+        return rep_stack(rep, elements, dtype)
+
+    return stack(design.input, in_type), stack(design.output, out_type)
 
 
 def irrep_bases(ftype: Any, names: dict[IrrepId, str]) -> dict[str, FloatArray]:
@@ -126,7 +136,7 @@ class EscnnSubject:
         self.in_bases = irrep_bases(model.in_type, names)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y: torch.Tensor = self.model(x)
+        y: torch.Tensor = self.model.core(x)  # in the irrep bases, before any Cartesian edge
         return y
 
     def redraw(self, seed: int, norm_log_bias_mean: float, bias_scale: float, norm_scale: float) -> None:
@@ -158,4 +168,4 @@ def design_representations(design: Design, samples: int, seed: int, dtype: torch
     gspace = gspaces.no_base_space(escnn_group(design.group, top + 1))
     in_type, out_type = escnn_type(gspace, design.input), escnn_type(gspace, design.output)
     elements = pick_elements(gspace.fibergroup, samples, seed)
-    return element_names(elements), rep_stack(in_type.representation, elements, dtype), rep_stack(out_type.representation, elements, dtype)
+    return element_names(elements), *_ends(gspace.fibergroup, design, in_type, out_type, elements, dtype)

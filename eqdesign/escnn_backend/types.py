@@ -55,7 +55,7 @@ def standard_representation(G: Any) -> Any:
 def field_representation(G: Any, f: Field) -> Any:
     """The escnn representation of one field: an irrep, the standard representation, or a direct sum."""
     eids = [tuple(i.eid) for i in f.irreps]
-    if f.basis:  # a named representation in natural coordinates: the vector, or SO(3)'s pseudovector
+    if f.basis and f.cartesian is None:  # a named representation in natural coordinates: the vector, or SO(3)'s pseudovector
         std = standard_representation(G) or _product_vector(G, eids)
         if std is not None and sorted(map(repr, std.irreps)) == sorted(map(repr, eids)):
             return std

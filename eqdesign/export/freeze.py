@@ -24,7 +24,7 @@ def freeze(model: CompiledModel) -> CompiledModel:
     layers: list[nn.Module] = []
     for layer in model.layers:
         _append_frozen(layers, layer)
-    frozen = CompiledModel(layers, model.input_dim, model.output_dim, model.dtype_reference.dtype)
+    frozen = CompiledModel(layers, model.input_dim, model.output_dim, model.dtype_reference.dtype, model.edges)
     frozen.frozen = True
     for p in frozen.parameters():
         p.requires_grad_(False)

@@ -16,19 +16,19 @@ def _fields(t: FieldType) -> Iterator[tuple[str, Field, int]]:
         for _ in range(m):
             k = counts[f.name] = counts.get(f.name, 0) + 1
             yield (f"{f.name}#{k}" if m > 1 or k > 1 else f.name), f, start
-            start += f.dim
+            start += f.width
 
 
 def field_slices(t: FieldType) -> list[tuple[str, int, int]]:
-    """(label, start, stop) of every field copy."""
-    return [(label, start, start + f.dim) for label, f, start in _fields(t)]
+    """(label, start, stop) of every field copy, in the model's columns (a Cartesian tensor takes 3^rank)."""
+    return [(label, start, start + f.width) for label, f, start in _fields(t)]
 
 
 def _layout(t: FieldType) -> list[dict[str, Any]]:
     return [
         {
             "field": f.name,
-            "slice": [start, start + f.dim],
+            "slice": [start, start + f.width],
             "irreps": " + ".join(i.name for i in f.irreps),
             "basis": f.basis or "escnn irrep basis",
             # a declared parity under x -> -x (SO(3)'s pseudovector, say): the model treats the field as its irreps
@@ -41,8 +41,8 @@ def _layout(t: FieldType) -> list[dict[str, Any]]:
 def layout(design: Design) -> dict[str, Any]:
     return {
         "group": design.group.key,
-        "input_dim": design.input.dim,
-        "output_dim": design.output.dim,
+        "input_dim": design.input.width,
+        "output_dim": design.output.width,
         "input": _layout(design.input),
         "output": _layout(design.output),
         "dtype": "float32",

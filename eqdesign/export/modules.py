@@ -418,10 +418,25 @@ class CompiledModel(nn.Module):
     """(batch, input_dim) -> (batch, output_dim); fields in the spec's order. Any batch size, 0 included;
     an input of another shape or dtype is refused with a message that names the layout (``check_input``)."""
 
-    def __init__(self, layers: list[nn.Module], input_dim: int, output_dim: int, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        layers: list[nn.Module],
+        input_dim: int,
+        output_dim: int,
+        dtype: torch.dtype | None = None,
+        edges: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None),
+    ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_dim, self.output_dim = input_dim, output_dim
+        # Cartesian tensor fields at the edges: fixed maps (input columns x irreps, irreps x output columns)
+        # between the components the user holds and the irreps the layers compute with
+        embed_in, embed_out = edges
+        self.has_embed_in, self.has_embed_out = embed_in is not None, embed_out is not None
+        self.register_buffer("embed_in", embed_in if embed_in is not None else torch.zeros(0))
+        self.register_buffer("embed_out", embed_out if embed_out is not None else torch.zeros(0))
+        self.embed_in: torch.Tensor
+        self.embed_out: torch.Tensor
         self.frozen = False  # an inference copy (export.freeze): nothing to assemble
         # the dtype inputs must have, as a buffer: it follows the model through .to(), .double() and loading
         self.register_buffer("dtype_reference", torch.zeros(0, dtype=dtype or _layers_dtype(self.layers)))
@@ -465,9 +480,18 @@ class CompiledModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.input_dim, self.dtype_reference.dtype)
+        if self.has_embed_in:
+            x = x @ self.embed_in
         for layer in self.layers:
             x = layer(x)
+        if self.has_embed_out:
+            x = x @ self.embed_out
         return x
+
+    @property
+    def edges(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The fixed maps of Cartesian tensor fields at the input and the output (None where there are none)."""
+        return (self.embed_in if self.has_embed_in else None, self.embed_out if self.has_embed_out else None)
 
 
 def _layers_dtype(layers: nn.Module) -> torch.dtype:

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ..analysis.cost import Cost, cost_line, cost_of
 from ..analysis.dataflow import Flow
-from ..analysis.design import Design, Grid, Linear
+from ..analysis.design import Design, FieldType, Grid, Linear
 from ..exitcodes import ExitCode
 from ..findings import Finding, Severity, printable
 from ..results import BuildBatch, BuildResult, CheckResult, SpecResult, VerifyBatch
@@ -211,11 +211,16 @@ def _cost_table(cost: Cost) -> Table:
     return t
 
 
+def columns(t: FieldType) -> str:
+    """The dimension, and the model's columns where Cartesian tensor fields take more (all components)."""
+    return f"{t.dim} ({t.width} columns)" if t.cartesian else str(t.dim)
+
+
 def _field_types(design: Design) -> Table:
     t = Table()
     for col in ("layer", "kind", "fields", "irreps", "dim", "params"):
         t.add_column(col, justify="right" if col in ("dim", "params") else "left")
-    t.add_row("input", "", design.input.describe(), design.input.irreps_string(), str(design.input.dim), "")
+    t.add_row("input", "", design.input.describe(), design.input.irreps_string(), columns(design.input), "")
     for layer in design.layers:
         if isinstance(layer, Linear):
             t.add_row(f"linear {layer.index}", "linear", "", "", "", f"{layer.params:,}")
@@ -233,7 +238,7 @@ def _field_types(design: Design) -> Table:
                 str(layer.out_type.dim),
                 f"{layer.params:,}",
             )
-    t.add_row("output", "", design.output.describe(), design.output.irreps_string(), str(design.output.dim), "")
+    t.add_row("output", "", design.output.describe(), design.output.irreps_string(), columns(design.output), "")
     return t
 
 

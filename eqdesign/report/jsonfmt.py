@@ -41,7 +41,10 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 
 def type_json(t: FieldType) -> dict[str, Any]:
-    return {"fields": t.describe(), "irreps": t.irreps_string(), "dim": t.dim}
+    out: dict[str, Any] = {"fields": t.describe(), "irreps": t.irreps_string(), "dim": t.dim}
+    if t.cartesian:  # Cartesian tensor fields: the model's columns hold all their components
+        out["columns"] = t.width
+    return out
 
 
 def layer_json(layer: Linear | Nonlinear) -> dict[str, Any]:

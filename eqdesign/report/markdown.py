@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..analysis.cost import cost_line
 from ..results import BuildResult
 from .graph import LEGEND, mermaid
+from .human import columns
 from .locations import portable_name
 
 
@@ -21,9 +22,9 @@ def markdown_report(result: BuildResult) -> str:
         raise ValueError(f"{s.file}: no analysed design to report")
     out = [f"# {d.spec.name}", "", f"Group {d.group.label}, {d.params:,} parameters, built from `{portable_name(s.file)}`.", ""]
     out += ["## Field types", ""]
-    rows = [["input", d.input.describe(), d.input.irreps_string(), d.input.dim]]
+    rows: list[list[object]] = [["input", d.input.describe(), d.input.irreps_string(), columns(d.input)]]
     rows += [[f"hidden[{x.index}] {x.activation}", x.out_type.describe(), x.out_type.irreps_string(), x.out_type.dim] for x in d.hidden]
-    rows += [["output", d.output.describe(), d.output.irreps_string(), d.output.dim]]
+    rows += [["output", d.output.describe(), d.output.irreps_string(), columns(d.output)]]
     out += _table(["layer", "fields", "irreps", "dim"], rows)
     out += ["## Schur blocks", ""]
     for lin in d.linears:

@@ -4,7 +4,8 @@ A term is ``[MULT x] NAME``; terms are joined by ``+``. NAME is an irrep's canon
 group's standard representation in natural coordinates) or ``scalar`` (the trivial irrep). Groups whose
 networks have a hidden inversion (SO(3)) also take fields with a declared parity: ``1_even`` (an irrep with
 its parity), ``pseudovector`` (an axial vector in xyz), ``polar_vector`` and ``pseudoscalar``. The model treats them as the plain
-irrep; only the analysis reads the parity.
+irrep; only the analysis reads the parity. SO(3) and O(3) also take Cartesian tensor fields (``sym_matrix``,
+``cartesian(ijk=jik=ikj)``, see theory.cartesian): their irreps inside the network, all 3^k components outside.
 Parsing never raises: it returns terms or a NotationError that says which column of the string is wrong.
 """
 
@@ -14,16 +15,21 @@ import re
 from dataclasses import dataclass
 
 from ..findings import close_matches
+from .cartesian import Cartesian, is_cartesian_name, parse_cartesian
 from .group import Group, NamedRep, ParityField
 from .irreps import Irrep
 
-_TERM = re.compile(r"^\s*(?:([0-9]+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+)\s*$")
+_TERM = re.compile(r"^\s*(?:([0-9]+)\s*[xX*]\s*)?([A-Za-z0-9_'\-]+(?:\([^()]*\))?)\s*$")
 #: an irreps string is short: more terms, longer numbers or larger multiplicities are refused while reading,
 #: before anything is built from them (a digit run of thousands of digits cannot even become an int)
 MAX_TERMS = 256
 MAX_DIGITS = 12
 MAX_MULTIPLICITY = 100_000
 ALIASES = ("scalar", "vector")
+CARTESIAN_HINT = (
+    "Cartesian fields (SO(3) and O(3)): matrix, sym_matrix, traceless_sym_matrix, antisym_matrix, or cartesian(FORMULA) "
+    "with index orderings joined by '=' (a '-' for antisymmetry), e.g. cartesian(ij=ji), cartesian(ijk=jik=ikj)"
+)
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,18 @@ class Field:
     basis: str = ""
     #: declared inversion parity per irrep (+1 even, -1 odd); empty when none was declared
     parity: tuple[int, ...] = ()
+    #: a Cartesian tensor field: its components are given and returned in Cartesian form (``width`` of them)
+    cartesian: Cartesian | None = None
 
     @property
     def dim(self) -> int:
         return sum(i.dim for i in self.irreps)
+
+    @property
+    def width(self) -> int:
+        """The columns the field takes in the model's input or output: its dimension, or 3^rank components
+        for a Cartesian tensor."""
+        return self.cartesian.width if self.cartesian is not None else self.dim
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,10 @@ class NotationError:
     hint: str
 
 
-def _field_for(group: Group, name: str) -> Field | None:
+def _field_for(group: Group, name: str) -> Field | str | None:
+    if is_cartesian_name(name):
+        tensor = parse_cartesian(group, name)
+        return tensor if isinstance(tensor, str) else Field(name, tensor.irreps, tensor.basis, tensor.parity, tensor)
     if name == "scalar":
         return Field(group.trivial.name, (group.trivial,))
     if name == "vector":
@@ -103,6 +120,8 @@ def parse(group: Group, text: str) -> list[Term] | NotationError:
         if mult > MAX_MULTIPLICITY:
             return NotationError(f"multiplicity {mult} is above {MAX_MULTIPLICITY:,}", offset + lead, "use fewer copies")
         field = _field_for(group, name)
+        if isinstance(field, str):
+            return NotationError(field, offset + match.start(2), CARTESIAN_HINT)
         if field is None:
             col = offset + match.start(2)
             return NotationError(f"{name!r} is not an irrep of {group.label}", col, unknown_name_hint(group, name))
