@@ -19,6 +19,7 @@ from ..numerics.elements import pick_elements
 from ..theory.cartesian import Cartesian
 from ..theory.group import FloatArray
 from ..theory.notation import Field
+from .compat import BuildError
 from .types import field_representation, standard_representation
 
 #: a solved embedding must intertwine to this (float64, entries of order 1)
@@ -90,7 +91,12 @@ def _solve(G: Any, field: Field) -> FloatArray:
         maps = _intertwiners(G, c, G.irrep(*irrep.eid), pi)
         k = taken[irrep.eid] = taken.get(irrep.eid, -1) + 1
         columns.append(maps[k])
-    return np.concatenate(columns, axis=1)
+    # projected once more: the rows of i j and j i become the same sums of the same numbers, so a symmetric
+    # field's output is symmetric to the last bit (an antisymmetric one exactly antisymmetric)
+    embedded: FloatArray = pi @ np.concatenate(columns, axis=1)
+    if np.abs(embedded.T @ embedded - np.eye(field.dim)).max() > INTERTWINES:
+        raise BuildError(f"the components of {field.name} could not be matched to its irreps")
+    return embedded
 
 
 def embedding(G: Any, t: FieldType) -> FloatArray | None:
