@@ -139,15 +139,15 @@ def cost_of(design: Design) -> Cost:
 
 
 def _edge_costs(design: Design, layers: list[LayerCost]) -> list[LayerCost]:
-    """Cartesian tensor fields add a fixed map at each edge: columns -> irreps in front, irreps -> columns
-    after (a plain MLP reads and writes the columns themselves: its first and last layers are that wider)."""
+    """Fields whose columns are not escnn's irreps (Cartesian tensors, e3nn's basis) add a fixed map at each
+    edge: columns -> irreps in front, irreps -> columns after."""
     out = list(layers)
-    if design.input.cartesian:
+    if design.input.converted:
         macs = design.input.width * design.input.dim
-        out.insert(0, LayerCost("cartesian input", "edge", "dense", macs, macs, 0, 0, 0, 0))
-    if design.output.cartesian:
+        out.insert(0, LayerCost("input edge", "edge", "dense", macs, macs, 0, 0, 0, 0))
+    if design.output.converted:
         macs = design.output.dim * design.output.width
-        out.append(LayerCost("cartesian output", "edge", "dense", macs, macs, 0, 0, 0, 0))
+        out.append(LayerCost("output edge", "edge", "dense", macs, macs, 0, 0, 0, 0))
     return out
 
 

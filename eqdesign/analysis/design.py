@@ -40,6 +40,12 @@ class FieldType:
         return any(f.cartesian is not None for f, _ in self.entries)
 
     @property
+    def converted(self) -> bool:
+        """Whether some field's columns are not escnn's irreps (a Cartesian tensor, e3nn's basis): the model
+        converts at its edges."""
+        return self.cartesian or any(f.e3nn for f, _ in self.entries)
+
+    @property
     def n_fields(self) -> int:
         return sum(m for _, m in self.entries)
 

@@ -150,7 +150,7 @@ class _Resolver:
 
     def design(self) -> Design:
         spec = self.loaded.spec
-        inp, outp = self.irreps(("input",)), self.irreps(("output",))
+        inp, outp = self.in_basis(self.irreps(("input",))), self.in_basis(self.irreps(("output",)))
         layers: list[DesignLayer] = []
         current = inp
         for i, layer in enumerate(spec.hidden):
@@ -160,6 +160,16 @@ class _Resolver:
             current = nl.out_type
         layers.append(Linear(len(layers) // 2, current, outp, ("output",), self.g.trivial))
         return Design(self.g, spec, inp, outp, tuple(layers))
+
+    def in_basis(self, t: FieldType) -> FieldType:
+        """The irrep fields of the input or output, marked as held in e3nn's basis where the spec says so."""
+        if self.loaded.spec.basis != "e3nn":
+            return t
+        if self.g.key not in ("so3", "o3"):
+            message = f"basis: e3nn names the real basis of e3nn's irreps, which are those of SO(3) and O(3), not {self.g.label}"
+            raise _Stop(make("schema", message, self.loaded.at(("basis",)), "leave basis out (escnn's basis) for this group"))
+        # irreps only: a vector stays in xyz, a Cartesian tensor in its components
+        return FieldType(tuple((dataclasses.replace(f, e3nn=not f.basis and f.cartesian is None), m) for f, m in t.entries))
 
     def normalized(self, nl: Nonlinear, kind: str | None) -> Nonlinear:
         """The layer with its normalization counted; norm_batch refused on fields holding a trivial irrep

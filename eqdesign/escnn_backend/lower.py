@@ -120,9 +120,12 @@ def compile_model(model: EscnnModel, dtype: torch.dtype = torch.float32) -> Comp
     """The compiled twin, in the escnn model's mode (eval after a build: batch norms use their running
     statistics; ``.train()`` switches to batch statistics, as in escnn)."""
     layers = [lower(b.module, b.layer, dtype) for b in model.built]
-    edges = (_edge(model.embed_in, dtype), _edge(model.embed_out.T, dtype))
+    edges = (_edge(model.embed_in, dtype), _edge(model.embed_out, dtype, transposed=True))
     return CompiledModel(layers, model.in_width, model.out_width, dtype, edges).train(model.training)
 
 
-def _edge(matrix: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
-    return matrix.to(dtype).contiguous().clone() if matrix.numel() else None
+def _edge(matrix: torch.Tensor, dtype: torch.dtype, transposed: bool = False) -> torch.Tensor | None:
+    """An edge map as the compiled model multiplies by it (rows: what comes in), or None where there is none."""
+    if not matrix.numel():
+        return None
+    return (matrix.T if transposed else matrix).to(dtype).contiguous().clone()

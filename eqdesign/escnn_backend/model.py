@@ -11,8 +11,8 @@ import torch
 from ..analysis.design import Design, DesignLayer
 from ..export.norms import check_training_batch
 from ..theory.group import FloatArray
-from .cartesian import embedding
 from .compat import enn, he_std
+from .edges import embedding
 from .modules import BiasOnly
 from .norms import NORMALIZATIONS
 

@@ -17,8 +17,8 @@ from ..numerics.influence import Measurement, approximate, measure_influence
 from ..numerics.suite import LayerCase, ModelCase, is_exact, layer_name
 from ..theory.group import FloatArray
 from .builder import build_escnn
-from .cartesian import boundary_matrix
 from .compat import gspaces
+from .edges import boundary_matrix
 from .families import IrrepId
 from .model import EscnnModel
 from .types import escnn_group, escnn_type
@@ -102,9 +102,11 @@ def end_representations(model: EscnnModel, elements: list[Element], dtype: torch
     return _ends(model.G, model.design, model.in_type, model.out_type, elements, dtype)
 
 
-def _ends(G: Any, design: Design, in_type: Any, out_type: Any, elements: list[Element], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def _ends(
+    G: Any, design: Design, in_type: Any, out_type: Any, elements: list[Element], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     def stack(t: FieldType, escnn_type: Any) -> torch.Tensor:
-        rep = (lambda g: boundary_matrix(G, t, g)) if t.cartesian else escnn_type.representation
+        rep = (lambda g: boundary_matrix(G, t, g)) if t.converted else escnn_type.representation
         return rep_stack(rep, elements, dtype)
 
     return stack(design.input, in_type), stack(design.output, out_type)

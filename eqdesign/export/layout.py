@@ -30,7 +30,7 @@ def _layout(t: FieldType) -> list[dict[str, Any]]:
             "field": f.name,
             "slice": [start, start + f.width],
             "irreps": " + ".join(i.name for i in f.irreps),
-            "basis": f.basis or "escnn irrep basis",
+            "basis": f.basis or ("e3nn's real basis (o3.Irrep.D_from_matrix)" if f.e3nn else "escnn irrep basis"),
             # a declared parity under x -> -x (SO(3)'s pseudovector, say): the model treats the field as its irreps
             **({"parity": ["even" if p > 0 else "odd" for p in f.parity]} if f.parity else {}),
         }

@@ -184,6 +184,8 @@ class Spec(_Strict):
     group: str | GroupSpec
     input: str
     output: str
+    #: whose real basis the irreps of the input and output are in: escnn's, or e3nn's (converted at the edges)
+    basis: Literal["escnn", "e3nn"] = "escnn"
     hidden: list[Layer] = []
     tests: Tests = Tests()
     lint: Lint = Lint()

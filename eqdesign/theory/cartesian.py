@@ -152,7 +152,9 @@ def _decomposition(rank: int, symmetries: tuple[Signed, ...], traceless: bool) -
     so3 = SO3()
     q = so3.quadrature(2 * rank + 2)
     theta = q.points
-    chi = sum(s * math.prod((_rotation_trace(theta, c) for c in _cycles(p)), start=np.ones_like(theta)) for s, p in symmetries) / len(symmetries)
+    chi = sum(s * math.prod((_rotation_trace(theta, c) for c in _cycles(p)), start=np.ones_like(theta)) for s, p in symmetries) / len(
+        symmetries
+    )
     counts: Counter[int] = Counter()
     for l in range(rank + 1):
         m = round(float(np.sum(q.weights * chi * so3.character(so3.irreps(l)[l], theta))))  # an integer, up to rounding
@@ -161,4 +163,3 @@ def _decomposition(rank: int, symmetries: tuple[Signed, ...], traceless: bool) -
     if traceless and counts[0]:
         counts[0] -= 1
     return +counts
-

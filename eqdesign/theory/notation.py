@@ -43,6 +43,8 @@ class Field:
     parity: tuple[int, ...] = ()
     #: a Cartesian tensor field: its components are given and returned in Cartesian form (``width`` of them)
     cartesian: Cartesian | None = None
+    #: an irrep field the user holds in e3nn's real basis (spec ``basis: e3nn``), converted at the model's edges
+    e3nn: bool = False
 
     @property
     def dim(self) -> int:

@@ -1,5 +1,9 @@
-"""Cartesian tensor fields at the model's edges: the fixed maps between the 3^k components a user holds and
-the irreps the network computes with, and the Cartesian representation the model is tested against.
+"""The model's edges: fixed maps between the columns a user holds and the irreps, in escnn's basis, that the
+network computes with; and the representation of those columns, which the model is tested against.
+
+Two kinds of field need one: a Cartesian tensor field, and an irrep field held in e3nn's real basis
+(``basis: e3nn``), whose matrices differ from escnn's by an orthogonal change of basis per degree (for
+l = 2 not even a signed permutation).
 
 For a field with index symmetry Pi, the embedding E (3^k x dim) has orthonormal columns spanning the image
 of Pi, and intertwines: R^(x k) E = E rho_irreps(R) for every group element R. The model reads E^T x (the
@@ -10,6 +14,7 @@ irrep matrices, so it holds in escnn's irrep basis whatever convention escnn use
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,7 +24,7 @@ from ..numerics.elements import pick_elements
 from ..theory.cartesian import Cartesian
 from ..theory.group import FloatArray
 from ..theory.notation import Field
-from .compat import BuildError
+from .compat import BuildError, default_dtype
 from .types import field_representation, standard_representation
 
 #: a solved embedding must intertwine to this (float64, entries of order 1)
@@ -55,13 +60,14 @@ def _elements(G: Any) -> list[Any]:
     return pick_elements(G, 4, seed=0)
 
 
-def _intertwiners(G: Any, c: Cartesian, irrep: Any, pi: FloatArray) -> FloatArray:
-    """(copies, width, d): an orthonormal set of maps from the irrep into the field's Cartesian space."""
-    std = standard_representation(G)
-    width, d = c.width, irrep.size
+def _intertwiners(G: Any, target: Callable[[Any], FloatArray], irrep: Any, pi: FloatArray) -> FloatArray:
+    """(copies, width, d): an orthonormal set of maps X from the irrep into the image of ``pi`` with
+    target(g) X = X irrep(g): the null space of those equations at a few elements, orthonormalised (by
+    Schur's lemma X_a^T X_b is a multiple of the identity)."""
+    width, d = len(pi), irrep.size
     rows = [np.kron(np.eye(d), np.eye(width) - pi)]
     for g in _elements(G):
-        rows.append(np.kron(np.eye(d), tensor_power(np.asarray(std(g)), c.rank)) - np.kron(np.asarray(irrep(g)).T, np.eye(width)))
+        rows.append(np.kron(np.eye(d), target(g)) - np.kron(np.asarray(irrep(g)).T, np.eye(width)))
     _, s, vt = np.linalg.svd(np.concatenate(rows))
     null = vt[np.sum(s > 1e-8) :]
     maps = null.reshape(len(null), d, width).transpose(0, 2, 1)  # vec(X) stacks X's columns
@@ -83,12 +89,15 @@ def _embedding_of(G: Any, field: Field) -> FloatArray:
 
 
 def _solve(G: Any, field: Field) -> FloatArray:
+    if field.e3nn:
+        return _e3nn_change(G, field)
     c = field.cartesian
     assert c is not None
     pi = projector(c)
+    std = standard_representation(G)
     columns, taken = [], dict[tuple[Any, ...], int]()
     for irrep in field.irreps:  # in the field's order, as escnn's direct sum of them lays them out
-        maps = _intertwiners(G, c, G.irrep(*irrep.eid), pi)
+        maps = _intertwiners(G, lambda g: tensor_power(np.asarray(std(g)), c.rank), G.irrep(*irrep.eid), pi)
         k = taken[irrep.eid] = taken.get(irrep.eid, -1) + 1
         columns.append(maps[k])
     # projected once more: the rows of i j and j i become the same sums of the same numbers, so a symmetric
@@ -99,12 +108,38 @@ def _solve(G: Any, field: Field) -> FloatArray:
     return embedded
 
 
+def _e3nn_change(G: Any, field: Field) -> FloatArray:
+    """The orthogonal map from escnn's basis of the irrep to e3nn's: unique up to sign (Schur's lemma), the
+    sign chosen so that its largest entry is positive."""
+    (irrep,) = field.irreps
+    (change,) = _intertwiners(G, lambda g: e3nn_matrix(G, field, g), G.irrep(*irrep.eid), np.eye(irrep.dim))
+    flat = change.reshape(-1)
+    signed: FloatArray = change * np.sign(flat[np.argmax(np.abs(flat))])
+    return signed
+
+
+def e3nn_matrix(G: Any, field: Field, g: Any) -> FloatArray:
+    """e3nn's own matrix of the field's irrep at ``g`` (o3.Irrep.D_from_matrix of g's 3x3 matrix in xyz)."""
+    try:
+        from e3nn import o3
+    except ImportError:
+        raise BuildError("basis: e3nn reads e3nn's own matrices when it builds: install e3nn (pip install e3nn)", ("basis",)) from None
+    import torch
+
+    (irrep,) = field.irreps
+    l = irrep.freq
+    odd = bool(irrep.eid[0]) if len(irrep.eid) == 2 else l % 2 == 1  # O(3) (j, l): inversion acts as (-1)^j
+    rotation = torch.as_tensor(np.asarray(standard_representation(G)(g)), dtype=torch.float64)
+    with default_dtype(torch.float64):  # e3nn computes its angles and matrices in the default dtype
+        return np.asarray(o3.Irrep(l, -1 if odd else 1).D_from_matrix(rotation), dtype=np.float64)
+
+
 def embedding(G: Any, t: FieldType) -> FloatArray | None:
-    """(width, dim): a Cartesian field's E on its columns, the identity on every other field's; None when
-    the field type holds no Cartesian field."""
-    if not t.cartesian:
+    """(width, dim): a converted field's map on its columns (Cartesian, e3nn's basis), the identity on every
+    other field's; None when no field needs one."""
+    if not t.converted:
         return None
-    blocks = [_embedding_of(G, f) if f.cartesian is not None else np.eye(f.dim) for f, m in t.entries for _ in range(m)]
+    blocks = [_embedding_of(G, f) if f.cartesian is not None or f.e3nn else np.eye(f.dim) for f, m in t.entries for _ in range(m)]
     out = np.zeros((t.width, t.dim))
     r = c = 0
     for block in blocks:
@@ -113,15 +148,16 @@ def embedding(G: Any, t: FieldType) -> FloatArray | None:
     return out
 
 
+def _column_matrix(G: Any, f: Field, g: Any) -> FloatArray:
+    if f.cartesian is not None:
+        return tensor_power(np.asarray(standard_representation(G)(g)), f.cartesian.rank)
+    return e3nn_matrix(G, f, g) if f.e3nn else np.asarray(field_representation(G, f)(g))
+
+
 def boundary_matrix(G: Any, t: FieldType, g: Any) -> FloatArray:
     """The representation of the model's columns at ``g``: R^(x k) on a Cartesian field's components, the
     field's own representation on every other field."""
-    std = standard_representation(G)
-    blocks = [
-        tensor_power(np.asarray(std(g)), f.cartesian.rank) if f.cartesian is not None else np.asarray(field_representation(G, f)(g))
-        for f, m in t.entries
-        for _ in range(m)
-    ]
+    blocks = [_column_matrix(G, f, g) for f, m in t.entries for _ in range(m)]
     out = np.zeros((t.width, t.width))
     at = 0
     for block in blocks:
