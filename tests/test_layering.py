@@ -22,6 +22,7 @@ RANK = {
     "atomic": 0,
     "interrupts": 0,
     "outfiles": 0,
+    "extras": 0,
     "__version__": 0,
     "spec": 1,
     "analysis": 2,
@@ -36,7 +37,7 @@ RANK = {
     "eqdesign": 0,
 }
 #: never torch or escnn
-PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}
+PURE = {"theory", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "extras", "spec", "analysis", "results"}
 
 
 def _modules() -> dict[str, Path]:
