@@ -205,6 +205,15 @@ def test_the_build_extras_commands_refuse_with_the_install_hint_and_write_nothin
 
 
 @pytest.mark.slow
+def test_verify_refuses_with_the_command_that_installs_torch(venv: Venv, tmp_path: Path) -> None:
+    (tmp_path / "model.pt").write_bytes(b"")
+    done = _run([venv.eqdesign, "verify", "model.pt"], cwd=tmp_path, env=venv.env)
+    _refusal(done, "verify", "torch")  # torch has wheels for every supported Python: the hint is pip's line
+    assert f"-m pip install torch --index-url {TORCH_INDEX_URL}" in done.stderr and not EXTRA_COMMAND.search(done.stderr)
+    _hint_python(done.stderr, venv)
+
+
+@pytest.mark.slow
 def test_the_hints_build_extra_command_resolves_for_the_installed_wheel(venv: Venv, tmp_path: Path) -> None:
     """No index has eqdesign itself: pip must take the installed one and resolve its build extra (escnn with
     numpy<2, replacing the numpy 2 of the check-only install)."""
