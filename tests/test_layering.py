@@ -23,6 +23,7 @@ RANK = {
     "atomic": 0,
     "interrupts": 0,
     "outfiles": 0,
+    "extras": 0,
     "__version__": 0,
     "spec": 1,
     "analysis": 2,
@@ -38,7 +39,7 @@ RANK = {
     "eqdesign": 11,  # the package's __init__ re-exports the API (imported on first use)
 }
 #: never torch or escnn
-PURE = {"theory", "codes", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "spec", "analysis", "results"}
+PURE = {"theory", "codes", "findings", "exitcodes", "paths", "atomic", "interrupts", "outfiles", "extras", "spec", "analysis", "results"}
 
 
 def _modules() -> dict[str, Path]:
@@ -127,7 +128,19 @@ print(torch.jit.script(model)(torch.ones(1, 2)).shape)
 
 
 #: what a command may import besides its own stage: the API (the domain), and what parses, reports and exits
-COMMAND_IMPORTS = ("api", "results", "report", "outfiles", "exitcodes", "findings", "codes", "paths", "interrupts", "analysis.config")
+COMMAND_IMPORTS = (
+    "api",
+    "results",
+    "report",
+    "outfiles",
+    "exitcodes",
+    "findings",
+    "codes",
+    "paths",
+    "interrupts",
+    "extras",
+    "analysis.config",
+)
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if _stage(m) in ("commands", "cli")))
