@@ -4,8 +4,8 @@
 For every model it times, interleaved (one sample of every variant per repetition, the order rotating, see
 timing.py), after untimed warm-up calls:
 
-  (b) the compiled module, ``compile_model(build_tuned(design), torch.float32)``: eval forward under
-      ``torch.no_grad()`` (eager inference runs its frozen copy) and a training step on a train-mode copy;
+  (b) the compiled module, ``compile_model(build_tuned(design), torch.float32)``: forward under
+      ``torch.no_grad()`` on its explicit inference copy (``freeze``) and a training step on a train-mode copy;
   (m) a plain MLP with the same multiply-adds per sample as (b) (the cost model's ``compiled_macs``, which
       tests/test_cost.py holds equal to torch's FLOP count), within 10%: as many hidden layers of equal width h
       as the design has, ELU between, the width solved for the count and the last hidden width adjusted;
@@ -180,9 +180,12 @@ def train_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 def measure(model: Model, batch: int, args: argparse.Namespace) -> dict[str, float]:
     """Medians (ms) of forward ("b_fwd", ...) and training step ("b_trn", ...) of every variant, interleaved."""
     x = torch.randn(batch, model.mac_mlp[0].in_features, generator=torch.Generator().manual_seed(0))
+    from eqdesign.export.freeze import freeze
+
     nets = {"b": model.compiled, "m": model.mac_mlp, "f": model.width_mlp}
+    inference = {**nets, "b": freeze(model.compiled)}
     fns: dict[Any, Callable[[], object]] = {}
-    for v, net in nets.items():
+    for v, net in inference.items():
         fns[f"{v}_fwd"] = forward_fn(net.eval(), x)
     for v, net in nets.items():
         fns[f"{v}_trn"] = train_fn(_train_copy(net), x)

@@ -7,7 +7,8 @@ so every variant sees the same machine load), after untimed warm-up calls:
 
   (a) the escnn model: eval mode for the forward pass (escnn caches the expanded matrices), train mode for the
       training step (escnn re-expands its weights on every call: that is what training it costs);
-  (b) the compiled module (eqdesign.escnn_backend.lower.compile_model);
+  (b) the compiled module (eqdesign.escnn_backend.lower.compile_model), its explicit inference copy
+      (``freeze``) for the forward pass;
   (c) torch.jit.script of the compiled module;
   (d) a plain nn.Sequential of nn.Linear + nn.ELU with the design's widths (one Linear per design Linear
       layer, ELU after every hidden one).
@@ -133,6 +134,7 @@ def plain_mlp(design, torch):
 def make_models(spec: str, torch):
     from eqdesign.escnn_backend.builder import build_escnn
     from eqdesign.escnn_backend.lower import compile_model
+    from eqdesign.export.freeze import freeze
 
     design = load_design(REPO / spec if not Path(spec).is_absolute() else Path(spec))
     esc_eval = build_escnn(design, dtype=torch.float32, seed=0)
@@ -151,7 +153,7 @@ def make_models(spec: str, torch):
         m.eval()
     for m in (compiled_train, scripted_train, plain_train):
         m.train()
-    fwd = {"a": esc_eval, "b": compiled, "c": scripted, "d": plain}
+    fwd = {"a": esc_eval, "b": freeze(compiled), "c": scripted, "d": plain}
     trn = {"a": esc_train, "b": compiled_train, "c": scripted_train, "d": plain_train}
     return design, fwd, trn, widths, notes
 

@@ -4,7 +4,7 @@
 Builds the gallery's transcription of escnn's SO(3) MLP example (specs/so3-mlp-batchnorm.yaml, a batch
 norm before every nonlinearity) and the same spec with every ``norm:`` removed, compiles both (float32,
 eval mode) and times their forward passes side by side, interleaved, at one batch size: the compiled
-module as users call it in eager inference (its frozen copy, batch norms folded into the linear layers),
+module's inference copy (``freeze``: batch norms folded into the linear layers),
 and escnn's own model for reference. Prints medians with quartiles, and the ratio with / without norms,
 whose target is 1.0 (within noise): folding makes a batch norm free at inference.
 
@@ -38,6 +38,7 @@ def _models() -> tuple[object, object, object, object]:
     from eqdesign.escnn_backend.autogrid import build_tuned
     from eqdesign.escnn_backend.builder import build_escnn
     from eqdesign.escnn_backend.lower import compile_model
+    from eqdesign.export.freeze import freeze
 
     normed = build_tuned(load_design(SPEC), 0)[0]
     layers = tuple(
@@ -47,7 +48,7 @@ def _models() -> tuple[object, object, object, object]:
     out = []
     for model in (normed, plain):
         model32 = model.to(torch.float32).eval()
-        out += [model32, compile_model(model32, torch.float32).eval()]
+        out += [model32, freeze(compile_model(model32, torch.float32))]
     return out[0], out[1], out[2], out[3]
 
 

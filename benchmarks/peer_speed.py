@@ -7,7 +7,8 @@ so every variant sees the same machine load), after untimed warm-up calls:
   (a) the escnn model: ``build_tuned(design, seed=0)`` (float64, auto grids chosen) then ``.float()``; eval
       mode for the forward pass, a second copy in train mode for the training step (built again from the tuned
       design with ``build_escnn``, so no grid search runs twice);
-  (b) the compiled module, ``compile_model(model64, torch.float32)`` (train and eval copies);
+  (b) the compiled module, ``compile_model(model64, torch.float32)``: the forward pass on its explicit
+      inference copy ``freeze(compiled)`` (every matrix assembled once), the training step on a train-mode copy;
   (c) ``.pt``: ``torch.jit.script`` of (b) (train and eval copies);
   (d) ``.pt2``: ``torch.export.export(freeze(compiled), ...)`` with a dynamic batch dimension, ``.module()``
       (forward only: every weight frozen, dense-form layers assembled once);
@@ -192,7 +193,7 @@ def add_compiled(compiled: nn.Module, bench: Bench, x: torch.Tensor, use_compile
     """(b), (c), (d), (e)."""
     from eqdesign.export.freeze import freeze
 
-    bench.fwd["b"], bench.trn["b"] = copy.deepcopy(compiled).eval(), copy.deepcopy(compiled).train()
+    bench.fwd["b"], bench.trn["b"] = freeze(compiled), copy.deepcopy(compiled).train()
     (c_eval, c_train), t_script = _timed(lambda: (torch.jit.script(copy.deepcopy(compiled)), torch.jit.script(copy.deepcopy(compiled))))
     bench.fwd["c"], bench.trn["c"] = c_eval.eval(), c_train.train()
     bench.setup.append(f"torch.jit.script {t_script / 2:.2f} s")

@@ -117,6 +117,7 @@ def build(
     specs_only: bool = _SPECS_ONLY,
 ) -> None:
     """Check, build with escnn, compile to plain torch, test equivariance, and export (only if all pass)."""
+    _need_extra("build")
     from .commands.build import BuildOptions, build_specs
     from .outfiles import folder_problem
     from .report.progress import StepProgress
@@ -134,6 +135,16 @@ def build(
     options = BuildOptions(influence, not dry_run, config, isolated, specs_only)
     batch = build_specs(specs, out, StepProgress, options)
     _finish(batch.exit_code, _deliver("build", batch, format, output_file, statistics), exit_zero)
+
+
+def _need_extra(command: str) -> None:
+    """From the check-only install, a command that needs torch or escnn is a usage error (exit 2, in the format
+    asked for) that gives the commands installing them, before any work starts."""
+    from .extras import missing_extra
+
+    problem = missing_extra(command)
+    if problem is not None:
+        raise typer.TyperException(problem)
 
 
 def _report_file_problem(path: str | None, option: str, command: str) -> str | None:
@@ -189,6 +200,7 @@ def verify(
 
     Loading a TorchScript or torch.export file runs code stored in it: verify only files you trust, or run
     verify inside a sandbox."""
+    _need_extra("verify")
     from .commands.verify import verify_paths
     from .report import reporter
 
@@ -319,6 +331,8 @@ def design(
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Search architectures for an input, an output and a budget; write the best spec that passes `check`."""
+    if measure:
+        _need_extra("design --measure")
     from .commands.design import Ask
     from .commands.design import design as run_design
     from .outfiles import file_problem
@@ -389,6 +403,7 @@ def cache_warm(
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Fill the cache by building the escnn model of every spec (what CI can run before caching the folder)."""
+    _need_extra("cache warm")
     from .commands import cache
 
     _cache_report(cache.warm(specs), format)

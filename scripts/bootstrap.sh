@@ -131,12 +131,12 @@ if [ "$HAVE_FORTRAN" -eq 1 ]; then
     "${PIP[@]}" -e ".[$EXTRAS]" py3nj
 else
     # escnn hard-requires py3nj but only imports it optionally; install its other
-    # dependencies explicitly and escnn itself without dependency resolution.
+    # dependencies explicitly (with the build extra's numpy<2) and escnn itself without dependency resolution.
     BASE_EXTRAS="${EXTRAS#build}"
     BASE_EXTRAS="${BASE_EXTRAS#,}"
     [ -n "$BASE_EXTRAS" ] && BASE_EXTRAS="[$BASE_EXTRAS]"
     log "installing eqdesign$BASE_EXTRAS (editable) + escnn without py3nj"
-    "${PIP[@]}" -e ".$BASE_EXTRAS" lie_learn scipy joblib pymanopt autograd
+    "${PIP[@]}" -e ".$BASE_EXTRAS" "numpy<2" lie_learn scipy joblib pymanopt autograd
     "${PIP[@]}" --no-deps "escnn==1.0.11"
 fi
 

@@ -222,3 +222,21 @@ def test_a_module_of_the_wrong_shape_is_named():
 
     with pytest.raises(eqdesign.EqdesignError, match=r"maps \(16, 6\) to \(16, 4\), the reference to \(16, 3\)"):
         eqdesign.assert_equivariant(torch.nn.Linear(6, 4), CROSS)
+
+
+def test_the_build_functions_say_how_to_install_what_the_check_only_install_lacks():
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "sys.modules['escnn'] = None\n"
+        "import eqdesign\n"
+        "assert eqdesign.check('specs/so2-gated.yaml').ok\n"
+        "for call in (lambda: eqdesign.build('specs/so2-gated.yaml'), lambda: eqdesign.load('x.pt'), lambda: eqdesign.freeze(None)):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except eqdesign.MissingExtra as err:\n"
+        "        print(isinstance(err, ImportError), 'pip install' in str(err))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["True True"] * 3

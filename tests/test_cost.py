@@ -56,23 +56,22 @@ def test_check_json_reports_the_cost(tmp_path: Path) -> None:
 @pytest.mark.escnn
 @pytest.mark.parametrize("spec", GALLERY, ids=lambda p: p.stem)
 def test_cost_model_equals_torchs_operation_count(spec: Path, escnn_models) -> None:  # type: ignore[no-untyped-def]
-    """flops / (2 B) of the compiled model's eval forward (the frozen copy: the first call assembles it, and
-    is not counted) equals the compiled MACs per sample, exactly: FlopCounterMode counts the matrix products
-    (mm, addmm, bmm, einsum), which are all the cost model counts; elementwise work is in neither. The model
-    carries the design with its auto grids as build tuned them."""
+    """flops / (2 B) of the compiled model's inference copy (``freeze``, whose matrices are assembled
+    beforehand, as in the .pt2 that build exports) equals the compiled MACs per sample, exactly:
+    FlopCounterMode counts the matrix products (mm, addmm, bmm, einsum), which are all the cost model counts;
+    elementwise work is in neither. The model carries the design with its auto grids as build tuned them."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from eqdesign.escnn_backend.lower import compile_model
+    from eqdesign.export.freeze import freeze
 
     _, model = escnn_models(spec)
-    compiled = compile_model(model, torch.float64).eval()
+    compiled = freeze(compile_model(model, torch.float64))
     batch = 7
     x = torch.randn(batch, compiled.input_dim, dtype=torch.float64)
-    with torch.no_grad():
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         compiled(x)
-        with FlopCounterMode(display=False) as counter:
-            compiled(x)
     counts = {str(k): v for k, v in counter.get_flop_counts().get("Global", {}).items()}
     assert counter.get_total_flops() == 2 * batch * cost_of(model.design).total("compiled_macs"), counts
 

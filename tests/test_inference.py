@@ -1,5 +1,5 @@
-"""Inference forms of the compiled model: the assembled dense form, frozen copies, torch.compile without
-graph breaks, and the cost model that picks per-block or dense linear layers."""
+"""Inference forms of the compiled model: the assembled dense form, frozen copies (``freeze``), torch.compile
+without graph breaks, and the cost model that picks per-block or dense linear layers."""
 
 from __future__ import annotations
 
@@ -102,32 +102,11 @@ def test_torch_compile_takes_the_whole_model_in_one_graph(compiled_models, spec:
 
 
 @pytest.mark.escnn
-def test_eager_inference_reuses_a_frozen_copy_until_a_parameter_changes(compiled_models) -> None:
-    model = compiled_models["specs/ico-regular-elu.yaml"]
-    x = torch.randn(5, model.input_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    model.eval()
-    try:
-        with torch.no_grad():
-            first = model(x)
-            copy = model._inference_copy()
-            assert torch.allclose(first, model.forward(x), atol=1e-12) and copy.frozen
-            assert model(x) is not None and model._inference_copy() is copy  # reused
-            weight = next(p for p in model.parameters() if p.requires_grad)
-            weight.add_(0.5)  # what an optimizer step does
-            changed = model(x)
-            assert model._inference_copy() is not copy
-            assert torch.allclose(changed, model.forward(x), atol=1e-12) and not torch.allclose(changed, first)
-            weight.sub_(0.5)
-        assert torch.allclose(model(x), first, atol=1e-12)  # with autograd on, forward runs as it is
-    finally:
-        model.train()
-
-
-@pytest.mark.escnn
 def test_eager_inference_sees_running_statistics_that_training_updated(escnn_models) -> None:
     """A batch-normalized model: a training-mode call updates the running statistics in place, and the next
-    eval-mode call runs a frozen copy made from the new statistics (not the one cached before)."""
+    eval-mode call normalizes with the new statistics, as a copy frozen after the update does."""
     from eqdesign.escnn_backend.lower import compile_model
+    from eqdesign.export.freeze import freeze
 
     model = compile_model(escnn_models(ROOT / "specs/so3-mlp-batchnorm.yaml")[1], torch.float64).eval()
     gen = torch.Generator().manual_seed(4)
@@ -139,17 +118,15 @@ def test_eager_inference_sees_running_statistics_that_training_updated(escnn_mod
         model.eval()
         after = model(x)
         assert not torch.allclose(after, before, atol=1e-6)
-        assert torch.allclose(after, model.forward(x), rtol=1e-10, atol=1e-12)
+        assert torch.allclose(after, freeze(model)(x), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.escnn
-def test_eager_inference_runs_forward_hooks_and_sees_a_replaced_layer(compiled_models) -> None:
-    """The fast path runs the frozen copy's layers, which no user hooked: with a forward hook on the model or
-    on a layer the call runs ``forward`` as it is, and every hook fires; a hook for every module fires on the
-    frozen copy's modules. A layer replaced after a call is not served from the copy made before."""
+def test_eval_calls_run_the_models_own_layers_with_their_hooks(compiled_models) -> None:
+    """An eval-mode call without autograd runs the model's own layers: a forward hook on the model or on a
+    layer fires, a hook for every module sees those layers, and a layer replaced after a call is the one
+    that runs next."""
     import copy
-    import gc
-    import weakref
 
     from torch import nn
 
@@ -166,15 +143,8 @@ def test_eager_inference_runs_forward_hooks_and_sees_a_replaced_layer(compiled_m
         for handle in handles:
             handle.remove()
         with nn.modules.module.register_module_forward_hook(lambda m, i, o: seen.append(type(m).__name__)):
-            model(x)  # a hook for every module sees the frozen copy's modules, which are what runs
-        assert seen[2:] == [type(layer).__name__ for layer in model._inference_copy().layers] + ["CompiledModel"]
-        assert seen[2] == "DenseLinear" and type(model.layers[0]).__name__ == "BlockLinear"
-        seen.clear()
-        assert torch.allclose(model(x), plain, atol=1e-12) and seen == []  # hooks gone: the fast path again
+            model(x)
+        assert seen[2:] == [type(layer).__name__ for layer in model.layers] + ["CompiledModel"]
         model.layers[1] = nn.Identity()  # no activation: the model is linear now
         assert torch.allclose(model(x), model.layers[2](model.layers[0](x)), atol=1e-12)
         assert not torch.allclose(model(x), plain, atol=1e-6)
-    alive = weakref.ref(model)
-    del model
-    gc.collect()
-    assert alive() is None  # what the fast path keeps beside a model does not keep it alive

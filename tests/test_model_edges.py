@@ -27,11 +27,11 @@ SPECS = {
 
 @pytest.fixture(scope="module")
 def forms(escnn_models, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """spec -> {form: module}: the float32 compiled model (eager inference runs its frozen copy), the module
-    itself in training mode's eval twin (``forward`` as TorchScript and torch.export see it), and the two
-    artifacts as `build` writes and a user loads them."""
+    """spec -> {form: module}: the float32 compiled model in eval mode, its inference copy (``freeze``), and
+    the two artifacts as `build` writes and a user loads them."""
     from eqdesign.escnn_backend.lower import compile_model
     from eqdesign.export.artifacts import save_artifacts
+    from eqdesign.export.freeze import freeze
 
     out = tmp_path_factory.mktemp("edges")
     result: dict[str, dict[str, Any]] = {}
@@ -40,13 +40,14 @@ def forms(escnn_models, tmp_path_factory: pytest.TempPathFactory) -> dict[str, d
         save_artifacts(out, key, compiled, {}, {})
         result[key] = {
             "compiled": compiled,
+            "frozen": freeze(compiled),
             "pt": torch.jit.load(str(out / f"{key}.pt")),
             "pt2": torch.export.load(str(out / f"{key}.pt2")).module(),
         }
     return result
 
 
-@pytest.mark.parametrize("form", ["compiled", "pt", "pt2"])
+@pytest.mark.parametrize("form", ["compiled", "frozen", "pt", "pt2"])
 @pytest.mark.parametrize("spec", SPECS)
 def test_batches_of_zero_and_one_give_the_rows_of_a_larger_batch(forms, spec: str, form: str) -> None:
     """In eval mode every sample is mapped on its own: a batch of one gives that sample's row of a larger
@@ -72,13 +73,13 @@ def _misfits(input_dim: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("form", ["compiled", "pt"])
+@pytest.mark.parametrize("form", ["compiled", "frozen", "pt"])
 @pytest.mark.parametrize("spec", SPECS)
 def test_an_input_of_another_layout_is_refused_naming_the_expected_one(forms, spec: str, form: str) -> None:
     model = forms[spec][form]
     dim = forms[spec]["compiled"].input_dim
     for label, x in _misfits(dim).items():
-        for grad in (False, True):  # eager inference (the frozen copy's layers) and forward itself
+        for grad in (False, True):  # inference and training both check the input first
             with torch.set_grad_enabled(grad), pytest.raises(Exception) as caught:
                 model(x)
             message = str(caught.value)

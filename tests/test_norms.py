@@ -90,23 +90,22 @@ def _close(a: Any, b: Any, tol: float) -> None:
     assert err <= tol * scale, (err, scale)
 
 
-def _escape(name: str) -> str:
-    return name.replace(".", "^")
-
-
 def _pairs(m: Any, twin: Any) -> tuple[list[tuple[Any, Any]], list[tuple[Any, Any]]]:
     """([(escnn parameter, twin parameter)], [(escnn statistic, twin statistic)])."""
     params: list[tuple[Any, Any]] = []
     stats: list[tuple[Any, Any]] = []
-    if hasattr(m, "_order"):  # NormBatchNorm: groups by size
-        assert len(m._order) == len(twin.groups)
-        for s, g in zip(m._order, twin.groups, strict=True):
+    from eqdesign.escnn_backend.compat import enn, escaped_name, field_sizes
+    from eqdesign.escnn_backend.norms import field_groups
+
+    if isinstance(m, enn.NormBatchNorm):  # groups by size
+        assert len(field_sizes(m)) == len(twin.groups)
+        for s, g in zip(field_sizes(m), twin.groups, strict=True):
             params.append((getattr(m, f"{s}_weight"), g.weight))
             stats.append((getattr(m, f"{s}_running_var"), g.running_var))
     else:
-        assert [name for name, _ in m._sizes] == [g.name for g in twin.groups]
+        assert [name for name, _, _ in field_groups(m)] == [g.name for g in twin.groups]
         for g in twin.groups:
-            key = _escape(g.name)
+            key = escaped_name(g.name)
             params.append((getattr(m, f"{key}_weight"), g.weight))
             if g.has_trivial:
                 params.append((getattr(m, f"{key}_bias"), g.bias))

@@ -12,7 +12,7 @@ from .building import BuildReport, Built, build
 from .checking import CheckReport, check
 from .designing import design
 from .equivariance import assert_equivariant
-from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, SpecError
+from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError
 from .inference import freeze
 from .loading import Loaded, LoadError, load, verify
 from .spec import Spec, load_spec
@@ -30,6 +30,7 @@ __all__ = [
     "LoadError",
     "Loaded",
     "Location",
+    "MissingExtra",
     "Severity",
     "Spec",
     "SpecError",

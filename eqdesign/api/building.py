@@ -22,7 +22,7 @@ from ..findings import Finding, Location
 from ..interrupts import stop_if_pending
 from ..results import BuildResult
 from .checking import CheckReport
-from .errors import BuildFailed
+from .errors import BuildFailed, require
 from .spec import Spec, SpecSource, load_spec
 
 if TYPE_CHECKING:  # torch and escnn are imported only once a build starts
@@ -353,6 +353,7 @@ def build(spec: SpecSource, *, seed: int | None = None, influence: bool = True, 
     >>> tuple(y.shape)
     (8, 3)
     """
+    require("build")
     loaded = load_spec(spec)
     checked = loaded._checked if seed is None else _reseeded(loaded, seed)
     result, made = run_build(checked, progress or (lambda _: None), influence)

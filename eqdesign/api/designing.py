@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..analysis.search import Ask, Candidate, DesignResult, run_search
 from ..analysis.starter import InitResult, starter
-from .errors import DesignError
+from .errors import DesignError, require
 
 __all__ = ["Ask", "Candidate", "DesignResult", "InitResult", "design", "measure_in_processes", "measure_one", "run_search", "starter"]
 
@@ -95,6 +95,8 @@ def design(
     >>> load_spec(best.text).output
     '1x 0'
     """
+    if measure:
+        require("design --measure")
     ask = Ask(group, input, output, params, tolerance, layers, name)
     result = run_search(ask, measure_in_processes(measure, jobs) if measure else None)
     if not result.ok:

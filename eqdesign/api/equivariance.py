@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .building import Built
-from .errors import EqdesignError, EquivarianceError
+from .errors import EqdesignError, EquivarianceError, require
 from .loading import Loaded
 from .spec import SpecSource, load_spec
 
@@ -45,6 +45,7 @@ def assert_equivariant(
     ...
     eqdesign.EquivarianceError: not equivariant: relative error ... above the tolerance 1e-05 ...
     """
+    require("verify" if isinstance(reference, (Built, Loaded)) else "build")  # a spec's matrices come from escnn
     import torch
 
     dtype = _dtype(module)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..extras import missing_extra
 from ..findings import Finding
 from ..report.concise import finding_line
 
@@ -46,6 +47,18 @@ class BuildFailed(EqdesignError):
         self.report = report
         errors = [f for f in report.check.findings if f.severity.value == "error"]
         super().__init__("\n".join(report.failures[:1] + ([_lines(errors)] if errors else [])) or "the build failed")
+
+
+class MissingExtra(EqdesignError, ImportError):
+    """A function that needs what the check-only install leaves out (torch, escnn); the message gives the
+    commands that install it."""
+
+
+def require(command: str) -> None:
+    """Raise MissingExtra where ``command`` (as extras.NEEDS names it) cannot run in this environment."""
+    problem = missing_extra(command)
+    if problem is not None:
+        raise MissingExtra(problem)
 
 
 class EquivarianceError(EqdesignError, AssertionError):

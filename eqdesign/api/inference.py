@@ -21,6 +21,9 @@ def freeze(module: CompiledModel) -> CompiledModel:
     >>> bool(torch.allclose(fast(x), built.module.eval()(x), atol=1e-5))
     True
     """
+    from .errors import require
+
+    require("verify")  # torch alone
     from ..export.freeze import freeze as frozen_copy
 
     return frozen_copy(module)

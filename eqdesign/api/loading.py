@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..numerics.tolerances import exact_tolerance
 from ..results import Verification
-from .errors import EqdesignError
+from .errors import EqdesignError, require
 
 if TYPE_CHECKING:
     import torch
@@ -94,6 +94,7 @@ def load(path: str | os.PathLike[str]) -> Loaded:
     >>> tuple(loaded.representations["output"].shape)  # (elements tested, output_dim, output_dim)
     (40, 3, 3)
     """
+    require("verify")  # torch loads the file
     name = os.fspath(path)
     if not os.path.isfile(name):  # torch would block on a FIFO, in C++, beyond the reach of signals
         raise LoadError(name, "no such file" if not os.path.lexists(name) else "not a regular file")

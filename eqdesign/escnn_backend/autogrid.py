@@ -13,7 +13,7 @@ from ..numerics.gridsearch import GridSearch, auto_layers, search, tuned
 from ..numerics.suite import exact_on_grid, probe_input
 from ..theory.quadrature import RuleShape, rule
 from .builder import build_escnn, sample_on_rule
-from .model import BuiltLayer, EscnnModel, activation_module
+from .model import EscnnModel, activation_module
 
 
 class _Subject:
@@ -55,9 +55,7 @@ def choose_grids(model: EscnnModel, elements: list[Element]) -> tuple[Design, Gr
     """Pick every auto layer's rule in place; the model then carries the tuned design."""
     found = search(model.design, _Subject(model, elements))
     design = tuned(model.design, found.choices)
-    model.design = design
-    layers = {x.index: x for x in design.hidden}
-    model._built = [BuiltLayer(layers[b.layer.index] if isinstance(b.layer, Nonlinear) else b.layer, b.module) for b in model.built]
+    model.adopt(design)
     return design, found
 
 

@@ -18,7 +18,19 @@ from ..export.modules import Polynomial
 from ..theory.activation import elu_fit
 from ..theory.group import Group
 from ..theory.quadrature import RuleShape, rule
-from .compat import BuildError, default_dtype, egroup, enn, fourier_kernel, gspaces, private_basis_cache, quiet, quotient_kernel
+from .compat import (
+    BuildError,
+    attach_kernel,
+    default_dtype,
+    egroup,
+    enn,
+    fourier_kernel,
+    gspaces,
+    private_basis_cache,
+    quiet,
+    quotient_kernel,
+    set_sampled_activation,
+)
 from .families import Elements, family
 from .grids import normalized_kernel, sampling_matrix, set_fourier_sampling
 from .model import BuiltLayer, EscnnModel
@@ -114,10 +126,10 @@ class _Builder:
         """escnn's transforms recomputed in float64, on the design's grid (escnn's or a weighted rule) or a
         finer one; a polynomial activation replaces escnn's function."""
         assert nl.grid is not None and nl.band_limit is not None
-        m._eqd_kernel = normalized_kernel(kernel)
+        attach_kernel(m, normalized_kernel(kernel))
         poly = poly_coefficients(nl)
         if poly is not None:
-            m._function = Polynomial(poly)
+            set_sampled_activation(m, Polynomial(poly))
         if elements is not None:
             self._note_points(nl, len(elements))
             set_fourier_sampling(m, sampling_matrix(m, elements))

@@ -160,3 +160,73 @@ def he_std(m: torch.nn.Module) -> torch.Tensor:
         std = _generalized_he_init_variances(m.basisexpansion).to(torch.float64)
         m._eqd_he_std = std
     return std
+
+
+# -- escnn's private attributes -------------------------------------------------------------------------------
+# escnn keeps the layout of its modules in attributes it does not document (a leading underscore). Every read
+# or write of one is below, a small function each, with the escnn class it reads and the version it was
+# written against (escnn 1.0.11): an escnn that renames one breaks here alone. tests/test_layering.py keeps
+# these names out of every other module of eqdesign.
+
+
+def field_sizes(module: Any) -> list[int]:
+    """The field sizes of a NormNonLinearity or NormBatchNorm, in the order escnn groups its fields (and names
+    their buffers and parameters by). escnn 1.0.11: ``_order``, a list of sizes."""
+    return [int(size) for size in module._order]
+
+
+def fields_of_size(module: Any, size: int) -> int:
+    """How many fields of ``size`` a NormNonLinearity acts on (its biases, one per field, run in that order).
+    escnn 1.0.11: ``_nfields``, a dict size -> count."""
+    return int(module._nfields[size])
+
+
+def contiguous(module: Any, key: int | str) -> bool:
+    """Whether the fields of one group sit side by side, so that escnn stores their positions as a [start, end)
+    pair instead of every index. escnn 1.0.11: ``_contiguous``, keyed by field size (NormNonLinearity,
+    NormBatchNorm) or by representation name (IIDBatchNorm1d)."""
+    return bool(module._contiguous[key])
+
+
+def representation_groups(module: Any) -> list[tuple[str, int, bool]]:
+    """(representation name, size, whether it holds trivial irreps) of each group of fields of an
+    IIDBatchNorm1d, in escnn's order. escnn 1.0.11 _IIDBatchNorm: ``_sizes`` (name, size) and
+    ``_has_trivial`` (name -> bool)."""
+    return [(str(name), int(size), bool(module._has_trivial[name])) for name, size in module._sizes]
+
+
+def escaped_name(name: str) -> str:
+    """A representation's name as it appears in the names of an IIDBatchNorm1d's buffers and parameters
+    (``<escaped>_weight``, ...): a dot would read as a submodule path. escnn 1.0.11:
+    ``_IIDBatchNorm._escape_name``, which replaces "." by "^"."""
+    return name.replace(".", "^")
+
+
+def basis_blocks(expansion: Any) -> list[tuple[Any, Any, Any]]:
+    """(input representation, output representation, the block's expansion module, whose ``sampled_basis``
+    buffer holds the sampled basis) of every block of a BlocksBasisExpansion. escnn 1.0.11:
+    ``_in_reprs``, ``_out_reprs``, ``_representations_pairs`` (pairs of names), and one submodule per pair
+    named "block_expansion_" followed by the tuple ``_escape_pair(pair)`` as Python prints it."""
+    ins = {r.name: r for r in expansion._in_reprs}
+    outs = {r.name: r for r in expansion._out_reprs}
+    return [
+        (ins[pair[0]], outs[pair[1]], getattr(expansion, f"block_expansion_{expansion._escape_pair(pair)}"))
+        for pair in expansion._representations_pairs
+    ]
+
+
+def set_sampled_activation(module: Any, function: torch.nn.Module) -> None:
+    """Make a FourierPointwise or QuotientFourierPointwise apply ``function`` to its grid samples (escnn
+    accepts only the names of its own functions). escnn 1.0.11: the module calls ``_function``."""
+    module._function = function
+
+
+def attach_kernel(module: Any, kernel: Any) -> None:
+    """Keep the normalized kernel of a Fourier module's sampling on the module itself, where every later
+    resampling finds it (an attribute of eqdesign's on an escnn object, named so that escnn never uses it)."""
+    module._eqd_kernel = kernel
+
+
+def attached_kernel(module: Any) -> Any:
+    """The kernel ``attach_kernel`` kept on a Fourier module."""
+    return module._eqd_kernel

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 
 from ..theory.group import FloatArray
+from .compat import attached_kernel
 
 
 def sampling_matrix(module: Any, elements: list[Any]) -> FloatArray:
     """Rows rho(g) k of an escnn Fourier module (k its normalized kernel) for the given group elements."""
-    kernel = module._eqd_kernel
+    kernel = attached_kernel(module)
     return np.stack([(module.rho(g) @ kernel).reshape(-1) for g in elements], axis=0)
 
 
@@ -35,7 +36,6 @@ def set_fourier_sampling(module: Any, A: FloatArray, weights: FloatArray | None 
     Ainv = np.linalg.solve(M + ridge * np.eye(M.shape[0]), AtW)
     module.A = torch.tensor(A, dtype=torch.float64)
     module.Ainv = torch.tensor(Ainv, dtype=torch.float64)
-    module._eqd_points = A.shape[0]
 
 
 def normalized_kernel(kernel: FloatArray) -> FloatArray:

@@ -17,7 +17,7 @@ from ..export.blocks import BlockLinear
 from ..export.modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
 from . import modules as em
 from .builder import activation_function, poly_coefficients
-from .compat import enn
+from .compat import contiguous, enn, field_sizes, fields_of_size
 from .lower_linear import compile_linear, irrep_layout
 from .model import EscnnModel
 from .norms import lower_norm
@@ -54,12 +54,12 @@ def _fourier(m: Any, layer: Nonlinear, dtype: torch.dtype) -> FourierAct:
 def _norm(m: enn.NormNonLinearity, layer: Nonlinear, dtype: torch.dtype) -> NormAct:
     groups: list[FieldGroup] = []
     start = 0
-    for s in m._order:
+    for s in field_sizes(m):
         ix = getattr(m, f"indices_{s}")
-        idx = torch.arange(int(ix[0]), int(ix[1])) if m._contiguous[s] else ix.detach().cpu().long()
+        idx = torch.arange(int(ix[0]), int(ix[1])) if contiguous(m, s) else ix.detach().cpu().long()
         src = idx.reshape(-1, s)
         groups.append(FieldGroup(src, src, start))
-        start += m._nfields[s]
+        start += fields_of_size(m, s)
     log_bias = _t(m.log_bias.reshape(-1), dtype) if m.log_bias is not None else torch.zeros(0, dtype=dtype)
     return NormAct(groups, log_bias, _NORM_ACT[layer.activation], m.log_bias is not None)
 

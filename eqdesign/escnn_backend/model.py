@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..analysis.design import Design, DesignLayer
+from ..analysis.design import Design, DesignLayer, Nonlinear
 from ..export.norms import check_training_batch
 from ..theory.group import FloatArray
 from .compat import enn, he_std
@@ -66,6 +66,13 @@ class EscnnModel(torch.nn.Module):
     @property
     def built(self) -> list[BuiltLayer]:
         return self._built
+
+    def adopt(self, design: Design) -> None:
+        """Carry ``design``, a copy of the model's design with other grids (auto grids chosen): each built
+        layer is labelled with its hidden layer of that design, the escnn modules are kept."""
+        hidden = {x.index: x for x in design.hidden}
+        self.design = design
+        self._built = [BuiltLayer(hidden[b.layer.index] if isinstance(b.layer, Nonlinear) else b.layer, b.module) for b in self._built]
 
     def built_module(self, layer: DesignLayer) -> Any:
         """The escnn module built for a layer of the design (matched by position: tuned designs hold copies)."""

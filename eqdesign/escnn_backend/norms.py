@@ -19,7 +19,7 @@ import torch
 
 from ..export.norms import EquivariantLayerNorm, IIDBatchNorm, IIDGroup, LayerGroup, NormBatchNorm, NormGroup
 from ..theory.group import FloatArray
-from .compat import enn
+from .compat import contiguous, enn, escaped_name, field_sizes, representation_groups
 
 KINDS = ("iid_batch", "norm_batch", "layer")
 
@@ -43,10 +43,6 @@ def averaging(rep: Any) -> tuple[FloatArray, FloatArray] | None:
     return P, Q[:, trivials]
 
 
-def _escape(name: str) -> str:
-    return name.replace(".", "^")  # as escnn's _IIDBatchNorm._escape_name
-
-
 def _fields_by_name(in_type: Any) -> dict[str, tuple[Any, list[int]]]:
     """Representation name -> (representation, channel positions of its fields), in order of appearance."""
     groups: dict[str, tuple[Any, list[int]]] = {}
@@ -68,18 +64,18 @@ class EscnnLayerNorm(enn.EquivariantModule):  # type: ignore[misc]  # escnn is u
         self.space = in_type.gspace
         self.in_type = self.out_type = in_type
         self.eps = eps
-        self._sizes: list[tuple[str, int]] = []
-        self._nfields: dict[str, int] = {}
-        self._has_trivial: dict[str, bool] = {}
+        #: (representation name, size, whether it holds trivial irreps) per group of fields, as
+        #: compat.representation_groups reads them from escnn's IIDBatchNorm1d
+        self.groups: list[tuple[str, int, bool]] = []
+        self.n_fields = 0
         dtype = torch.get_default_dtype()
         for name, (rep, positions) in _fields_by_name(in_type).items():
-            key = _escape(name)
+            key = escaped_name(name)
             n = len(positions) // rep.size
-            self._sizes.append((name, rep.size))
-            self._nfields[name] = n
+            self.n_fields += n
             self.register_buffer(f"{key}_indices", torch.tensor(positions, dtype=torch.long))
             pq = averaging(rep)
-            self._has_trivial[name] = pq is not None
+            self.groups.append((name, rep.size, pq is not None))
             self.register_parameter(f"{key}_weight", torch.nn.Parameter(torch.ones(n, 1, dtype=dtype)))
             if pq is not None:
                 # kept in float64 (cast on use): a float64 model keeps the exact projection
@@ -93,21 +89,21 @@ class EscnnLayerNorm(enn.EquivariantModule):  # type: ignore[misc]  # escnn is u
         b = x.shape[0]
         centred: dict[str, torch.Tensor] = {}
         total = x.new_zeros(b)
-        for name, size in self._sizes:
-            key = _escape(name)
+        for name, size, trivial in self.groups:
+            key = escaped_name(name)
             fields = x[:, getattr(self, f"{key}_indices")].view(b, -1, size)
-            if self._has_trivial[name]:
+            if trivial:
                 P = getattr(self, f"{key}_avg").to(x.dtype)
                 fields = fields - torch.einsum("ij,bj->bi", P, fields.mean(dim=1)).unsqueeze(1)
             centred[name] = fields
             total = total + (fields * fields).sum(dim=2).sum(dim=1) / size
-        std = (total / sum(self._nfields.values()) + self.eps).sqrt()
+        std = (total / self.n_fields + self.eps).sqrt()
         output = torch.empty_like(x)
-        for name, _ in self._sizes:
-            key = _escape(name)
+        for name, _, trivial in self.groups:
+            key = escaped_name(name)
             weight = getattr(self, f"{key}_weight")
             out = centred[name] * (weight.view(1, -1, 1) / std.view(b, 1, 1))
-            if self._has_trivial[name]:
+            if trivial:
                 Q = getattr(self, f"{key}_change_of_basis").to(x.dtype)
                 out = out + torch.einsum("ij,cj->ci", Q, getattr(self, f"{key}_bias")).unsqueeze(0)
             output[:, getattr(self, f"{key}_indices")] = out.reshape(b, -1)
@@ -136,13 +132,19 @@ def _positions(module: Any, key: str, contiguous: bool) -> torch.Tensor:
 _GroupArgs: TypeAlias = tuple[str, torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor, torch.Tensor | None]
 
 
-def _group_args(module: Any, name: str, dtype: torch.dtype) -> _GroupArgs:
-    """(name, index, P, Q[:, T], weight, bias) of one representation's fields, from an escnn module."""
-    key = _escape(name)
-    trivial = module._has_trivial[name]
+def field_groups(module: Any) -> list[tuple[str, int, bool]]:
+    """(representation name, size, whether it holds trivial irreps) of each group of fields of an
+    IIDBatchNorm1d or EscnnLayerNorm, in the order their buffers and parameters are grouped."""
+    return module.groups if isinstance(module, EscnnLayerNorm) else representation_groups(module)
+
+
+def _group_args(module: Any, name: str, trivial: bool, side_by_side: bool, dtype: torch.dtype) -> _GroupArgs:
+    """(name, index, P, Q[:, T], weight, bias) of one representation's fields, from an escnn module;
+    ``side_by_side``: whether the module keeps their positions as a [start, end) pair."""
+    key = escaped_name(name)
     return (
         name,
-        _positions(module, key, getattr(module, "_contiguous", {}).get(name, False)),
+        _positions(module, key, side_by_side),
         _t(getattr(module, f"{key}_avg"), dtype) if trivial else None,
         _t(getattr(module, f"{key}_change_of_basis"), dtype) if trivial else None,
         _t(getattr(module, f"{key}_weight"), dtype),
@@ -152,10 +154,11 @@ def _group_args(module: Any, name: str, dtype: torch.dtype) -> _GroupArgs:
 
 def _iid_groups(module: Any, dtype: torch.dtype) -> list[IIDGroup]:
     groups: list[IIDGroup] = []
-    for name, _ in module._sizes:
-        key = _escape(name)
-        mean = _t(getattr(module, f"{key}_running_mean"), dtype) if module._has_trivial[name] else None
-        groups.append(IIDGroup(*_group_args(module, name, dtype), mean, _t(getattr(module, f"{key}_running_var"), dtype)))
+    for name, _, trivial in representation_groups(module):
+        key = escaped_name(name)
+        mean = _t(getattr(module, f"{key}_running_mean"), dtype) if trivial else None
+        args = _group_args(module, name, trivial, contiguous(module, name), dtype)
+        groups.append(IIDGroup(*args, mean, _t(getattr(module, f"{key}_running_var"), dtype)))
     return groups
 
 
@@ -171,17 +174,17 @@ def _lower_norm_batch(module: Any, dtype: torch.dtype) -> NormBatchNorm:
         raise ValueError("only affine NormBatchNorm has a plain-torch twin")
     groups = [
         NormGroup(
-            _positions(module, str(s), module._contiguous[s]),
+            _positions(module, str(s), contiguous(module, s)),
             _t(getattr(module, f"{s}_weight"), dtype),
             _t(getattr(module, f"{s}_running_var"), dtype),
         )
-        for s in module._order
+        for s in field_sizes(module)
     ]
     return NormBatchNorm(groups, module.in_type.size, module.eps, module.momentum, int(module.num_batches_tracked))
 
 
 def _lower_layer(module: EscnnLayerNorm, dtype: torch.dtype) -> EquivariantLayerNorm:
-    groups = [LayerGroup(*_group_args(module, name, dtype)) for name, _ in module._sizes]
+    groups = [LayerGroup(*_group_args(module, name, trivial, False, dtype)) for name, _, trivial in module.groups]
     return EquivariantLayerNorm(groups, module.in_type.size, module.eps)
 
 
@@ -253,5 +256,5 @@ def exact_norm_buffers(module: Any) -> None:
         if pq is None:
             continue
         for suffix, value in (("avg", pq[0]), ("change_of_basis", pq[1])):
-            buffer = getattr(module, f"{_escape(name)}_{suffix}")
+            buffer = getattr(module, f"{escaped_name(name)}_{suffix}")
             buffer.copy_(torch.as_tensor(value, dtype=torch.float64).to(buffer.dtype))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..theory.group import FloatArray, Group
-from .compat import BlocksBasisExpansion, enn
+from .compat import BlocksBasisExpansion, basis_blocks, enn
 from .families import Elements, HaarKey, family
 from .modules import BiasOnly
 
@@ -74,10 +74,7 @@ def exact_bases(model: torch.nn.Module, G: Any, group: Group) -> None:
 
 
 def _project_blocks(mod: Any, average: HaarAverage) -> None:
-    ins = {r.name: r for r in mod._in_reprs}
-    outs = {r.name: r for r in mod._out_reprs}
-    for pair in mod._representations_pairs:
-        block = getattr(mod, f"block_expansion_{mod._escape_pair(pair)}")
+    for rep_in, rep_out, block in basis_blocks(mod):
         B = block.sampled_basis.detach().to(torch.float64).numpy()  # (k, out, in, points)
-        Bp = np.stack([average(outs[pair[1]], ins[pair[0]], B[..., p]) for p in range(B.shape[-1])], axis=-1)
+        Bp = np.stack([average(rep_out, rep_in, B[..., p]) for p in range(B.shape[-1])], axis=-1)
         block.sampled_basis = torch.tensor(Bp, dtype=block.sampled_basis.dtype)

@@ -30,7 +30,9 @@ class IrrepBlock(nn.Module):
         self.in_index: torch.Tensor
         self.out_index: torch.Tensor
         self.endo: torch.Tensor
-        self.weight = nn.Parameter(coeffs.permute(0, 2, 1).reshape(e * m_in, m_out).clone())
+        # contiguous: a clone keeps the strides of the permuted view (e = 1), and parameters_to_vector, which
+        # flattens every parameter with .view, refused such a weight
+        self.weight = nn.Parameter(coeffs.permute(0, 2, 1).reshape(e * m_in, m_out).clone(memory_format=torch.contiguous_format))
 
     def expansion(self, in_dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(parameter index, flat position row * in_dim + col, coefficient) of every nonzero entry this block

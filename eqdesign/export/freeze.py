@@ -3,7 +3,9 @@
 A trainable compiled model keeps only Schur coefficients as parameters and assembles each linear layer's
 matrix from them on every call (training must see every step's coefficients). When the parameters can no
 longer change, that work is wasted: ``freeze`` assembles the dense-form layers once (changes of basis
-folded in) and every tensor-product matrix once, and keeps the per-block layers as they are, which the cost model found cheaper per block.
+folded in) and every tensor-product matrix once, and keeps the per-block layers as they are, which the cost
+model found cheaper per block. The copy is made only when asked for: a compiled model keeps no inference copy
+of its own, so that no call ever runs on weights older than the model's.
 """
 
 from __future__ import annotations
@@ -18,9 +20,57 @@ from .modules import CompiledModel, FrozenTensorProduct, TensorProductAct
 from .norms import BATCH_NORMS, fold_into
 
 
-@torch.no_grad()
 def freeze(model: CompiledModel) -> CompiledModel:
-    """A frozen copy for inference (the model itself is left as it is); no parameter requires grad."""
+    """A separate inference copy of a compiled model, every matrix assembled once: the fast way to run it
+    when its weights no longer change.
+
+    The copy is in eval mode, batch norms folded into the linear layer before them (their running
+    statistics as they are now), and none of its parameters requires grad. It is a new module holding
+    its own tensors: it does not follow later changes of the original's weights (an optimizer step,
+    ``load_state_dict``, a write through ``.data``). Freezing is the caller's explicit choice; freeze again
+    after the weights change. The original is left as it is, and a plain call of it always computes from
+    its current weights.
+
+    Raises TypeError for anything but a ``CompiledModel`` (the ``.module`` of a build).
+
+    >>> import torch
+    >>> from eqdesign.commands.check import check_file
+    >>> from eqdesign.escnn_backend.builder import build_escnn
+    >>> from eqdesign.escnn_backend.lower import compile_model
+    >>> from eqdesign.export.freeze import freeze
+    >>> model = compile_model(build_escnn(check_file("specs/ico-regular-elu.yaml").design), torch.float64)
+    >>> frozen = freeze(model)
+    >>> x = torch.randn(4, model.input_dim, dtype=torch.float64)
+    >>> with torch.no_grad():
+    ...     torch.allclose(frozen(x), model.eval()(x))
+    True
+    >>> with torch.no_grad():  # the original's weights change; the copy keeps those it was made from
+    ...     _ = [p.mul_(2.0) for p in model.parameters()]
+    ...     torch.allclose(frozen(x), model(x)), torch.allclose(freeze(model)(x), model(x))
+    (False, True)
+    >>> frozen is model, any(p.requires_grad for p in frozen.parameters())
+    (False, False)
+    """
+    if not isinstance(model, CompiledModel):
+        raise TypeError(_not_compiled(model))
+    return _frozen_model(model)
+
+
+def _not_compiled(model: object) -> str:
+    """What freeze says about an argument it cannot freeze, with what to pass instead."""
+    if isinstance(model, torch.jit.ScriptModule):
+        hint = "a loaded .pt cannot be frozen: load the .pt2 artifact, which is the frozen copy already"
+    elif isinstance(model, torch.fx.GraphModule):
+        hint = "a loaded .pt2 is the frozen copy already: run it as it is"
+    elif isinstance(getattr(model, "module", None), CompiledModel):
+        hint = "pass its .module"
+    else:
+        hint = "pass the .module of a build"
+    return f"freeze takes a compiled eqdesign model (CompiledModel), got {type(model).__name__}; {hint}"
+
+
+@torch.no_grad()
+def _frozen_model(model: CompiledModel) -> CompiledModel:
     layers: list[nn.Module] = []
     for layer in model.layers:
         _append_frozen(layers, layer)

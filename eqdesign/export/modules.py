@@ -5,9 +5,6 @@ None of these import escnn: a compiled model needs torch alone.
 
 from __future__ import annotations
 
-import weakref
-from typing import Any, NamedTuple
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -309,73 +306,6 @@ class FrozenTensorProduct(nn.Module):
         return project_square(x, self.matrix, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g)
 
 
-#: the buffers that change after a model is made: batch norms' running statistics, updated in training.
-#: Every other buffer (index maps, bases, grids) is fixed when the model is made.
-STATE_BUFFERS = ("running_mean", "running_var")
-
-
-class _Copy(NamedTuple):
-    """A frozen inference copy, the state it was made from, and its layers' forward methods, which eager
-    inference calls one after the other (calling each as a module would add its call overhead)."""
-
-    key: list[tuple[int, int]]
-    model: CompiledModel
-    steps: list[Any]
-
-
-class _Watch:
-    """What eager inference reads on every call of one model, collected once: walking the module tree costs
-    more than a small model's forward pass. ``slots``: where every parameter and STATE_BUFFERS entry lives
-    (the dict of a submodule, a name); ``hooks``: every module's forward hook dicts; ``layers``: the
-    top-level layers, whose replacement means a new watch; ``copy``: the inference copy made under this
-    watch. Nothing here refers to the model itself, which would keep it alive as a key of _WATCHES."""
-
-    def __init__(self, model: CompiledModel) -> None:
-        modules = list(model.modules())
-        params = [(m._parameters, name) for m in modules for name, t in m._parameters.items() if t is not None]
-        buffers = [(m._buffers, name) for m in modules for name in STATE_BUFFERS if m._buffers.get(name) is not None]
-        self.slots: list[tuple[dict[str, Any], str]] = params + buffers
-        self.hooks = [(m._forward_hooks, m._forward_pre_hooks) for m in modules]
-        self.layers = _layers(model)  # the modules themselves: an id could be reused once a layer is freed
-        self.copy: _Copy | None = None
-
-    def state(self) -> list[tuple[int, int]] | None:
-        """(address, version) of every parameter and running statistic: an in-place change (an optimizer
-        step, running statistics updated in training, load_state_dict) bumps a version, a replaced tensor
-        (.to(), .double(), a new Parameter) has a new address. None when a tensor the slots name is gone."""
-        try:
-            return [(store[name].data_ptr(), store[name]._version) for store, name in self.slots]
-        except (KeyError, AttributeError):
-            return None
-
-    def hooked(self) -> bool:
-        """Whether the model or one of its modules has a forward hook: the frozen copy's layers are not the
-        ones a user hooked."""
-        return any(post or pre for post, pre in self.hooks)
-
-
-def _global_hooks() -> bool:
-    """Whether a forward hook for every module is registered (profilers, torch's FLOP counter)."""
-    return bool(nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks)
-
-
-def _layers(model: CompiledModel) -> tuple[nn.Module | None, ...]:
-    return tuple(model.layers._modules.values())
-
-
-#: each model's _Watch, kept outside the model: an attribute would be scripted and saved with it (and differ
-#: from process to process)
-_WATCHES: weakref.WeakKeyDictionary[nn.Module, _Watch] = weakref.WeakKeyDictionary()
-
-
-def _watch(model: CompiledModel, again: bool = False) -> _Watch:
-    """The model's watch; a new one (with no copy yet) when ``again`` or when a top-level layer was replaced."""
-    watch = _WATCHES.get(model)
-    if again or watch is None or watch.layers != _layers(model):
-        watch = _WATCHES[model] = _Watch(model)
-    return watch
-
-
 def _dtype_name(dtype: torch.dtype) -> str:
     """The name of a dtype (TorchScript prints a dtype as a number)."""
     if dtype == torch.float32:
@@ -416,7 +346,12 @@ def check_input(x: torch.Tensor, input_dim: int, dtype: torch.dtype) -> None:
 
 class CompiledModel(nn.Module):
     """(batch, input_dim) -> (batch, output_dim); fields in the spec's order. Any batch size, 0 included;
-    an input of another shape or dtype is refused with a message that names the layout (``check_input``)."""
+    an input of another shape or dtype is refused with a message that names the layout (``check_input``).
+
+    Every call, in training and in eval mode, computes from the parameters and running statistics as they
+    are at that moment, however they were changed (an optimizer step, ``load_state_dict``, a write through
+    ``.data``, a shared numpy array): nothing derived from them is kept between calls. The fast inference
+    copy, with every matrix assembled once, is an explicit choice: ``export.freeze.freeze(model)``."""
 
     def __init__(
         self,
@@ -429,7 +364,7 @@ class CompiledModel(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_dim, self.output_dim = input_dim, output_dim
-        # Cartesian tensor fields at the edges: fixed maps (input columns x irreps, irreps x output columns)
+        # fields converted at the edges (Cartesian tensors, e3nn's basis): fixed maps (input columns x irreps, irreps x output columns)
         # between the components the user holds and the irreps the layers compute with
         embed_in, embed_out = edges
         self.has_embed_in, self.has_embed_out = embed_in is not None, embed_out is not None
@@ -437,46 +372,10 @@ class CompiledModel(nn.Module):
         self.register_buffer("embed_out", embed_out if embed_out is not None else torch.zeros(0))
         self.embed_in: torch.Tensor
         self.embed_out: torch.Tensor
-        self.frozen = False  # an inference copy (export.freeze): nothing to assemble
+        self.frozen = False  # True on an inference copy (export.freeze), whose matrices are assembled already
         # the dtype inputs must have, as a buffer: it follows the model through .to(), .double() and loading
         self.register_buffer("dtype_reference", torch.zeros(0, dtype=dtype or _layers_dtype(self.layers)))
         self.dtype_reference: torch.Tensor
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """In eager inference (eval mode, no autograd) run the layers of the frozen copy, assembled once and
-        kept until a parameter changes. With a forward hook on the model or one of its modules, training,
-        TorchScript, torch.compile and torch.export run ``forward`` as it is; with a hook for every module
-        (a profiler, a FLOP counter) the frozen copy runs as a module, so that the hook sees what runs."""
-        if self.frozen or self.training or torch.is_grad_enabled() or torch.compiler.is_compiling() or len(args) != 1 or kwargs:
-            return super().__call__(*args, **kwargs)
-        watch = _watch(self)
-        if watch.hooked():
-            return super().__call__(*args, **kwargs)
-        copy = self._current_copy(watch)
-        if _global_hooks():
-            return copy.model(*args)
-        x = args[0]
-        check_input(x, self.input_dim, self.dtype_reference.dtype)
-        for step in copy.steps:
-            x = step(x)
-        return x
-
-    def _current_copy(self, watch: _Watch) -> _Copy:
-        """The watch's inference copy, made again when a parameter or running statistic has changed since."""
-        from .freeze import freeze  # freeze builds CompiledModels
-
-        key = watch.state()
-        if key is None:  # a parameter or running statistic was removed: collect them again
-            watch = _watch(self, again=True)
-            key = watch.state() or []
-        if watch.copy is None or watch.copy.key != key:
-            frozen = freeze(self)
-            watch.copy = _Copy(key, frozen, [layer.forward for layer in frozen.layers])
-        return watch.copy
-
-    def _inference_copy(self) -> CompiledModel:
-        """The frozen copy that eager inference runs now."""
-        return self._current_copy(_watch(self)).model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.input_dim, self.dtype_reference.dtype)
