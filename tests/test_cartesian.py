@@ -151,7 +151,7 @@ def test_rotating_the_inputs_rotates_the_tensor_as_r_m_r_transposed(stress: tupl
     for r in _rotations(5, seed=1):
         rot = torch.tensor(r, dtype=torch.float32)
         x = torch.cat([v, m.reshape(-1, 9)], 1)
-        rx = torch.cat([v.view(-1, 2, 3) @ rot.T, (rot @ m @ rot.T).reshape(-1, 9)], 1).reshape(32, -1)
+        rx = torch.cat([(v.view(-1, 2, 3) @ rot.T).reshape(-1, 6), (rot @ m @ rot.T).reshape(-1, 9)], 1)
         y, ry = built.module(x).reshape(-1, 3, 3), built.module(rx).reshape(-1, 3, 3)
         assert torch.allclose(ry, rot @ y @ rot.T, atol=2e-5 * float(y.abs().max()))
 
