@@ -105,7 +105,8 @@ def test_build_writes_artifacts_that_reload_without_escnn(spec: Path, gallery, e
     for key in ("script", "export"):
         out = torch.tensor(loaded[key])
         assert float((out - ref).norm() / ref.norm().clamp_min(1e-12)) < 1e-5, key
-    assert loaded["layout"]["output"][-1]["slice"][1] == report["spec"]["output"]["dim"]
+    output = report["spec"]["output"]  # a Cartesian tensor field takes all its components: more columns than dim
+    assert loaded["layout"]["output"][-1]["slice"][1] == output.get("columns", output["dim"])
     assert verdict["ok"], verdict["message"]
     assert (gallery["__out__"] / f"{name}.md").read_text().startswith(f"# {name}")
 
