@@ -163,7 +163,7 @@ class HumanReporter:
 
 
 def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
-    out = [("Field types", _field_types(design))]
+    out = [("Field types" + _edges_note(design), _field_types(design))]
     out += [(f"Schur blocks of linear {x.index} ({x.in_type.dim} -> {x.out_type.dim})", _schur_table(x)) for x in design.linears]
     if design.hidden and s.flow is not None:  # no flow: the analysis failed (an internal error, reported below)
         out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(design, s.flow)))
@@ -177,6 +177,16 @@ def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
             (f"Parity sectors under the inversion x -> -x (degree l with parity (-1)^l is natural): {broken}", _sector_table(hidden))
         )
     return out
+
+
+def _edges_note(design: Design) -> str:
+    """Why the input or output columns are not escnn's irreps, where they are not."""
+    notes = []
+    if design.spec.basis == "e3nn":
+        notes.append("irreps of the input and output in e3nn's real basis (basis: e3nn), converted to escnn's at the edges")
+    if design.input.cartesian or design.output.cartesian:
+        notes.append("Cartesian tensor fields take all 3^k components, row-major; the network computes with their irreps")
+    return "".join(f"\n  {n}" for n in notes)
 
 
 def _sector_table(hidden: dict[str, Any]) -> Table:

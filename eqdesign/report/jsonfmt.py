@@ -103,6 +103,7 @@ def design_json(design: Design) -> dict[str, Any]:
         "name": design.spec.name,
         "group": {"name": g.key, "label": g.label},
         "params": design.params,
+        **({"basis": design.spec.basis} if design.spec.basis != "escnn" else {}),
         "input": type_json(design.input),
         "output": type_json(design.output),
         "layers": [layer_json(x) for x in design.layers],
