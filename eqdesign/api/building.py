@@ -321,6 +321,12 @@ class Built:
         self._result, self._made = result, made
 
     @property
+    def tolerance(self) -> float:
+        """The spec's ``tests.tolerance``: what sampled Fourier layers are held to."""
+        assert self._result.check.design is not None
+        return self._result.check.design.spec.tests.tolerance
+
+    @property
     def name(self) -> str:
         assert self._result.check.design is not None
         return self._result.check.design.spec.name
