@@ -117,6 +117,7 @@ CHANGES: dict[str, Callable[[CompiledModel, torch.Tensor], None]] = {
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_an_eval_call_after_the_weights_change_computes_from_the_new_weights(twins, spec: str, change: str) -> None:  # type: ignore[no-untyped-def]
+    """Equal to a fresh module given the new weights, and different from the output before the change."""
     model = twins(spec)
     x = _input(model)
     before = _eval_call(model, x)
@@ -161,13 +162,12 @@ def test_freeze_names_the_module_of_a_build_and_the_frozen_pt2(twins, tmp_path: 
     as build writes them, freeze says what to pass instead."""
     from types import SimpleNamespace
 
+    from eqdesign.export.artifacts import load_artifact, save_artifacts
     from eqdesign.export.freeze import freeze
 
     model = twins(SPECS[0])
     with pytest.raises(TypeError, match=r"got SimpleNamespace; pass its \.module"):
         freeze(SimpleNamespace(module=model))
-    from eqdesign.export.artifacts import load_artifact, save_artifacts
-
     save_artifacts(tmp_path, "m", model.float(), {}, {})
     with pytest.raises(TypeError, match=r"got RecursiveScriptModule; a loaded \.pt cannot be frozen: load the \.pt2"):
         freeze(load_artifact(tmp_path / "m.pt")[0])

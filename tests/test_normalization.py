@@ -122,6 +122,7 @@ def test_build_tests_both_modes_keeps_exact_layers_exact_and_measures_the_coupli
     assert result.ok, result.failures
     names = [e["name"] for e in result.equivariance]
     assert {"escnn (training mode) end-to-end (float64)", "compiled (training mode) end-to-end (float64)"} <= set(names)
+    assert "compiled, frozen end-to-end (float32)" in names  # the inference copy NAME.pt2 holds, norms folded
     assert all(e["exact"] and e["max_rel"] < 1e-9 for e in result.equivariance if "float64" in e["name"] or "end-to-end" not in e["name"])
     # the layer norm of the last layer makes the invariant output depend on the vector input and back
     layered = tmp_path / "layer.yaml"

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..analysis.design import Design, FieldType
+from ..export.freeze import freeze
 from ..export.modules import CompiledModel
 from ..numerics.elements import Element, pick_elements, rep_stack
 from ..numerics.equivariance import Fn
@@ -40,12 +41,14 @@ def layer_cases(design: Design, model: EscnnModel, compiled64: CompiledModel, el
     return cases
 
 
-def model_cases(model: EscnnModel, compiled64: torch.nn.Module, compiled32: torch.nn.Module, elements: list[Element]) -> list[ModelCase]:
-    """The models end to end; with a batch norm, also in training mode (batch statistics: a whole batch
-    transformed by one element), on copies, so that the tests leave the running statistics alone."""
+def model_cases(model: EscnnModel, compiled64: CompiledModel, compiled32: CompiledModel, elements: list[Element]) -> list[ModelCase]:
+    """The models end to end, the float32 one also as its inference copy (``freeze``, what NAME.pt2 holds);
+    with a batch norm, also in training mode (batch statistics: a whole batch transformed by one element),
+    on copies, so that the tests leave the running statistics alone."""
     r64 = end_representations(model, elements, torch.float64)
     r32 = (r64[0].float(), r64[1].float())
     cases = [ModelCase("escnn", model, *r64), ModelCase("compiled", compiled64, *r64), ModelCase("compiled", compiled32, *r32)]
+    cases.append(ModelCase("compiled, frozen", freeze(compiled32), *r32))
     if batch_normalized(model.design):
         cases += [ModelCase("escnn (training mode)", _in_training(model), *r64)]
         cases += [ModelCase("compiled (training mode)", _in_training(compiled64), *r64)]
