@@ -351,7 +351,7 @@ class CompiledModel(nn.Module):
     Every call, in training and in eval mode, computes from the parameters and running statistics as they
     are at that moment, however they were changed (an optimizer step, ``load_state_dict``, a write through
     ``.data``, a shared numpy array): nothing derived from them is kept between calls. The fast inference
-    copy, with every matrix assembled once, is an explicit choice: ``export.freeze.freeze(model)``."""
+    copy, with every matrix assembled once, is an explicit choice: ``eqdesign.freeze(model)`` (export.freeze)."""
 
     def __init__(
         self,
