@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Built,
         Candidate,
         CheckReport,
+        DataError,
         DesignError,
         EqdesignError,
         EquivarianceError,
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
         Severity,
         Spec,
         SpecError,
+        Trained,
+        TrainingFailed,
         Verification,
         assert_equivariant,
         build,
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
         freeze,
         load,
         load_spec,
+        train,
         verify,
     )
 
@@ -48,6 +52,7 @@ __all__ = [
     "Built",
     "Candidate",
     "CheckReport",
+    "DataError",
     "DesignError",
     "EqdesignError",
     "EquivarianceError",
@@ -58,6 +63,8 @@ __all__ = [
     "Severity",
     "Spec",
     "SpecError",
+    "Trained",
+    "TrainingFailed",
     "Verification",
     "__version__",
     "assert_equivariant",
@@ -67,6 +74,7 @@ __all__ = [
     "freeze",
     "load",
     "load_spec",
+    "train",
     "verify",
 ]
 
