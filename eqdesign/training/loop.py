@@ -20,6 +20,8 @@ import torch
 Augment = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 #: called after every step with (step, total steps, the last batch's loss)
 OnStep = Callable[[int, int, float], None]
+#: how many times a run reports its progress (on_step)
+SHOWN_STEPS = 200
 #: steps when neither --steps nor --epochs is given
 DEFAULT_STEPS = 1000
 
@@ -94,26 +96,51 @@ def deterministic() -> Iterator[None]:
 
 
 def fit(module: torch.nn.Module, split: Split, budget: Budget, augment: Augment | None = None, on_step: OnStep | None = None) -> Fit:
-    """Train ``module`` in place; it ends with its best weights (by validation loss) loaded."""
+    """Train ``module`` in place; it ends with its best weights (by validation loss) loaded. ``on_step`` is
+    called every total/SHOWN_STEPS steps (reading a loss waits for the device: not at every step)."""
     total = budget.total_steps(split.x.shape[0])
     optimizer = torch.optim.AdamW(module.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total, budget.warmup))
+    factor = schedule(total, budget.warmup)
     batches = _batches(split.x.shape[0], min(budget.batch, split.x.shape[0]), budget.seed)
     augmenting = torch.Generator().manual_seed(budget.seed + 1)
-    every, result, seen = max(1, total // budget.checks), Fit(), []
+    every, shown, result, losses = max(1, total // budget.checks), max(1, total // SHOWN_STEPS), Fit(), _Losses()
     with deterministic():
         module.train()
         for step in range(1, total + 1):
-            x, y = _batch(split, next(batches), augment, augmenting)
-            seen.append(_step(module, optimizer, x, y))
-            scheduler.step()
-            if on_step is not None:
-                on_step(step, total, seen[-1])
-            if (step % every == 0 or step == total) and _check(
-                module, split, result, step, seen, float(scheduler.get_last_lr()[0]), budget.patience
-            ):
+            lr = _set_lr(optimizer, budget.lr * factor(step - 1))
+            losses.add(_step(module, optimizer, *_batch(split, next(batches), augment, augmenting)))
+            if on_step is not None and (step % shown == 0 or step == total):
+                on_step(step, total, losses.last())
+            if (step % every == 0 or step == total) and _check(module, split, result, step, (losses.mean(), lr), budget.patience):
                 break
     return _finish(module, result)
+
+
+class _Losses:
+    """The batch losses since the last check, summed where they are computed (read once per check)."""
+
+    def __init__(self) -> None:
+        self.sum: torch.Tensor | None = None
+        self.latest: torch.Tensor | None = None
+        self.count = 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.sum = loss if self.sum is None else self.sum + loss
+        self.latest, self.count = loss, self.count + 1
+
+    def last(self) -> float:
+        return float(self.latest) if self.latest is not None else math.nan
+
+    def mean(self) -> float:
+        mean = float(self.sum) / self.count if self.sum is not None else math.nan
+        self.sum, self.count = None, 0
+        return mean
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> float:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
 
 
 def _batches(rows: int, batch: int, seed: int) -> Iterator[torch.Tensor]:
@@ -131,12 +158,12 @@ def _batch(split: Split, rows: torch.Tensor, augment: Augment | None, generator:
     return augment(x, y, generator) if augment is not None else (x, y)
 
 
-def _step(module: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
+def _step(module: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     optimizer.zero_grad(set_to_none=True)
     loss = torch.nn.functional.mse_loss(module(x), y)
     loss.backward()  # type: ignore[no-untyped-call]  # torch's backward is unannotated
     optimizer.step()
-    return float(loss.detach())
+    return loss.detach()
 
 
 def mse(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -149,11 +176,11 @@ def mse(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return loss
 
 
-def _check(module: torch.nn.Module, split: Split, result: Fit, step: int, seen: list[float], lr: float, patience: int) -> bool:
-    """Record a validation check; True when it is time to stop (``patience`` checks without improvement)."""
+def _check(module: torch.nn.Module, split: Split, result: Fit, step: int, train: tuple[float, float], patience: int) -> bool:
+    """Record a validation check (``train``: the mean training loss since the last one, and the learning
+    rate); True when it is time to stop (``patience`` checks without improvement)."""
     val = mse(module, split.val_x, split.val_y)
-    result.curve.append({"step": step, "train_loss": sum(seen) / len(seen), "val_loss": val, "lr": lr})
-    seen.clear()
+    result.curve.append({"step": step, "train_loss": train[0], "val_loss": val, "lr": train[1]})
     result.steps = step
     if val < result.best_val:  # a NaN never counts as better
         result.best_val, result.best_step, result.best_state = val, step, _copy(module)
