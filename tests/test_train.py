@@ -129,7 +129,7 @@ def test_saved_runs_verify_and_carry_the_data_hash_and_metrics(trained: Any, dat
         "dipole.train.json",
         "dipole.train.md",
         "dipole.curves.csv",
-        "dipole.last.pt",
+        "dipole.last-weights.pth",
     }
     assert expected <= set(names) and set(os.listdir(tmp_path)) == set(names)
     for ext in (".pt", ".pt2"):
@@ -146,7 +146,7 @@ def test_saved_runs_verify_and_carry_the_data_hash_and_metrics(trained: Any, dat
     csv_rows = (tmp_path / "dipole.curves.csv").read_text().splitlines()
     assert csv_rows[0] == "model,step,train_loss,val_loss,lr"
     assert len(csv_rows) == 1 + sum(len(c) for c in report["curves"].values())
-    last = torch.load(tmp_path / "dipole.last.pt")
+    last = torch.load(tmp_path / "dipole.last-weights.pth")
     assert set(last) == set(trained.module.state_dict())
 
 

@@ -272,7 +272,7 @@ class Trained:
             f"{name}.train.json": dumps(self.report),
             f"{name}.train.md": markdown(self.report),
             f"{name}.curves.csv": curves_csv(self.runs),
-            f"{name}.last.pt": _state_bytes(self.runs[0].fit.last_state),
+            f"{name}.last-weights.pth": _state_bytes(self.runs[0].fit.last_state),
         }
         for kind, data in (self.plot or {}).items():
             files[f"{name}.curves.{kind}"] = data

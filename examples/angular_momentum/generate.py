@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 
 PARTICLES = 3
-#: rows of each set, and the seed each is drawn from (the sets share no rows)
-SETS = {"train": (2000, 1), "test": (1000, 2)}
 
 
 def angular_momentum_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,13 +27,8 @@ def angular_momentum_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     return x.astype(np.float32), momentum.astype(np.float32)
 
 
-def main(folder: str) -> None:
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    for name, (rows, seed) in SETS.items():
-        x, y = angular_momentum_data(rows, seed)
-        np.savez(Path(folder) / f"{name}.npz", x=x, y=y)
-        print(f"wrote {folder}/{name}.npz: x {x.shape}, y {y.shape}")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "data")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/sets.py
+    from sets import main
+
+    main(angular_momentum_data)
