@@ -390,6 +390,9 @@ def train(
         "--baseline",
         help="none, mlp (same parameter count) or mlp-augmented (and that MLP on randomly transformed batches).",
     ),
+    sizes: str | None = typer.Option(
+        None, "--sizes", help="Also train on growing subsets of the training rows, e.g. 100,300,1000: error against data size."
+    ),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Train a spec's model on data, against plain MLPs; export the trained model and the learning curves."""
@@ -401,6 +404,9 @@ def train(
         problems.append("--steps and --epochs: give one of them")
     if val_data is not None and val is not None:
         problems.append("--val and --val-data: give one of them")
+    counts = [c.strip() for c in (sizes or "").split(",") if c.strip()]
+    if sizes is not None and (not counts or not all(c.isdigit() for c in counts)):
+        problems.append(f"--sizes {sizes}: give numbers of training rows separated by commas, such as --sizes 100,300,1000")
     if problems:
         _train_report(format, ExitCode.SPEC, problems, None)
     options: dict[str, Any] = {
@@ -416,6 +422,7 @@ def train(
         "seed": seed,
         "device": device,
         "baseline": baseline.value,
+        "sizes": [int(c) for c in counts],
     }
     with TrainBar(format is Format.human and sys.stdout.isatty()) as bar:
         outcome = run_train(TrainAsk(spec, data, out, options), bar)

@@ -177,6 +177,22 @@ def test_two_runs_with_one_seed_write_the_same_bytes(built: Any, data: dict[str,
 
 
 @pytest.mark.escnn
+def test_sizes_train_on_nested_subsets_as_a_run_on_that_subset_would(built: Any, data: dict[str, Path], tmp_path: Path):
+    common = {"val_data": data["test"], "test": data["test"], "steps": 40, "baseline": "mlp", "seed": 4}
+    trained = eqdesign.train(built, data["train"], sizes=[200, 50], **common)
+    assert [row["rows"] for row in trained.report["sizes"]] == [50, 200]
+    # the first 50 rows of the run's seeded permutation, trained on as a data set of their own: the same errors
+    with np.load(data["train"]) as arrays:
+        first = np.random.default_rng(4).permutation(600)[:50]
+        np.savez(tmp_path / "subset.npz", x=arrays["x"][first], y=arrays["y"][first])
+    alone = eqdesign.train(built, tmp_path / "subset.npz", **common)
+    assert trained.report["sizes"][0] == {"rows": 50, **{m["name"]: m["test_mse"] for m in alone.report["models"]}}
+    files = trained.files()
+    assert files["dipole.sizes.csv"].splitlines()[0] == "rows,equivariant,mlp"
+    assert "Data efficiency (test MSE against the training rows)" in files["dipole.train.md"]
+
+
+@pytest.mark.escnn
 def test_the_command_trains_verifies_and_reports_json(data: dict[str, Path], tmp_path: Path):
     out = tmp_path / "run"
     done = invoke_cli(

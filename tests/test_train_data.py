@@ -157,6 +157,9 @@ def test_bad_test_and_validation_files_are_refused_too(tmp_path: Path):
         (["--val", "1.5"], "--val 1.5 of 20 rows"),
         (["--steps", "5", "--epochs", "1"], "--steps and --epochs: give one of them"),
         (["--val", "0.2", "--val-data", "x.npz"], "--val and --val-data: give one of them"),
+        (["--sizes", "10,x"], "--sizes 10,x: give numbers of training rows separated by commas"),
+        (["--sizes", "5,100"], "--sizes: 100 not between 1 and the 18 training rows"),
+        (["--sizes", "5,5"], "--sizes: a size given twice"),
     ],
 )
 def test_contradictory_options_exit_2(args: list[str], expected: str, tmp_path: Path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +75,7 @@ def train(
     seed: int = 0,
     device: str = "auto",
     baseline: str = "none",
+    sizes: Sequence[int] = (),
     on_progress: OnProgress | None = None,
 ) -> Trained:
     """Train a spec's compiled model on ``data`` (a ``.npz`` with ``x`` and ``y``, or a ``.csv`` with columns
@@ -84,7 +85,9 @@ def train(
     ``baseline`` MLPs (``none``, ``mlp``: a plain MLP of the same parameter count, ``mlp-augmented``: the same
     trained on randomly transformed batches too) are trained alike: AdamW, warm-up then cosine, early stopping
     on the validation loss (``patience`` checks), best weights kept, everything seeded by ``seed``. The
-    validation set is a ``val`` fraction of ``data`` unless ``val_data`` names a file. Raises
+    validation set is a ``val`` fraction of ``data`` unless ``val_data`` names a file. ``sizes`` (numbers of
+    training rows, such as 100, 300, 1000) also trains fresh models and baselines on growing nested subsets
+    of the training set, for the test error against the training set's size (``report["sizes"]``). Raises
     :class:`DataError` for data that cannot be used, before anything is built.
 
     >>> import numpy as np, tempfile
@@ -102,6 +105,7 @@ def train(
     if baseline not in BASELINES:
         raise DataError(f"baseline {baseline!r}: choose one of {', '.join(BASELINES)}")
     sets = read_sets(_dims(spec), os.fspath(data), val, _path(val_data), _path(test), seed)
+    _check_sizes(sizes, len(sets.train), os.fspath(data))
     import torch  # only once the data passed: refusing bad data needs no torch
 
     from ..training.loop import Budget
@@ -110,8 +114,33 @@ def train(
     where = _device(device)
     budget = Budget(steps, epochs, batch, lr, weight_decay, patience=patience, seed=seed)
     runs = _train_all(built, sets, budget, where, baseline, on_progress)
+    meta = _meta(built, sets, budget, where, baseline)
+    if sizes:
+        meta["sizes"] = _sizes(built, sets, budget, (where, baseline), sorted(sizes), on_progress)
     module = runs[0][1].to(torch.device("cpu")).eval()
-    return Trained(built, module, [r for r, _ in runs], sets, _meta(built, sets, budget, where, baseline), _measured(module, built, seed))
+    return Trained(built, module, [r for r, _ in runs], sets, meta, _measured(module, built, seed))
+
+
+def _check_sizes(sizes: Sequence[int], rows: int, data: str) -> None:
+    wrong = [n for n in sizes if not 1 <= n <= rows]
+    if wrong or len(set(sizes)) != len(sizes):
+        what = f"{', '.join(map(str, wrong))} not between 1 and the {rows} training rows" if wrong else "a size given twice"
+        raise DataError(f"{data}: --sizes: {what}; give distinct sizes such as 100,300,1000")
+
+
+def _sizes(
+    built: Built, sets: Sets, budget: Budget, how: tuple[torch.device, str], sizes: list[int], on_progress: OnProgress | None
+) -> list[dict[str, Any]]:
+    """Each model's error (test, else validation) trained on the first n rows of one seeded permutation of
+    the training set, for each size n: nested subsets, so that a larger set only adds rows."""
+    order = np.random.default_rng(budget.seed).permutation(len(sets.train))
+    table = []
+    for n in sizes:
+        subset = replace(sets, train=sets.train.subset(order[:n], sets.train.file))
+        shown = (lambda m, s, t, loss, n=n: on_progress(f"{m}, {n} rows", s, t, loss)) if on_progress is not None else None
+        runs = _train_all(built, subset, budget, how[0], how[1], shown)
+        table.append({"rows": n, **{run.name: run.test_mse if run.test_mse is not None else run.val_mse for run, _ in runs}})
+    return table
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:
@@ -265,7 +294,7 @@ class Trained:
 
     def files(self) -> dict[str, str | bytes]:
         """The run's files (beside the artifacts), by name."""
-        from ..training.outputs import curves_csv, dumps, markdown
+        from ..training.outputs import curves_csv, dumps, markdown, plot_sizes, sizes_csv
 
         name = self.built.name
         files: dict[str, str | bytes] = {
@@ -276,6 +305,10 @@ class Trained:
         }
         for kind, data in (self.plot or {}).items():
             files[f"{name}.curves.{kind}"] = data
+        if "sizes" in self.report:
+            files[f"{name}.sizes.csv"] = sizes_csv(self.report["sizes"])
+            for kind, data in (plot_sizes(self.report["sizes"], self.report["ratios"]["judged_on"], name) or {}).items():
+                files[f"{name}.sizes.{kind}"] = data
         return files
 
     def save(self, folder: str | os.PathLike[str]) -> list[Path]:

@@ -86,22 +86,32 @@ def markdown(report: dict[str, Any]) -> str:
         ratio = report["ratios"].get(model["name"], 1.0)
         lines.append(
             f"| {model['name']} | {model['params']} | {model['steps']} | {model['best_step']} | {_num(model['val_mse'])} "
-            f"| {_num(model['test_mse'])} | {_num(ratio, '.2f')} |"
+            f"| {_num(model['test_mse'])} | {_num(ratio, '.3g')} |"
         )
     lines += [
         "",
         f"Equivariance of the trained model: {_num(report['equivariance']['max_rel'])} (tolerance {report['equivariance']['tolerance']:.0e}).",
     ]
     lines += ["", report["plot"], ""]
+    if "sizes" in report:
+        lines += _sizes_table(report["sizes"], judged)
     return "\n".join(lines)
+
+
+def _sizes_table(table: list[dict[str, Any]], judged: str) -> list[str]:
+    models = [k for k in table[0] if k != "rows"]
+    lines = [f"Data efficiency ({judged} MSE against the training rows):", "", "| rows | " + " | ".join(models) + " |"]
+    lines.append("|---|" + "---|" * len(models))
+    lines += [f"| {row['rows']} | " + " | ".join(_num(row[m]) for m in models) + " |" for row in table]
+    return [*lines, ""]
 
 
 def _num(value: float | None, spec: str = ".3e") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def plot(runs: list[ModelRun], title: str) -> dict[str, bytes] | None:
-    """The curves as PNG and SVG, or None without matplotlib."""
+def _pyplot() -> Any:
+    """matplotlib's pyplot, drawing off screen with reproducible SVG ids; None where it is not installed."""
     try:
         import matplotlib
 
@@ -110,6 +120,14 @@ def plot(runs: list[ModelRun], title: str) -> dict[str, bytes] | None:
     except ImportError:
         return None
     matplotlib.rcParams["svg.hashsalt"] = "eqdesign"  # SVG ids from a fixed salt: the same run, the same bytes
+    return plt
+
+
+def plot(runs: list[ModelRun], title: str) -> dict[str, bytes] | None:
+    """The curves as PNG and SVG, or None without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return None
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for index, run in enumerate(runs):
         steps = [row["step"] for row in run.fit.curve]
@@ -117,11 +135,38 @@ def plot(runs: list[ModelRun], title: str) -> dict[str, bytes] | None:
         axes.plot(steps, [row["train_loss"] for row in run.fit.curve], color=colour, linestyle="--", alpha=0.6, label=f"{run.name} (train)")
         axes.plot(steps, [row["val_loss"] for row in run.fit.curve], color=colour, label=f"{run.name} (validation)")
     axes.set(xlabel="step", ylabel="mean squared error", yscale="log", title=title)
+    return _finished(plt, figure, axes)
+
+
+def _finished(plt: Any, figure: Any, axes: Any) -> dict[str, bytes]:
     axes.legend()
     figure.tight_layout()
     out = {kind: _saved(figure, kind) for kind in ("png", "svg")}
     plt.close(figure)
     return out
+
+
+def sizes_csv(table: list[dict[str, Any]]) -> str:
+    """The error of each model for each training-set size: one row per size."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    models = [k for k in table[0] if k != "rows"]
+    writer.writerow(["rows", *models])
+    for row in table:
+        writer.writerow([row["rows"], *(repr(row[m]) for m in models)])
+    return out.getvalue()
+
+
+def plot_sizes(table: list[dict[str, Any]], judged: str, name: str) -> dict[str, bytes] | None:
+    """Error against training-set size, log-log, one line per model (PNG and SVG; None without matplotlib)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for model in (k for k in table[0] if k != "rows"):
+        axes.plot([row["rows"] for row in table], [row[model] for row in table], marker="o", label=model)
+    axes.set(xlabel="training rows", ylabel=f"{judged} mean squared error", xscale="log", yscale="log", title=f"{name}: data efficiency")
+    return _finished(plt, figure, axes)
 
 
 def _saved(figure: Any, kind: str) -> bytes:
