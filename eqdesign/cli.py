@@ -312,6 +312,9 @@ def design(
     tolerance: float = typer.Option(0.02, "--tolerance", help="Largest relative equivariance error allowed."),
     layers: int | None = typer.Option(None, "--layers", min=1, max=8, help="Exactly this many hidden layers."),
     measure: bool = typer.Option(False, "--measure", help="Build the top K and rank them by measured error and speed."),
+    data: str | None = typer.Option(
+        None, "--data", help="Train the top K briefly on this data (as eqdesign train reads it) and rank them by validation loss."
+    ),
     top: int | None = typer.Option(None, "--top", min=1, max=20, help="How many candidates --measure builds (default 3)."),
     jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=64, help="Processes --measure builds in (default 1)."),
     name: str | None = typer.Option(None, "--name", help="The spec's name."),
@@ -325,10 +328,12 @@ def design(
     from .report.design import design_json, human
 
     ask = Ask("so3" if group is None else group, input or "", output or "", params, tolerance, layers, name, partial)
-    problems = _design_conflicts(partial, group, input, output, measure, top, jobs)
+    problems = _design_conflicts(partial, group, input, output, measure or data is not None, top, jobs)
+    if measure and data is not None:
+        problems.append("--measure and --data: choose one ranking (measured error and speed, or validation loss on the data)")
     if file is not None:
         problems.append(file_problem(file, "-o", overwrite=False, command="design", example="designed.yaml"))
-    result = run_design(ask, _present(problems), (top or 3, jobs or 1) if measure else None, file)
+    result = run_design(ask, _present(problems), (top or 3, jobs or 1) if measure or data is not None else None, file, data)
     if format is Format.json:
         from .report import reporter
 
@@ -359,7 +364,7 @@ def _design_conflicts(
     unused = [flag for flag, value in (("--top", top), ("--jobs", jobs)) if value is not None]
     if unused and not measure:
         them = "them" if len(unused) > 1 else "it"
-        problems.append(f"{' and '.join(unused)}: only --measure uses {them}; add --measure, or leave {them} out")
+        problems.append(f"{' and '.join(unused)}: only --measure and --data use {them}; add --measure, or leave {them} out")
     return problems
 
 

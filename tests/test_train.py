@@ -193,6 +193,37 @@ def test_sizes_train_on_nested_subsets_as_a_run_on_that_subset_would(built: Any,
 
 
 @pytest.mark.escnn
+def test_design_with_data_ranks_by_validation_loss_and_records_it(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3)).astype(np.float32)  # so2: a planar vector v and a scalar s
+    np.savez(tmp_path / "data.npz", x=x, y=x[:, :2] * x[:, 2:])  # s v
+    done = invoke_cli(
+        "design",
+        "--group",
+        "so2",
+        "--input",
+        "1x vector + 1x 0",
+        "--output",
+        "1x vector",
+        "--params",
+        "300",
+        "--data",
+        str(tmp_path / "data.npz"),
+        "--top",
+        "2",
+        "--format",
+        "json",
+    )
+    assert done.returncode == 0, done
+    document = json.loads(done.stdout)
+    trained = [c for c in document["candidates"] if c["val_loss"] is not None]
+    assert len(trained) == 2 and document["candidates"][:2] == trained
+    assert trained[0]["val_loss"] <= trained[1]["val_loss"]
+    assert document["trained"].startswith("300 training steps on") and document["trained"] in document["spec"]
+    assert f"{trained[0]['val_loss']:.3e}" in document["spec"] and f"{trained[1]['val_loss']:.3e}" in document["spec"]
+
+
+@pytest.mark.escnn
 def test_the_command_trains_verifies_and_reports_json(data: dict[str, Path], tmp_path: Path):
     out = tmp_path / "run"
     done = invoke_cli(
@@ -214,11 +245,19 @@ def test_the_command_trains_verifies_and_reports_json(data: dict[str, Path], tmp
     assert done.returncode == 0, done
     document = json.loads(done.stdout)
     assert document["ok"] and document["exit_code"] == 0 and not document["errors"]
+    assert "steps/s" not in done.stderr  # no progress bar under --format json (nor where stdout is no terminal)
     assert {Path(p).name for p in document["written"]} == set(os.listdir(out))
     assert document["report"]["data"]["val"]["file"].endswith("test.npz")
     assert document["report"]["models"][0]["steps"] == 2 * math.ceil(600 / 64)
     verified = invoke_cli("verify", str(out / "dipole.pt"), str(out / "dipole.pt2"))
     assert verified.returncode == 0, verified
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_asking_for_a_missing_gpu_is_refused_before_the_build(data: dict[str, Path], tmp_path: Path):
+    done = invoke_cli("train", str(SPEC), "--data", str(data["train"]), "--device", "cuda", "-o", str(tmp_path / "run"))
+    assert done.returncode == 2 and "device cuda: torch sees no CUDA device here" in done.stderr, done
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.escnn

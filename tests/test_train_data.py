@@ -185,3 +185,13 @@ def test_a_fifo_is_refused_without_waiting_on_it(tmp_path: Path):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2 and "is not a regular file (a FIFO" in done.stderr, done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_design_refuses_unusable_data_before_training(tmp_path: Path):
+    bad = _npz(tmp_path, x=np.zeros((20, 5)))  # the ask's input is 4 vectors and 4 scalars: 16 columns
+    ask = ["design", "--group", "o3", "--input", "4x1o + 4x0e", "--output", "1x1o", "--params", "600", "--data", str(bad)]
+    done = invoke_cli(*ask, "-o", str(tmp_path / "designed.yaml"))
+    assert done.returncode == 2 and f"{bad}: x has 5 columns, but the layout's input_dim is 16" in done.stdout + done.stderr, done
+    assert not (tmp_path / "designed.yaml").exists()
+    both = invoke_cli(*ask, "--measure")
+    assert both.returncode == 2 and "--measure and --data: choose one ranking" in both.stderr

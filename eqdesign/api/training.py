@@ -106,12 +106,13 @@ def train(
         raise DataError(f"baseline {baseline!r}: choose one of {', '.join(BASELINES)}")
     sets = read_sets(_dims(spec), os.fspath(data), val, _path(val_data), _path(test), seed)
     _check_sizes(sizes, len(sets.train), os.fspath(data))
+    _require_build()
     import torch  # only once the data passed: refusing bad data needs no torch
 
     from ..training.loop import Budget
 
+    where = _device(device)  # a device that is not there is refused before the build
     built = made or build(spec, seed=seed, influence=False)  # type: ignore[arg-type]  # a Built is handled above
-    where = _device(device)
     budget = Budget(steps, epochs, batch, lr, weight_decay, patience=patience, seed=seed)
     runs = _train_all(built, sets, budget, where, baseline, on_progress)
     meta = _meta(built, sets, budget, where, baseline)
@@ -141,6 +142,20 @@ def _sizes(
         runs = _train_all(built, subset, budget, how[0], how[1], shown)
         table.append({"rows": n, **{run.name: run.test_mse if run.test_mse is not None else run.val_mse for run, _ in runs}})
     return table
+
+
+def _require_build() -> None:
+    """Training builds (escnn) and trains (torch): without them, say how to install them (exit 2), not an
+    import error deep inside."""
+    import importlib.util
+
+    from .errors import EqdesignError
+
+    absent = [name for name in ("torch", "escnn") if importlib.util.find_spec(name) is None]
+    if absent:
+        raise EqdesignError(
+            f"eqdesign train needs torch and escnn (not installed: {', '.join(absent)}); install the build extra: pip install 'eqdesign[build,train]'"
+        )
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:
