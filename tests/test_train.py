@@ -224,6 +224,25 @@ def test_design_with_data_ranks_by_validation_loss_and_records_it(tmp_path: Path
 
 
 @pytest.mark.escnn
+def test_two_command_runs_with_one_seed_write_the_same_bytes(data: dict[str, Path], tmp_path: Path):
+    """Each in a fresh process, as a user runs them (the folder's name is the only difference)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SOURCE_DATE_EPOCH="1700000000")
+    for run in ("a", "b"):
+        argv = [sys.executable, "-m", "eqdesign", "train", str(SPEC), "--data", str(data["train"]), "--test", str(data["test"])]
+        done = subprocess.run(
+            [*argv, "--steps", "40", "--baseline", "mlp-augmented", "-o", str(tmp_path / run)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+    names = sorted(os.listdir(tmp_path / "a"))
+    assert names == sorted(os.listdir(tmp_path / "b")) and "dipole.pt2" in names
+    assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in names)
+
+
+@pytest.mark.escnn
 def test_the_command_trains_verifies_and_reports_json(data: dict[str, Path], tmp_path: Path):
     out = tmp_path / "run"
     done = invoke_cli(
