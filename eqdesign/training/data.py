@@ -63,18 +63,15 @@ def load_data(path: str, input_dim: int, output_dim: int, limit: int | None = No
     """The data in ``path``, checked against the layout's widths; raises :class:`DataProblem`."""
     limit = max_bytes() if limit is None else limit
     shown = printable(path)
-    size = _regular_size(path, shown)
-    if size > limit:
-        raise DataProblem(f"{shown}: {size:,} bytes, above the memory limit of {limit:,} bytes; {_raise_hint(size)}")
-    data = Path(path).read_bytes()
     suffix = Path(path).suffix.lower()
+    if suffix not in (".npz", ".csv") and not Path(path).is_dir():
+        raise DataProblem(f"{shown}: not a data file eqdesign reads; give a .npz (arrays x and y) or a .csv (columns x0.., y0..)")
+    data = _read_regular(path, shown, limit)
     lines: list[int] | None = None  # a CSV's line of each row, for messages
     if suffix == ".npz":
         x, y = _npz(data, shown, limit)
-    elif suffix == ".csv":
-        x, y, lines = _csv(data, shown, input_dim, output_dim)
     else:
-        raise DataProblem(f"{shown}: not a data file eqdesign reads; give a .npz (arrays x and y) or a .csv (columns x0.., y0..)")
+        x, y, lines = _csv(data, shown, input_dim, output_dim)
     _check_arrays(x, y, shown, (input_dim, output_dim), lines)
     return Dataset(x, y, path, hashlib.sha256(data).hexdigest())
 
@@ -83,19 +80,36 @@ def _raise_hint(size: int) -> str:
     return f"set {LIMIT_VARIABLE}={size} (or more) to read it whole, if the machine has the memory"
 
 
-def _regular_size(path: str, shown: str) -> int:
-    """The size of a regular file; a folder, a FIFO, a device or a missing path is refused without opening it."""
+def _read_regular(path: str, shown: str, limit: int) -> bytes:
+    """The bytes of a regular file within the limit. Opened without blocking and judged by what was opened
+    (fstat), so that a FIFO, a device or a folder is refused without waiting, even one swapped in late."""
     try:
-        info = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise DataProblem(f"{shown}: no such file") from None
     except OSError as err:
         raise DataProblem(f"{shown}: cannot be read: {err.strerror or err}") from None
+    try:
+        _judge(os.fstat(fd), shown, limit)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)  # never more than the limit, whatever the file grew to since
+    except OSError as err:
+        raise DataProblem(f"{shown}: cannot be read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise DataProblem(f"{shown}: grew above the memory limit of {limit:,} bytes while it was read; {_raise_hint(len(data))}")
+    return data
+
+
+def _judge(info: os.stat_result, shown: str, limit: int) -> None:
+    """A folder, anything but a regular file, or a file above the limit, refused."""
     if stat.S_ISDIR(info.st_mode):
         raise DataProblem(f"{shown}: is a folder; name a .npz or .csv file in it")
     if not stat.S_ISREG(info.st_mode):
         raise DataProblem(f"{shown}: is not a regular file (a FIFO, a socket or a device); save the data to a .npz or .csv file")
-    return info.st_size
+    if info.st_size > limit:
+        raise DataProblem(f"{shown}: {info.st_size:,} bytes, above the memory limit of {limit:,} bytes; {_raise_hint(info.st_size)}")
 
 
 def _npz(data: bytes, shown: str, limit: int) -> tuple[NDArray[Any], NDArray[Any]]:
