@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Built,
         Candidate,
         CheckReport,
+        DataError,
         DesignError,
         EqdesignError,
         EquivarianceError,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
         Severity,
         Spec,
         SpecError,
+        Trained,
+        TrainingFailed,
         Verification,
         assert_equivariant,
         build,
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
         freeze,
         load,
         load_spec,
+        train,
         verify,
     )
 
@@ -49,6 +53,7 @@ __all__ = [
     "Built",
     "Candidate",
     "CheckReport",
+    "DataError",
     "DesignError",
     "EqdesignError",
     "EquivarianceError",
@@ -60,6 +65,8 @@ __all__ = [
     "Severity",
     "Spec",
     "SpecError",
+    "Trained",
+    "TrainingFailed",
     "Verification",
     "__version__",
     "assert_equivariant",
@@ -69,6 +76,7 @@ __all__ = [
     "freeze",
     "load",
     "load_spec",
+    "train",
     "verify",
 ]
 

@@ -324,6 +324,9 @@ def design(
     tolerance: float = typer.Option(0.02, "--tolerance", help="Largest relative equivariance error allowed."),
     layers: int | None = typer.Option(None, "--layers", min=1, max=8, help="Exactly this many hidden layers."),
     measure: bool = typer.Option(False, "--measure", help="Build the top K and rank them by measured error and speed."),
+    data: str | None = typer.Option(
+        None, "--data", help="Train the top K briefly on this data (as eqdesign train reads it) and rank them by validation loss."
+    ),
     top: int | None = typer.Option(None, "--top", min=1, max=20, help="How many candidates --measure builds (default 3)."),
     jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=64, help="Processes --measure builds in (default 1)."),
     name: str | None = typer.Option(None, "--name", help="The spec's name."),
@@ -333,16 +336,20 @@ def design(
     """Search architectures for an input, an output and a budget; write the best spec that passes `check`."""
     if measure:
         _need_extra("design --measure")
+    if data is not None:
+        _need_extra("design --data")
     from .commands.design import Ask
     from .commands.design import design as run_design
     from .outfiles import file_problem
     from .report.design import design_json, human
 
     ask = Ask("so3" if group is None else group, input or "", output or "", params, tolerance, layers, name, partial)
-    problems = _design_conflicts(partial, group, input, output, measure, top, jobs)
+    problems = _design_conflicts(partial, group, input, output, measure or data is not None, top, jobs)
+    if measure and data is not None:
+        problems.append("--measure and --data: choose one ranking (measured error and speed, or validation loss on the data)")
     if file is not None:
         problems.append(file_problem(file, "-o", overwrite=False, command="design", example="designed.yaml"))
-    result = run_design(ask, _present(problems), (top or 3, jobs or 1) if measure else None, file)
+    result = run_design(ask, _present(problems), (top or 3, jobs or 1) if measure or data is not None else None, file, data)
     if format is Format.json:
         from .report import reporter
 
@@ -373,8 +380,90 @@ def _design_conflicts(
     unused = [flag for flag, value in (("--top", top), ("--jobs", jobs)) if value is not None]
     if unused and not measure:
         them = "them" if len(unused) > 1 else "it"
-        problems.append(f"{' and '.join(unused)}: only --measure uses {them}; add --measure, or leave {them} out")
+        problems.append(f"{' and '.join(unused)}: only --measure and --data use {them}; add --measure, or leave {them} out")
     return problems
+
+
+class Baseline(str, Enum):
+    none = "none"
+    mlp = "mlp"
+    mlp_augmented = "mlp-augmented"
+
+
+@app.command()
+def train(
+    spec: str = typer.Argument(..., help="The spec file to build and train."),
+    data: str = typer.Option(..., "--data", help="Training data: a .npz with arrays x and y, or a .csv with columns x0.., y0.."),
+    out: str = typer.Option(..., "--out", "-o", help="The run's folder (made if missing)."),
+    val: float | None = typer.Option(None, "--val", help="The fraction of --data held out for validation (default 0.1)."),
+    val_data: str | None = typer.Option(None, "--val-data", help="Validation data in a file of its own (instead of --val)."),
+    test: str | None = typer.Option(None, "--test", help="Test data: the errors and ratios are reported on it."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Training steps (default 1000)."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Passes over the training data (instead of --steps)."),
+    batch: int = typer.Option(64, "--batch", min=1, help="Rows per batch."),
+    lr: float = typer.Option(3e-3, "--lr", min=0.0, help="AdamW's peak learning rate."),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", min=0.0, help="AdamW's weight decay."),
+    patience: int = typer.Option(10, "--patience", min=1, help="Validation checks (50 per run) without improvement before stopping."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the weights, the split, the batches and the augmentation."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA where available), cpu or cuda."),
+    baseline: Baseline = typer.Option(
+        Baseline.none,
+        "--baseline",
+        help="none, mlp (same parameter count) or mlp-augmented (and that MLP on randomly transformed batches).",
+    ),
+    sizes: str | None = typer.Option(
+        None, "--sizes", help="Also train on growing subsets of the training rows, e.g. 100,300,1000: error against data size."
+    ),
+    format: Format = typer.Option(Format.human, "--format", "-f"),
+) -> None:
+    """Train a spec's model on data, against plain MLPs; export the trained model and the learning curves."""
+    _need_extra("train")
+    from .commands.train import TrainAsk, run_train
+    from .report.progress import TrainBar
+
+    problems: list[str] = []
+    if steps is not None and epochs is not None:
+        problems.append("--steps and --epochs: give one of them")
+    if val_data is not None and val is not None:
+        problems.append("--val and --val-data: give one of them")
+    counts = [c.strip() for c in (sizes or "").split(",") if c.strip()]
+    if sizes is not None and (not counts or not all(c.isdigit() for c in counts)):
+        problems.append(f"--sizes {sizes}: give numbers of training rows separated by commas, such as --sizes 100,300,1000")
+    if problems:
+        _train_report(format, ExitCode.SPEC, problems, None)
+    options: dict[str, Any] = {
+        "val": 0.1 if val is None else val,
+        "val_data": val_data,
+        "test": test,
+        "steps": steps,
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "patience": patience,
+        "seed": seed,
+        "device": device,
+        "baseline": baseline.value,
+        "sizes": [int(c) for c in counts],
+    }
+    with TrainBar(format is Format.human and sys.stdout.isatty()) as bar:
+        outcome = run_train(TrainAsk(spec, data, out, options), bar)
+    _train_report(format, outcome.exit_code, outcome.errors, outcome)
+
+
+def _train_report(format: Format, code: int, errors: list[str], outcome: Any) -> NoReturn:
+    from .report.training import train_human, train_json
+
+    if format is Format.json:
+        from .report import reporter
+
+        reporter("json", sys.stdout).data(train_json(code, errors, outcome))
+    else:
+        for error in errors:
+            typer.echo(f"error: {error}", err=True)
+        if outcome is not None and outcome.trained is not None:
+            train_human(outcome.trained, outcome.written, sys.stdout)
+    raise typer.Exit(code)
 
 
 cache_app = typer.Typer(no_args_is_help=True, help="The cache folder (EQDESIGN_CACHE_DIR, default ~/.cache/eqdesign).")

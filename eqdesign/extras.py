@@ -13,6 +13,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "build": ("torch", "escnn"),
     "cache warm": ("torch", "escnn"),
     "design --measure": ("torch", "escnn"),
+    "design --data": ("torch", "escnn"),
+    "train": ("torch", "escnn"),
     "verify": ("torch",),
 }
 #: torch goes in first, from the CPU index, so that the build extra does not pull a multi-GB CUDA build

@@ -12,7 +12,7 @@
 #                             e.g. https://download.pytorch.org/whl/cpu
 #   PYTHON                    interpreter used to create .venv (default python3, needs >= 3.11)
 #
-# Creates <repo>/.venv, installs torch first, then `-e .[build(,dev)]`.
+# Creates <repo>/.venv, installs torch first, then `-e .[build,train(,dev)]`.
 # escnn lives in the venv because it writes joblib caches into its own package
 # folder. A stamp (.venv/.eqdesign-stamp) makes a rerun with nothing changed a no-op.
 set -euo pipefail
@@ -123,7 +123,7 @@ else
     "${PIP[@]}" "torch==$TORCH_VERSION"
 fi
 
-EXTRAS="build"
+EXTRAS="build,train"  # train: matplotlib, for the plots of eqdesign train
 [ "$DEV" -eq 1 ] && EXTRAS="$EXTRAS,dev"
 [ "$BENCH" -eq 1 ] && EXTRAS="$EXTRAS,bench"
 if [ "$HAVE_FORTRAN" -eq 1 ]; then

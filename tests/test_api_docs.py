@@ -19,7 +19,7 @@ _BLOCK = re.compile(r"(?:<!--\s*eqdesign-example:\s*(?P<mark>[^>]*?)\s*-->\s*\n)
 #: the API's modules whose docstrings hold examples
 MODULES = [
     "eqdesign",
-    *(f"eqdesign.api.{m}" for m in ("spec", "checking", "building", "designing", "loading", "equivariance", "inference")),
+    *(f"eqdesign.api.{m}" for m in ("spec", "checking", "building", "designing", "loading", "equivariance", "inference", "training")),
 ]
 
 
@@ -82,7 +82,7 @@ def _doctests(module: str) -> list[doctest.DocTest]:
 
 
 def _needs_build(test: doctest.DocTest) -> bool:
-    return any(word in ex.source for ex in test.examples for word in ("build(", "freeze(", "torch.", "assert_equivariant("))
+    return any(word in ex.source for ex in test.examples for word in ("build(", "freeze(", "torch.", "assert_equivariant(", "train("))
 
 
 DOCTESTS = [t for m in MODULES for t in _doctests(m)]

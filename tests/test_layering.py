@@ -33,6 +33,7 @@ RANK = {
     "export": 4,
     "escnn_backend": 5,
     "report": 6,
+    "training": 6.5,  # reads data and trains a compiled module; the API runs it
     "api": 7,
     "commands": 8,
     "cli": 9,

@@ -217,7 +217,7 @@ def test_design_from_a_partial_spec_refuses_the_options_it_would_ignore(tmp_path
 def test_design_refuses_measure_options_without_measure() -> None:
     done = run_cli("design", "--input", "1x 1", "--output", "1x 1", "--top", "2", "-j", "2")
     assert done.returncode == ExitCode.SPEC
-    assert "--top and --jobs: only --measure uses them" in done.stderr
+    assert "--top and --jobs: only --measure and --data use them" in done.stderr
 
 
 # -- output paths, checked first --------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class Candidate:
     text: str
     measured_error: float | None = None
     seconds_per_batch: float | None = None
+    val_loss: float | None = None  # after a short training on the user's data (design --data)
 
     @property
     def params(self) -> int:
@@ -100,6 +101,7 @@ class DesignResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (family, one-line reason)
     measured: bool = False
     seconds: float = 0.0
+    trained: str = ""  # design --data: how the candidates were trained (steps, the data file and its SHA-256)
 
     @property
     def ok(self) -> bool:
@@ -109,6 +111,8 @@ class DesignResult:
 # -- families ---------------------------------------------------------------------------------------------
 
 Maker = Callable[[int], HiddenLayer]  # channels -> one hidden layer
+#: measures the best candidates in place; returns how they were trained where it ranks by training (design --data)
+Measure = Callable[[list["Candidate"]], str | None]
 
 
 def _makers(g: Group, irreps: set[Irrep], L: int) -> dict[str, Maker]:
@@ -297,7 +301,7 @@ def rank(candidates: list[Candidate], tolerance: float, budget: int) -> list[Can
 # -- the result -----------------------------------------------------------------------------------------
 
 
-def run_search(ask: Ask, measure: Callable[[list[Candidate]], None] | None = None) -> DesignResult:
+def run_search(ask: Ask, measure: Measure | None = None) -> DesignResult:
     """Search, rank, and write the winner's commented spec (checked again). Exit 2 for a bad ask, 1 when no
     architecture can reach the output (or none fits), 0 with the spec."""
     start = time.perf_counter()
@@ -359,7 +363,7 @@ def _from_partial(ask: Ask) -> _Setting | list[str]:
     return _validated(ask, g, (spec.input, f"{ask.partial}: input"), (spec.output, f"{ask.partial}: output"), kept, spec.name)
 
 
-def _design(ask: Ask, measure: Callable[[list[Candidate]], None] | None) -> DesignResult:
+def _design(ask: Ask, measure: Measure | None) -> DesignResult:
     s = _setting(ask)
     if isinstance(s, list):
         return DesignResult(ask, ExitCode.SPEC, messages=s)
@@ -376,8 +380,8 @@ def _design(ask: Ask, measure: Callable[[list[Candidate]], None] | None) -> Desi
         result.messages = ["no architecture passes the check within the budget; the families failed as listed"]
         return result
     if measure is not None:
-        measure(ranked)
-        result.ranked, result.measured = rank_measured(ranked), True
+        result.trained = measure(ranked) or ""
+        result.ranked, result.measured = (rank_trained if result.trained else rank_measured)(ranked), True
     result.text = _final_text(s, result, check)
     result.exit_code = ExitCode.OK if result.text else ExitCode.INTERNAL
     return result
@@ -416,6 +420,18 @@ def rank_measured(ranked: list[Candidate]) -> list[Candidate]:
     return sorted(ranked, key=key)
 
 
+def rank_trained(ranked: list[Candidate]) -> list[Candidate]:
+    """Trained candidates first, by validation loss (to 3 significant digits: below that a short training
+    does not tell them apart), then by parameters."""
+
+    def key(c: Candidate) -> tuple[int, float, int]:
+        if c.val_loss is None or not math.isfinite(c.val_loss):
+            return (1, math.inf, c.params)
+        return (0, float(f"{c.val_loss:.3g}"), c.params)
+
+    return sorted(ranked, key=key)
+
+
 def describe(c: Candidate) -> str:
     layers = ", ".join(h.nonlinearity for h in c.hidden)
     band = f", L={c.band_limit}" if c.band_limit is not None else ""
@@ -424,14 +440,18 @@ def describe(c: Candidate) -> str:
 
 def comparison_lines(result: DesignResult, top: int = 8) -> list[str]:
     tol = result.ask.tolerance
-    lines = ["rank  family                 L  ch    params  MACs/sample  escnn dense  pred. err  measured"]
+    trained = bool(result.trained)
+    lines = [
+        "rank  family                 L  ch    params  MACs/sample  escnn dense  pred. err  measured" + ("   val loss" if trained else "")
+    ]
     for k, c in enumerate(result.ranked[:top], 1):
         band = str(c.band_limit) if c.band_limit is not None else "-"
         measured = f"{c.measured_error:.1e}" if c.measured_error is not None else "-"
+        loss = (f"  {c.val_loss:>9.3e}" if c.val_loss is not None else f"  {'-':>9}") if trained else ""
         cost = c.cost
         lines.append(
             f"{k:>4}  {c.family + f' x{len(c.hidden)}':<21} {band:>2} {c.channels:>3} {c.params:>9,} "
-            f"{cost['compiled_macs']:>12,} {cost['escnn_dense_macs']:>12,} {c.predicted_error(tol):>10.0e}  {measured}"
+            f"{cost['compiled_macs']:>12,} {cost['escnn_dense_macs']:>12,} {c.predicted_error(tol):>10.0e}  {measured}{loss}"
         )
     return lines
 
@@ -439,6 +459,8 @@ def comparison_lines(result: DesignResult, top: int = 8) -> list[str]:
 def _about(s: _Setting, result: DesignResult) -> list[str]:
     win = result.ranked[0]
     how = "measured equivariance error, then speed" if result.measured else "predicted error, then MACs per sample, then parameters"
+    if result.trained:
+        how = f"validation loss after {result.trained}, then parameters"
     lines = [
         f"{s.name}: designed by `eqdesign design` for {s.g.label}: {s.inp} -> {s.out},",
         f"budget {result.ask.params:,} parameters, tolerance {result.ask.tolerance:g}.",

@@ -12,10 +12,11 @@ from .building import BuildReport, Built, build
 from .checking import CheckReport, check
 from .designing import design
 from .equivariance import assert_equivariant
-from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError
+from .errors import BuildFailed, DataError, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError, TrainingFailed
 from .inference import freeze
 from .loading import Loaded, LoadError, load, verify
 from .spec import Spec, load_spec
+from .training import Trained, train
 
 __all__ = [
     "BuildFailed",
@@ -23,6 +24,7 @@ __all__ = [
     "Built",
     "Candidate",
     "CheckReport",
+    "DataError",
     "DesignError",
     "EqdesignError",
     "EquivarianceError",
@@ -34,6 +36,8 @@ __all__ = [
     "Severity",
     "Spec",
     "SpecError",
+    "Trained",
+    "TrainingFailed",
     "Verification",
     "assert_equivariant",
     "build",
@@ -42,6 +46,7 @@ __all__ = [
     "freeze",
     "load",
     "load_spec",
+    "train",
     "verify",
 ]
 

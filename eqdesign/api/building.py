@@ -224,13 +224,27 @@ def write_artifacts(result: BuildResult, made: Made, out_dir: Path, progress: Pr
         _build_failed(result, err)
 
 
-def export_artifacts(result: BuildResult, made: Made, out_dir: Path, progress: Progress = lambda _: None) -> None:
+@dataclass(frozen=True)
+class Addition:
+    """What an export adds to a build's artifacts: keys of provenance.json (a training run's data hashes and
+    metrics, say), and more files written with them, all or none."""
+
+    provenance: dict[str, Any]
+    files: dict[str, str | bytes]
+
+
+def export_artifacts(
+    result: BuildResult, made: Made, out_dir: Path, progress: Progress = lambda _: None, addition: Addition | None = None
+) -> None:
+    """Export ``made.compiled32`` with the build's extras (and ``addition``): the model as built, or trained
+    weights in a copy of ``made`` (its parameters are Schur coefficients: still equivariant, as the
+    representations stored beside them let `eqdesign verify` check)."""
     with warnings.catch_warnings():  # torch.export's notes on CPU-only weights are not the user's concern
         warnings.simplefilter("ignore")
-        _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, made))
+        _timed(result, "exporting TorchScript and torch.export", progress, lambda: _export(result, out_dir, made, addition))
 
 
-def _export(result: BuildResult, out_dir: Path, made: Made) -> None:
+def _export(result: BuildResult, out_dir: Path, made: Made, addition: Addition | None = None) -> None:
     from ..export.artifacts import representations_payload, save_artifacts, with_hashes
     from ..export.layout import layout
     from ..numerics.tolerances import artifact_tolerance
@@ -250,8 +264,11 @@ def _export(result: BuildResult, out_dir: Path, made: Made) -> None:
         "representations.json": representations_payload(made.element_names, made.reps[0], made.reps[1], tolerance, made.exact),
         "grids.json": made.grid_points,
     }
-    extras = with_hashes(extras, provenance(result))
-    save_artifacts(out_dir, name, made.compiled32, extras, {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result)})
+    added = addition or Addition({}, {})
+    extras = with_hashes(extras, dict(provenance(result), **added.provenance))
+    files: dict[str, str | bytes] = {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result), **added.files}
+    save_artifacts(out_dir, name, made.compiled32, extras, files)
+    result.artifacts += [str(out_dir / f) for f in added.files]
 
 
 # -- the public API ---------------------------------------------------------------------------------------

@@ -3,35 +3,95 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from ..analysis.search import Ask, Candidate, DesignResult, run_search
+from ..analysis.search import Ask, Candidate, DesignResult, Measure, run_search
 from ..analysis.starter import InitResult, starter
-from .errors import DesignError, require
+from .errors import DataError, DesignError, require
 
-__all__ = ["Ask", "Candidate", "DesignResult", "InitResult", "design", "measure_in_processes", "measure_one", "run_search", "starter"]
+T = TypeVar("T")
+
+__all__ = [
+    "Ask",
+    "Candidate",
+    "DesignResult",
+    "InitResult",
+    "Measure",
+    "design",
+    "measure_in_processes",
+    "measure_one",
+    "run_search",
+    "starter",
+    "train_in_processes",
+]
 
 
-def measure_in_processes(top: int, jobs: int) -> Callable[[list[Candidate]], None]:
+#: training steps of each candidate under design --data: a short budget, enough to rank them
+DESIGN_STEPS = 300
+
+
+def _in_processes(fn: Callable[[str], T], texts: list[str], jobs: int) -> list[T]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fresh interpreters: a fork of a process whose torch threads hold locks can wait on them for ever
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
+        return list(pool.map(fn, texts))
+
+
+def measure_in_processes(top: int, jobs: int) -> Measure:
     """Build the first ``top`` candidates in ``jobs`` processes; each gets its measured error and speed."""
 
     def run(ranked: list[Candidate]) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         chosen = ranked[:top]
-        # fresh interpreters: a fork of a process whose torch threads hold locks can wait on them for ever
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
-            for c, (error, seconds) in zip(chosen, pool.map(measure_one, [c.text for c in chosen]), strict=True):
-                c.measured_error, c.seconds_per_batch = error, seconds
+        for c, (error, seconds) in zip(chosen, _in_processes(measure_one, [c.text for c in chosen], jobs), strict=True):
+            c.measured_error, c.seconds_per_batch = error, seconds
 
     return run
+
+
+def train_in_processes(data: str, top: int, jobs: int, steps: int = DESIGN_STEPS) -> Measure:
+    """Train the first ``top`` candidates briefly on ``data`` in ``jobs`` processes (the data checked here
+    first: :class:`DataError`); each gets its validation loss, and the search ranks by it."""
+
+    def run(ranked: list[Candidate]) -> str:
+        from ..report.locations import portable_name
+        from ..training.data import DataProblem, load_data
+
+        chosen, design = ranked[:top], ranked[0].result.design
+        assert design is not None
+        try:
+            checked = load_data(data, design.input.dim, design.output.dim)
+        except DataProblem as err:
+            raise DataError(str(err)) from None
+        for c, loss in zip(
+            chosen, _in_processes(functools.partial(train_one, data=data, steps=steps), [c.text for c in chosen], jobs), strict=True
+        ):
+            c.val_loss = loss
+        return f"{steps} training steps on {portable_name(data)} (SHA-256 {checked.sha256[:16]}...)"
+
+    return run
+
+
+def train_one(text: str, data: str, steps: int) -> float | None:
+    """The validation loss of one candidate trained on ``data`` (seed 0), None where it cannot be trained."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from .errors import EqdesignError
+    from .training import train
+
+    try:
+        return float(train(text, data, steps=steps).report["models"][0]["val_mse"])
+    except EqdesignError:
+        return None
 
 
 def measure_one(text: str) -> tuple[float | None, float | None]:
@@ -81,13 +141,17 @@ def design(
     name: str | None = None,
     measure: int = 0,
     jobs: int = 1,
+    data: str | os.PathLike[str] | None = None,
 ) -> list[Candidate]:
     """Search architectures from ``input`` to ``output`` (irreps strings, as in specs) over ``group`` within
     ``params`` parameters, as `eqdesign design` does; the candidates that pass, best first.
 
     The first candidate's ``text`` is the commented spec `eqdesign design` writes (checked again); the
     others' are plain. ``measure``: build the best that many and rank them by measured error, then speed.
-    Raises :class:`DesignError` for a bad ask, or where no architecture reaches the output.
+    ``data`` (a file `eqdesign train` reads): train the best ``measure`` (3 if 0) briefly on it and rank
+    them by validation loss, then parameters; each candidate's ``val_loss`` holds its loss. Raises
+    :class:`DesignError` for a bad ask, or where no architecture reaches the output, :class:`DataError` for
+    data that cannot be used.
 
     >>> best = design(group="so2", input="1x vector", output="1x 0", params=2_000)[0]
     >>> best.params <= 2_000, best.exact
@@ -98,10 +162,16 @@ def design(
     if measure:
         require("design --measure")
     ask = Ask(group, input, output, params, tolerance, layers, name)
-    result = run_search(ask, measure_in_processes(measure, jobs) if measure else None)
+    result = run_search(ask, _measure(measure, jobs, data))
     if not result.ok:
         raise DesignError([_keyword(m) for m in result.messages] + [f"{family}: {why}" for family, why in result.rejected])
     return result.ranked
+
+
+def _measure(top: int, jobs: int, data: str | os.PathLike[str] | None) -> Measure | None:
+    if data is not None:
+        return train_in_processes(os.fspath(data), top or 3, jobs)
+    return measure_in_processes(top, jobs) if top else None
 
 
 def _keyword(message: str) -> str:

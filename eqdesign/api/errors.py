@@ -68,3 +68,12 @@ class EquivarianceError(EqdesignError, AssertionError):
     def __init__(self, message: str, max_rel: float, element: int) -> None:
         self.max_rel, self.element = max_rel, element
         super().__init__(message)
+
+
+class DataError(EqdesignError, ValueError):
+    """Training data that cannot be used: the message names the file, and the rows or lines at fault."""
+
+
+class TrainingFailed(EqdesignError):
+    """A training run whose trained model is no longer equivariant within the tolerance, or whose exported
+    artifacts fail verification."""

@@ -58,9 +58,9 @@ def with_hashes(extras: dict[str, str], provenance: dict[str, Any]) -> dict[str,
     return dict(extras, **{"provenance.json": json.dumps(provenance, indent=2)})
 
 
-def save_artifacts(out_dir: Path, name: str, module: CompiledModel, extras: dict[str, str], texts: dict[str, str]) -> list[Path]:
+def save_artifacts(out_dir: Path, name: str, module: CompiledModel, extras: dict[str, str], texts: dict[str, str | bytes]) -> list[Path]:
     """NAME.pt (TorchScript: the trainable model), NAME.pt2 (torch.export of its frozen inference copy,
-    dynamic batch), both with the extras, and the text files."""
+    dynamic batch), both with the extras, and the other files (texts or bytes), all written at once."""
     scripted = torch.jit.script(module)
     example = torch.randn(2, module.input_dim, generator=torch.Generator().manual_seed(0))
     exported = torch.export.export(freeze(module), (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
@@ -69,7 +69,7 @@ def save_artifacts(out_dir: Path, name: str, module: CompiledModel, extras: dict
     drafts = {"pt": _script_bytes(scripted, extras), "pt2": _export_bytes(exported, extras)}
     extras = _with_fingerprints(extras, {kind: read_artifact(data, kind == "pt2").fingerprint for kind, data in drafts.items()})
     files = {f"{name}.pt": _script_bytes(scripted, extras), f"{name}.pt2": _export_bytes(exported, extras)}
-    files.update({file: text.encode() for file, text in texts.items()})
+    files.update({file: text.encode() if isinstance(text, str) else text for file, text in texts.items()})
     return write_atomically(out_dir, files)
 
 

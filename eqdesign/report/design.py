@@ -29,6 +29,7 @@ def candidate_json(rank: int, c: Candidate, tolerance: float) -> dict[str, Any]:
         "predicted_error": c.predicted_error(tolerance),
         "measured_error": c.measured_error,
         "seconds_per_batch_512": c.seconds_per_batch,
+        "val_loss": c.val_loss,
     }
 
 
@@ -49,6 +50,7 @@ def design_json(result: DesignResult, file: str | None) -> dict[str, Any]:
         "exit_code": int(result.exit_code),
         "messages": result.messages,
         "measured": result.measured,
+        "trained": result.trained or None,
         "seconds": result.seconds,
         "candidates": [candidate_json(k, c, ask.tolerance) for k, c in enumerate(result.ranked, 1)],
         "rejected": [{"family": f, "reason": why} for f, why in result.rejected],

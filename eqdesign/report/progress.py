@@ -38,3 +38,36 @@ class StepProgress:
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
         self._finish()
         self.status.__exit__(kind, err, tb)
+
+
+class TrainBar:
+    """A progress bar per trained model, with its last batch's loss and its steps per second; on stderr, and
+    only where stdout is a terminal (never in a log, nor under --format json: ``enabled``)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeRemainingColumn(),
+        )
+        self.progress = Progress(*columns, console=Console(stderr=True), disable=not enabled, transient=False)
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+
+    def __enter__(self) -> TrainBar:
+        self.progress.__enter__()
+        return self
+
+    def __call__(self, model: str, step: int, total: int, loss: float) -> None:
+        if model not in self.tasks:
+            self.tasks[model] = self.progress.add_task(model, total=total, stats="")
+            self.started[model] = time.perf_counter()
+        rate = step / max(1e-9, time.perf_counter() - self.started[model])
+        self.progress.update(self.tasks[model], completed=step, stats=f"loss {loss:.3e}  {rate:,.0f} steps/s")
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
+        self.progress.__exit__(kind, err, tb)
