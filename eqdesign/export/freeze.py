@@ -34,12 +34,9 @@ def freeze(model: CompiledModel) -> CompiledModel:
     Raises TypeError for anything but a ``CompiledModel`` (the ``.module`` of a build).
 
     >>> import torch
-    >>> from eqdesign.commands.check import check_file
-    >>> from eqdesign.escnn_backend.builder import build_escnn
-    >>> from eqdesign.escnn_backend.lower import compile_model
-    >>> from eqdesign.export.freeze import freeze
-    >>> model = compile_model(build_escnn(check_file("specs/ico-regular-elu.yaml").design), torch.float64)
-    >>> frozen = freeze(model)
+    >>> import eqdesign
+    >>> model = eqdesign.build("specs/ico-regular-elu.yaml", influence=False).module.double()
+    >>> frozen = eqdesign.freeze(model)
     >>> x = torch.randn(4, model.input_dim, dtype=torch.float64)
     >>> with torch.no_grad():
     ...     torch.allclose(frozen(x), model.eval()(x))
