@@ -23,7 +23,9 @@ from conftest import ROOT
 from eqdesign.exitcodes import ExitCode
 from eqdesign.extras import TORCH_INDEX_URL
 
-SUPPORTED = ("3.11", "3.12", "3.13")
+#: the oldest and the newest Python the check-only install supports (3.12 lies between: it adds minutes to
+#: every CI run and no case of its own: numpy 2 comes in on both ends)
+SUPPORTED = ("3.11", "3.13")
 ASK = ["--input", "1x vector + 1x 0", "--output", "2x vector + 1x 0"]  # design's example in the README
 FLAGSHIP = "specs/so3-vector-mlp.yaml"
 #: the hint's command that installs the build extra into the environment eqdesign runs in
