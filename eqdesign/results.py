@@ -104,3 +104,25 @@ class VerifyBatch:
     @property
     def exit_code(self) -> ExitCode:
         return max((v.exit_code for v in self.results), default=ExitCode.OK)
+
+
+@dataclass
+class ExportOutcome:
+    """`export` of one trained NAME.pt: the file written (None where nothing was), the equivariance measured
+    with its weights, and the verdict."""
+
+    source: str
+    target: str | None
+    ok: bool
+    message: str
+    max_rel: float | None = None
+    readable: bool = True  # False: the source cannot be read as an eqdesign model, or the output cannot be written (exit 2)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if not self.readable:
+            return ExitCode.SPEC
+        return ExitCode.OK if self.ok else ExitCode.FINDINGS
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)

@@ -13,6 +13,7 @@ from .checking import CheckReport, check
 from .designing import design
 from .equivariance import assert_equivariant
 from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError
+from .exporting import ExportError, export
 from .inference import freeze
 from .loading import Loaded, LoadError, load, verify
 from .spec import Spec, load_spec
@@ -26,6 +27,7 @@ __all__ = [
     "DesignError",
     "EqdesignError",
     "EquivarianceError",
+    "ExportError",
     "Finding",
     "LoadError",
     "Loaded",
@@ -39,6 +41,7 @@ __all__ = [
     "build",
     "check",
     "design",
+    "export",
     "freeze",
     "load",
     "load_spec",
