@@ -13,7 +13,7 @@ from .checking import CheckReport, check
 from .designing import design
 from .equivariance import assert_equivariant
 from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError
-from .exporting import ExportError, export
+from .exporting import ExportError, export_model
 from .inference import freeze
 from .loading import Loaded, LoadError, load, verify
 from .spec import Spec, load_spec
@@ -41,7 +41,7 @@ __all__ = [
     "build",
     "check",
     "design",
-    "export",
+    "export_model",
     "freeze",
     "load",
     "load_spec",

@@ -1,4 +1,4 @@
-"""``export``: a trained NAME.pt (its weights changed by fine-tuning) re-verified and written as NAME.pt2 or
+"""``export_model``: a trained NAME.pt (its weights changed by fine-tuning) re-verified and written as NAME.pt2 or
 NAME.onnx, with fresh provenance that `verify` passes.
 
 `verify` refuses a fine-tuned NAME.pt: its weights are no longer the ones built. Its code, its extras and
@@ -30,7 +30,7 @@ TARGETS = ("pt2", "onnx")
 
 
 class ExportError(EqdesignError):
-    """A model ``export`` refused: ``outcome`` says why (a model that is not equivariant with its new
+    """A model ``export_model`` refused: ``outcome`` says why (a model that is not equivariant with its new
     weights, edited code or extras, an output that cannot be written)."""
 
     def __init__(self, outcome: ExportOutcome) -> None:
@@ -38,7 +38,7 @@ class ExportError(EqdesignError):
         super().__init__(f"{outcome.source}: {outcome.message}")
 
 
-def export(
+def export_model(
     model: str | os.PathLike[str] | Loaded,
     *,
     to: str = "onnx",
@@ -60,19 +60,19 @@ def export(
     ...     optimizer.zero_grad()
     ...     loaded.module(torch.randn(32, 3)).square().sum().backward()
     ...     optimizer.step()
-    >>> written = export(loaded, to="pt2", output=f"{folder}/tuned.pt2")
+    >>> written = export_model(loaded, to="pt2", output=f"{folder}/tuned.pt2")
     >>> written.name, verify(written).ok
     ('tuned.pt2', True)
     """
     loaded = model if isinstance(model, Loaded) else load(model)
-    outcome = export_model(loaded, to, None if output is None else os.fspath(output), None if build is None else load(build))
+    outcome = export_outcome(loaded, to, None if output is None else os.fspath(output), None if build is None else load(build))
     if not outcome.ok or outcome.target is None:
         raise ExportError(outcome)
     return Path(outcome.target)
 
 
-def export_model(model: str | os.PathLike[str] | Loaded, to: str, output: str | None, build: str | Loaded | None = None) -> ExportOutcome:
-    """``export``'s verdict, as `eqdesign export` reports it: nothing raised for a model refused. ``build``:
+def export_outcome(model: str | os.PathLike[str] | Loaded, to: str, output: str | None, build: str | Loaded | None = None) -> ExportOutcome:
+    """``export_model``'s verdict, as `eqdesign export` reports it: nothing raised for a model refused. ``build``:
     the artifact whose extras apply where ``model`` carries none."""
     source = model.path if isinstance(model, Loaded) else os.fspath(model)
     if to not in TARGETS:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..api.exporting import export_model
+from ..api.exporting import export_outcome
 from ..results import ExportOutcome
 
 
 def export_path(path: str, to: str, output: str | None, build: str | None) -> ExportOutcome:
-    return export_model(path, to, output, build)
+    return export_outcome(path, to, output, build)

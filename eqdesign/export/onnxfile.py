@@ -57,7 +57,10 @@ def to_onnx(program: torch.export.ExportedProgram) -> Any:
     with _quiet():
         onnx_program = torch.onnx.export(program, dynamo=True, opset_version=OPSET, verbose=False, optimize=True)
     assert onnx_program is not None
-    return onnx_program.model_proto
+    model = onnx_program.model_proto
+    for node in [*model.graph.node, *(n for f in model.functions for n in f.node)]:
+        del node.metadata_props[:]  # debug records: source paths of the build machine (builds reproduce across machines)
+    return model
 
 
 def fingerprint(model: Any) -> dict[str, str]:
