@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         EqdesignError,
         EquivarianceError,
         ExportError,
+        FieldTypeError,
         Finding,
         Loaded,
         LoadError,
@@ -38,10 +39,12 @@ if TYPE_CHECKING:
         build,
         check,
         design,
+        escnn_module,
         export_model,
         freeze,
         load,
         load_spec,
+        spec_from_escnn,
         verify,
     )
 
@@ -55,6 +58,7 @@ __all__ = [
     "EqdesignError",
     "EquivarianceError",
     "ExportError",
+    "FieldTypeError",
     "Finding",
     "LoadError",
     "Loaded",
@@ -69,10 +73,12 @@ __all__ = [
     "build",
     "check",
     "design",
+    "escnn_module",
     "export_model",
     "freeze",
     "load",
     "load_spec",
+    "spec_from_escnn",
     "verify",
 ]
 

@@ -15,6 +15,7 @@ from .equivariance import assert_equivariant
 from .errors import BuildFailed, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError
 from .exporting import ExportError, export_model
 from .inference import freeze
+from .interop import FieldTypeError, escnn_module, spec_from_escnn
 from .loading import Loaded, LoadError, load, verify
 from .spec import Spec, load_spec
 
@@ -28,6 +29,7 @@ __all__ = [
     "EqdesignError",
     "EquivarianceError",
     "ExportError",
+    "FieldTypeError",
     "Finding",
     "LoadError",
     "Loaded",
@@ -41,10 +43,12 @@ __all__ = [
     "build",
     "check",
     "design",
+    "escnn_module",
     "export_model",
     "freeze",
     "load",
     "load_spec",
+    "spec_from_escnn",
     "verify",
 ]
 
