@@ -147,3 +147,27 @@ def test_an_edited_onnx_file_fails_verify(built: Path, tmp_path: Path):
     assert verdicts["extras"][0] == ExitCode.FINDINGS and "representations.json was changed" in verdicts["extras"][1]
     assert verdicts["garbage"][0] == ExitCode.SPEC and "cannot read it as an eqdesign model" in verdicts["garbage"][1]
     assert verdicts["intact"][0] == ExitCode.OK and "not measured (no such file)" in verdicts["intact"][1]
+
+
+#: `python -m eqdesign` as an environment without the ONNX exporter runs it: the three modules cannot be imported
+_WITHOUT_ONNX = "import runpy, sys\nfor m in ('onnx', 'onnxscript', 'onnxruntime'):\n    sys.modules[m] = None\nsys.argv[0] = 'eqdesign'\nrunpy.run_module('eqdesign', run_name='__main__')\n"
+
+
+def test_without_the_onnx_exporter_build_succeeds_and_says_how_to_add_it(tmp_path: Path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_ONNX, "build", str(SPEC), "-o", str(tmp_path), "--no-influence", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == ExitCode.OK, done.stderr[-2000:]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".md", ".pt", ".pt2"]
+    notes = json.loads(done.stdout)["builds"][0]["build"]["notes"]
+    assert any(f"no {NAME}.onnx written" in n and "pip install onnx onnxscript onnxruntime" in n for n in notes), notes
+    refused = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_ONNX, "export", str(tmp_path / f"{NAME}.pt"), "--to", "onnx"], capture_output=True, text=True
+    )
+    assert refused.returncode == ExitCode.SPEC and "pip install onnx onnxscript onnxruntime" in refused.stderr

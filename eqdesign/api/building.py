@@ -241,7 +241,7 @@ def _export(result: BuildResult, out_dir: Path, made: Made) -> None:
     assert design is not None and result.check.loaded is not None
     name = design.spec.name
     tolerance = artifact_tolerance(made.exact, design.spec.tests.tolerance)
-    result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", *_onnx_written(result), ".report.json", ".md")]
+    result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", *_onnx_written(result, name), ".report.json", ".md")]
     report_json = json.dumps(build_report(result, portable=True), indent=2)
     extras = {
         "spec.yaml": result.check.loaded.text,
@@ -254,7 +254,7 @@ def _export(result: BuildResult, out_dir: Path, made: Made) -> None:
     save_artifacts(out_dir, name, made.compiled32, extras, {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result)})
 
 
-def _onnx_written(result: BuildResult) -> tuple[str, ...]:
+def _onnx_written(result: BuildResult, name: str) -> tuple[str, ...]:
     """(".onnx",) where the ONNX exporter and onnxruntime are installed; else a note on how to add them."""
     from ..export.onnxfile import missing
     from ..extras import onnx_hint
@@ -262,7 +262,7 @@ def _onnx_written(result: BuildResult) -> tuple[str, ...]:
     absent = missing()
     if not absent:
         return (".onnx",)
-    result.notes.append(f"no NAME.onnx written: {onnx_hint(absent)}")
+    result.notes.append(f"no {name}.onnx written: {onnx_hint(absent)}")
     return ()
 
 
