@@ -74,6 +74,13 @@ class BuildBatch:
         return max(codes, default=ExitCode.OK)
 
 
+def verdict_code(readable: bool, ok: bool) -> ExitCode:
+    """The exit code of verify's and export's verdicts: 2 unreadable, 1 failed, 0 passed."""
+    if not readable:
+        return ExitCode.SPEC
+    return ExitCode.OK if ok else ExitCode.FINDINGS
+
+
 @dataclass
 class Verification:
     """`verify` of one artifact."""
@@ -89,9 +96,7 @@ class Verification:
 
     @property
     def exit_code(self) -> ExitCode:
-        if not self.readable:
-            return ExitCode.SPEC
-        return ExitCode.OK if self.ok else ExitCode.FINDINGS
+        return verdict_code(self.readable, self.ok)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -120,9 +125,4 @@ class ExportOutcome:
 
     @property
     def exit_code(self) -> ExitCode:
-        if not self.readable:
-            return ExitCode.SPEC
-        return ExitCode.OK if self.ok else ExitCode.FINDINGS
-
-    def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return verdict_code(self.readable, self.ok)
