@@ -1,5 +1,6 @@
-"""``load`` and ``verify``: a saved model (NAME.pt or NAME.pt2) with its extra files, and the re-check of
-its equivariance with torch alone.
+"""``load`` and ``verify``: a saved model (NAME.pt, NAME.pt2 or NAME.onnx) with its extra files, and the
+re-check of its equivariance with torch alone (onnxruntime runs NAME.onnx, which is also compared with the
+NAME.pt2 beside it).
 
 Before anything is measured, the model must be the one built, and the extras must agree with each other:
 provenance holds the SHA-256 of each artifact's weights and code, of every other extra and of the spec, the
@@ -83,8 +84,9 @@ class Loaded:
 
 
 def load(path: str | os.PathLike[str]) -> Loaded:
-    """A NAME.pt (TorchScript: trainable) or NAME.pt2 (torch.export) file written by `eqdesign build`, with
-    its extra files; raises :class:`LoadError` for a file that is not one.
+    """A NAME.pt (TorchScript: trainable), NAME.pt2 (torch.export) or NAME.onnx (run by onnxruntime) file
+    written by `eqdesign build` or `eqdesign export`, with its extra files; raises :class:`LoadError` for a
+    file that is not one.
 
     >>> folder = tempfile.mkdtemp()
     >>> _ = build("specs/so2-gated.yaml", influence=False).save(folder)
