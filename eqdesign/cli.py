@@ -193,7 +193,7 @@ def _finish(code: int, problems: list[str], exit_zero: bool) -> None:
 
 @app.command()
 def verify(
-    models: list[str] = typer.Argument(..., help="NAME.pt or NAME.pt2 files written by eqdesign build."),
+    models: list[str] = typer.Argument(..., help="NAME.pt, NAME.pt2 or NAME.onnx files written by eqdesign build or export."),
     format: Format = typer.Option(Format.human, "--format", "-f"),
 ) -> None:
     """Re-verify the equivariance of saved models with torch alone, from their own extra files.
@@ -207,6 +207,33 @@ def verify(
     batch = verify_paths(models)
     reporter(format.value, sys.stdout).verify(batch)
     raise typer.Exit(batch.exit_code)
+
+
+class ExportTarget(str, Enum):
+    pt2 = "pt2"
+    onnx = "onnx"
+
+
+@app.command("export")
+def export_command(
+    model: str = typer.Argument(..., help="A NAME.pt written by eqdesign build, trained (fine-tuned) or not."),
+    to: ExportTarget = typer.Option(..., "--to", help="pt2 (torch.export) or onnx (needs onnx, onnxscript, onnxruntime)."),
+    output: str | None = typer.Option(None, "--output", "-o", help="The file to write (default: MODEL with the suffix of --to)."),
+    build: str | None = typer.Option(
+        None, "--build", help="The artifact MODEL was trained from, whose extra files apply (torch.jit.save drops them unless given them)."
+    ),
+) -> None:
+    """Re-verify a trained NAME.pt on its build's representation matrices and write it as NAME.pt2 or NAME.onnx,
+    with fresh provenance that `eqdesign verify` passes. Exit 0 written, 1 refused (not equivariant with its
+    new weights, or its code or extras edited), 2 unreadable model or unwritable output.
+
+    Loading a TorchScript file runs code stored in it: export only files you trust."""
+    _need_extra("export")
+    from .commands.export import export_path
+
+    outcome = export_path(model, to.value, output, build)
+    typer.echo(f"{model}: {outcome.message}", err=not outcome.ok)
+    raise typer.Exit(outcome.exit_code)
 
 
 @app.command()

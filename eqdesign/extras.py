@@ -16,6 +16,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "design --data": ("torch", "escnn"),
     "train": ("torch", "escnn"),
     "verify": ("torch",),
+    "export": ("torch",),
 }
 #: torch goes in first, from the CPU index, so that the build extra does not pull a multi-GB CUDA build
 TORCH_INDEX_URL = "https://download.pytorch.org/whl/cpu"
@@ -45,3 +46,9 @@ def _install_hint(absent: list[str]) -> str:
         f"install the build extra with: {' && '.join(steps)} "
         "(escnn's py3nj compiles with gfortran: apt-get install gfortran first; in a clone, bash scripts/bootstrap.sh does it all)"
     )
+
+
+def onnx_hint(absent: list[str]) -> str:
+    """What writing and reading NAME.onnx lacks here (``absent``), and the command that adds it."""
+    pip = f"{shlex.quote(sys.executable)} -m pip install"
+    return f"the ONNX exporter and onnxruntime are not installed ({', '.join(absent)}); add them with: {pip} onnx onnxscript onnxruntime {shlex.quote('numpy<2')}"

@@ -74,6 +74,13 @@ class BuildBatch:
         return max(codes, default=ExitCode.OK)
 
 
+def verdict_code(readable: bool, ok: bool) -> ExitCode:
+    """The exit code of verify's and export's verdicts: 2 unreadable, 1 failed, 0 passed."""
+    if not readable:
+        return ExitCode.SPEC
+    return ExitCode.OK if ok else ExitCode.FINDINGS
+
+
 @dataclass
 class Verification:
     """`verify` of one artifact."""
@@ -89,9 +96,7 @@ class Verification:
 
     @property
     def exit_code(self) -> ExitCode:
-        if not self.readable:
-            return ExitCode.SPEC
-        return ExitCode.OK if self.ok else ExitCode.FINDINGS
+        return verdict_code(self.readable, self.ok)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -104,3 +109,20 @@ class VerifyBatch:
     @property
     def exit_code(self) -> ExitCode:
         return max((v.exit_code for v in self.results), default=ExitCode.OK)
+
+
+@dataclass
+class ExportOutcome:
+    """`export` of one trained NAME.pt: the file written (None where nothing was), the equivariance measured
+    with its weights, and the verdict."""
+
+    source: str
+    target: str | None
+    ok: bool
+    message: str
+    max_rel: float | None = None
+    readable: bool = True  # False: the source cannot be read as an eqdesign model, or the output cannot be written (exit 2)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return verdict_code(self.readable, self.ok)

@@ -136,7 +136,7 @@ else
     BASE_EXTRAS="${BASE_EXTRAS#,}"
     [ -n "$BASE_EXTRAS" ] && BASE_EXTRAS="[$BASE_EXTRAS]"
     log "installing eqdesign$BASE_EXTRAS (editable) + escnn without py3nj"
-    "${PIP[@]}" -e ".$BASE_EXTRAS" "numpy<2" lie_learn scipy joblib pymanopt autograd
+    "${PIP[@]}" -e ".$BASE_EXTRAS" "numpy<2" lie_learn scipy joblib pymanopt autograd onnx onnxscript onnxruntime
     "${PIP[@]}" --no-deps "escnn==1.0.11"
 fi
 

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DESIGNS = ROOT / "tests" / "designs"  # small designs covering every nonlinearity and group
 ACCEPTANCE = ROOT / "tests" / "acceptance"  # the acceptance cases (a copy of ../shared/acceptance, checked equal)
 HAVE_ESCNN = importlib.util.find_spec("escnn") is not None and importlib.util.find_spec("torch") is not None
+#: the ONNX exporter and onnxruntime (the build extra installs them; NAME.onnx is skipped without them)
+HAVE_ONNX = all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxscript", "onnxruntime"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,7 +19,10 @@ _BLOCK = re.compile(r"(?:<!--\s*eqdesign-example:\s*(?P<mark>[^>]*?)\s*-->\s*\n)
 #: the API's modules whose docstrings hold examples
 MODULES = [
     "eqdesign",
-    *(f"eqdesign.api.{m}" for m in ("spec", "checking", "building", "designing", "loading", "equivariance", "inference", "training")),
+    *(
+        f"eqdesign.api.{m}"
+        for m in ("spec", "checking", "building", "designing", "loading", "equivariance", "inference", "exporting", "interop", "training")
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import HAVE_ONNX, ROOT, run_cli
 from eqdesign.analysis.cost import cost_totals
 
 pytestmark = pytest.mark.escnn
@@ -79,7 +79,9 @@ def gallery(tmp_path_factory) -> dict:
     loaded = json.loads(reload.stdout)
     verify = run_cli("verify", *(job[1] for job in jobs), "--format", "json")
     verdicts = {Path(m["path"]).stem: m for m in json.loads(verify.stdout)["models"]}
-    result = {"__out__": out, "__exit__": code}
+    onnx = [str(Path(job[1]).with_suffix(".onnx")) for job in jobs] if HAVE_ONNX else []
+    verified = json.loads(run_cli("verify", *onnx, "--format", "json").stdout)["models"] if onnx else []
+    result = {"__out__": out, "__exit__": code, "__onnx__": {Path(m["path"]).stem: m for m in verified}}
     for stem, report in reports.items():
         name = report["spec"]["name"]
         x = next((torch.tensor(job[3]) for job in jobs if job[0] == stem), None)
@@ -109,6 +111,23 @@ def test_build_writes_artifacts_that_reload_without_escnn(spec: Path, gallery, e
     assert loaded["layout"]["output"][-1]["slice"][1] == output.get("columns", output["dim"])
     assert verdict["ok"], verdict["message"]
     assert (gallery["__out__"] / f"{name}.md").read_text().startswith(f"# {name}")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_every_gallery_onnx_file_verifies_in_onnxruntime(spec: Path, gallery):
+    """NAME.onnx (opset 18, dynamic batch) run by onnxruntime: equivariant on the stored matrices within the
+    build's tolerance, and within AGREEMENT of NAME.pt2 on random inputs (verify measures both)."""
+    if not HAVE_ONNX:
+        pytest.skip("onnx, onnxscript or onnxruntime not installed (the build extra installs them)")
+    import onnx
+
+    name = gallery[spec.stem][0]["spec"]["name"]
+    verdict = gallery["__onnx__"][name]
+    assert verdict["ok"], verdict["message"]
+    assert f"agrees with {name}.pt2 to" in verdict["message"] and verdict["max_rel"] <= verdict["tolerance"]
+    model = onnx.load(gallery["__out__"] / f"{name}.onnx")
+    assert [o.version for o in model.opset_import if o.domain == ""] == [18]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a named, dynamic batch
 
 
 def test_gallery_batch_exits_zero(gallery):

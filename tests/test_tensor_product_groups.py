@@ -1,16 +1,22 @@
 """A tensor product runs its channels in groups whose distinct products fit a cache (SQUARE_BYTES): every
-grouping computes the same map, in eager mode, as TorchScript and under torch.export (whose group is fixed)."""
+grouping computes the same map, in eager mode, as TorchScript and under torch.export (whose groups are fixed,
+so that the saved trainable module converts to torch.export and ONNX)."""
 
 from __future__ import annotations
 
 import copy
+import io
+import zipfile
 
 import pytest
 import torch
 
+from eqdesign.export.artifacts import program_of_script
 from eqdesign.export.modules import (
     REFERENCE_BATCH,
     SQUARE_BYTES,
+    CompiledModel,
+    FourierAct,
     FrozenTensorProduct,
     TensorProductAct,
     channel_group,
@@ -96,3 +102,29 @@ def test_training_gradients_do_not_depend_on_the_grouping() -> None:
         grads.append((layer.weight.grad.clone(), x.grad.clone()))
     torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-5, atol=1e-5)
+
+
+def _saved_code(module: torch.nn.Module) -> str:
+    """The Python code TorchScript saves for ``module`` (what torch.jit.load runs)."""
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(module), buffer)
+    with zipfile.ZipFile(buffer) as z:
+        return "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".py"))
+
+
+def test_the_saved_trainable_module_holds_no_branch_on_the_batch_and_exports() -> None:
+    """A model of a tensor product and a Fourier activation, scripted and saved as build saves NAME.pt: its
+    code reads no element size and no compiling flag (the groups are the fixed ones, sized for
+    REFERENCE_BATCH), and torch's converter turns it into a torch.export program whose batch is dynamic and
+    whose outputs are the eager model's at any batch."""
+    layer, _ = _layer(40, 9)
+    grid = torch.randn(50, 9, dtype=torch.float32)
+    fourier = FourierAct(grid, torch.linalg.pinv(grid), 40, "elu")
+    model = CompiledModel([layer, fourier], 360, 360)
+    code = _saved_code(model)
+    assert "static_group" in code and "element_size" not in code and "is_compiling" not in code
+    program = program_of_script(torch.jit.script(copy.deepcopy(model)), 360)
+    for batch in (1, 5, 700):
+        x = torch.randn(batch, 360)
+        with torch.no_grad():
+            torch.testing.assert_close(program.module()(x), model(x), rtol=1e-5, atol=1e-5)

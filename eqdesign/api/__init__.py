@@ -13,7 +13,9 @@ from .checking import CheckReport, check
 from .designing import design
 from .equivariance import assert_equivariant
 from .errors import BuildFailed, DataError, DesignError, EqdesignError, EquivarianceError, MissingExtra, SpecError, TrainingFailed
+from .exporting import ExportError, export_model
 from .inference import freeze
+from .interop import FieldTypeError, escnn_module, spec_from_escnn
 from .loading import Loaded, LoadError, load, verify
 from .spec import Spec, load_spec
 from .training import Trained, train
@@ -28,6 +30,8 @@ __all__ = [
     "DesignError",
     "EqdesignError",
     "EquivarianceError",
+    "ExportError",
+    "FieldTypeError",
     "Finding",
     "LoadError",
     "Loaded",
@@ -43,10 +47,13 @@ __all__ = [
     "build",
     "check",
     "design",
+    "escnn_module",
+    "export_model",
     "freeze",
     "load",
     "load_spec",
     "train",
+    "spec_from_escnn",
     "verify",
 ]
 

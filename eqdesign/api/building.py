@@ -255,7 +255,7 @@ def _export(result: BuildResult, out_dir: Path, made: Made, addition: Addition |
     assert design is not None and result.check.loaded is not None
     name = design.spec.name
     tolerance = artifact_tolerance(made.exact, design.spec.tests.tolerance)
-    result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", ".report.json", ".md")]
+    result.artifacts = [str(out_dir / f"{name}{ext}") for ext in (".pt", ".pt2", *_onnx_written(result, name), ".report.json", ".md")]
     report_json = json.dumps(build_report(result, portable=True), indent=2)
     extras = {
         "spec.yaml": result.check.loaded.text,
@@ -269,6 +269,18 @@ def _export(result: BuildResult, out_dir: Path, made: Made, addition: Addition |
     files: dict[str, str | bytes] = {f"{name}.report.json": report_json, f"{name}.md": markdown_report(result), **added.files}
     save_artifacts(out_dir, name, made.compiled32, extras, files)
     result.artifacts += [str(out_dir / f) for f in added.files]
+
+
+def _onnx_written(result: BuildResult, name: str) -> tuple[str, ...]:
+    """(".onnx",) where the ONNX exporter and onnxruntime are installed; else a note on how to add them."""
+    from ..export.onnxfile import missing
+    from ..extras import onnx_hint
+
+    absent = missing()
+    if not absent:
+        return (".onnx",)
+    result.notes.append(f"no {name}.onnx written: {onnx_hint(absent)}")
+    return ()
 
 
 # -- the public API ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""``load`` and ``verify``: a saved model (NAME.pt or NAME.pt2) with its extra files, and the re-check of
-its equivariance with torch alone.
+"""``load`` and ``verify``: a saved model (NAME.pt, NAME.pt2 or NAME.onnx) with its extra files, and the
+re-check of its equivariance with torch alone (onnxruntime runs NAME.onnx, which is also compared with the
+NAME.pt2 beside it).
 
 Before anything is measured, the model must be the one built, and the extras must agree with each other:
 provenance holds the SHA-256 of each artifact's weights and code, of every other extra and of the spec, the
@@ -83,8 +84,9 @@ class Loaded:
 
 
 def load(path: str | os.PathLike[str]) -> Loaded:
-    """A NAME.pt (TorchScript: trainable) or NAME.pt2 (torch.export) file written by `eqdesign build`, with
-    its extra files; raises :class:`LoadError` for a file that is not one.
+    """A NAME.pt (TorchScript: trainable), NAME.pt2 (torch.export) or NAME.onnx (run by onnxruntime) file
+    written by `eqdesign build` or `eqdesign export`, with its extra files; raises :class:`LoadError` for a
+    file that is not one.
 
     >>> folder = tempfile.mkdtemp()
     >>> _ = build("specs/so2-gated.yaml", influence=False).save(folder)
@@ -98,6 +100,8 @@ def load(path: str | os.PathLike[str]) -> Loaded:
     name = os.fspath(path)
     if not os.path.isfile(name):  # torch would block on a FIFO, in C++, beyond the reach of signals
         raise LoadError(name, "no such file" if not os.path.lexists(name) else "not a regular file")
+    if name.endswith(".onnx"):
+        _require_onnx(name)
     try:
         from ..export.artifacts import open_artifact
 
@@ -109,6 +113,14 @@ def load(path: str | os.PathLike[str]) -> Loaded:
     except Exception as err:  # noqa: BLE001 - any unreadable or malformed file is "cannot read"
         raise LoadError(name, f"{type(err).__name__}: {err}") from None
     return loaded
+
+
+def _require_onnx(name: str) -> None:
+    from ..export.onnxfile import missing
+    from ..extras import onnx_hint
+
+    if missing():
+        raise LoadError(name, onnx_hint(missing()))
 
 
 def verify(model: str | os.PathLike[str] | Loaded, *, samples: int = 16, seed: int = 0) -> Verification:
@@ -135,7 +147,51 @@ def verify(model: str | os.PathLike[str] | Loaded, *, samples: int = 16, seed: i
             [f"the artifact's extras do not agree: {'; '.join(problems)}"] if problems else []
         )
         return Verification(model.path, False, None, None, 0, "", "; ".join(parts))
-    return _verify(model.path, model.module, parsed, samples, seed)
+    verdict = _verify(model.path, model.module, parsed, samples, seed)
+    return _with_agreement(verdict, model, seed) if model.path.endswith(".onnx") and verdict.ok else verdict
+
+
+def _with_agreement(verdict: Verification, model: Loaded, seed: int) -> Verification:
+    """An ONNX file's verdict, with its agreement with the NAME.pt2 beside it (the program it was exported
+    from) on random inputs; where there is none, the verdict says it was not measured."""
+    import dataclasses
+
+    import torch
+
+    from ..numerics.tolerances import AGREEMENT
+
+    sibling = model.path[: -len(".onnx")] + ".pt2"
+    reference = _sibling(sibling, model)
+    if isinstance(reference, str):
+        return dataclasses.replace(
+            verdict, message=f"{verdict.message}; agreement with {os.path.basename(sibling)} not measured ({reference})"
+        )
+    x = torch.randn(64, int(model.layout["input_dim"]), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        want, got = reference.module(x), model.module(x)
+    rel = float((got - want).norm() / want.norm().clamp_min(1e-30))
+    if not rel <= AGREEMENT:  # written so that NaN fails too
+        return dataclasses.replace(
+            verdict,
+            ok=False,
+            message=f"onnxruntime's outputs differ from {os.path.basename(sibling)}'s by {rel:.1e} relative (> {AGREEMENT:.0e})",
+        )
+    return dataclasses.replace(verdict, message=f"{verdict.message}; agrees with {os.path.basename(sibling)} to {rel:.1e} relative")
+
+
+def _sibling(path: str, model: Loaded) -> Loaded | str:
+    """The NAME.pt2 written with an ONNX file (by the same build or export: the same weights exported), or
+    why there is none to compare with."""
+    if not os.path.isfile(path):
+        return "no such file"
+    try:
+        reference = load(path)
+    except LoadError as err:
+        return err.reason
+    mine, theirs = (m.provenance.get("exported", {}).get("weights_sha256") for m in (model, reference))
+    if mine != theirs or reference.provenance.get("spec_sha256") != model.provenance.get("spec_sha256"):
+        return "it holds the weights of another build or export"
+    return reference
 
 
 #: what each fingerprint covers, as a message names it
@@ -144,9 +200,9 @@ _PARTS = {"weights": "weights (its state-dict tensors)", "code": "code (its prog
 
 def _binding(path: str, prov: Any, fingerprint: dict[str, str]) -> list[str]:
     """How the artifact's weights and code differ from those its build recorded in provenance.json."""
-    from ..export.artifacts import FINGERPRINTS
+    from ..export.artifacts import FINGERPRINTS, artifact_kind
 
-    kind = "pt2" if path.endswith(".pt2") else "pt"
+    kind = artifact_kind(path)
     recorded = (prov.get(FINGERPRINTS) if isinstance(prov, dict) else None) or {}
     mine = recorded.get(kind) if isinstance(recorded, dict) else None
     name = os.path.basename(path)

@@ -91,10 +91,15 @@ class FourierAct(nn.Module):
     def _group(self, batch: int, itemsize: int) -> int:
         return channel_group(self.channels, batch * self.points * itemsize, self.cache_bytes)
 
+    def _batch_group(self, x: torch.Tensor) -> int:
+        """The channels per group on ``x``: fixed where groups must not depend on the batch (see ``square_group``)."""
+        if _is_scripting() or torch.compiler.is_compiling():
+            return self.static_group
+        return self._group(x.shape[0], x.element_size())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        # traced graphs (torch.export, torch.compile) need a group size that does not depend on the batch
-        g = self.static_group if torch.compiler.is_compiling() else self._group(b, x.element_size())
+        g = self._batch_group(x)
         v = x.view(b, self.channels, self.d).transpose(0, 1)  # (C, b, D), a view
         parts: list[torch.Tensor] = []
         for c in range(0, self.channels, g):
@@ -220,10 +225,18 @@ def project_square(
     return torch.cat(parts, 0).permute(2, 0, 1).reshape(b, channels * d_out)
 
 
+#: torch.jit re-exports it without listing it (TorchScript reads a type comment inside a scripted function as
+#: its signature, so the ignore stays out here)
+_is_scripting = torch.jit.is_scripting  # type: ignore[attr-defined]
+
+
 def square_group(x: torch.Tensor, channels: int, pairs: int, budget: int, static_group: int) -> int:
-    """The channels per group of a tensor product on ``x``; traced graphs (torch.export, torch.compile) need
-    one that does not depend on the batch: ``static_group``, sized for REFERENCE_BATCH."""
-    if torch.compiler.is_compiling():
+    """The channels per group of a tensor product on ``x``: ``static_group``, sized for REFERENCE_BATCH,
+    where the group must not depend on the batch, else sized for x's batch. TorchScript takes the first
+    branch alone (it compiles a condition on ``is_scripting`` as a constant), so that the saved module holds
+    no branch on the batch and converts to torch.export and ONNX; so do traced graphs (torch.export,
+    torch.compile). Eager Python sizes the groups for each batch."""
+    if _is_scripting() or torch.compiler.is_compiling():
         return static_group
     return channel_group(channels, x.shape[0] * pairs * x.element_size(), budget)
 
