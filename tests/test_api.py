@@ -194,7 +194,8 @@ def test_seed_changes_the_weights_only(tmp_path: Path):
     a, b, c = (eqdesign.build(spec, seed=s, influence=False) for s in (0, 0, 7))
     x = torch.randn(4, a.layout["input_dim"])
     assert torch.equal(a.module(x), b.module(x)) and not torch.allclose(a.module(x), c.module(x))
-    assert json.loads(c.save(tmp_path)[2].read_text())["spec"]["name"] == "so2-gated"
+    report = next(p for p in c.save(tmp_path) if p.name.endswith(".report.json"))
+    assert json.loads(report.read_text())["tests"]["seed"] == 7
 
 
 # -- assert_equivariant on modules eqdesign did not make -----------------------------------------------------

@@ -45,7 +45,8 @@ def test_manifest_declares_the_python_hooks() -> None:
     assert build["require_serial"] is True and set(build["stages"]) <= {"pre-push", "manual"}
     assert "--dry-run" in build["entry"] and "--specs-only" in build["entry"]
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["build"]
-    assert build["additional_dependencies"] == extra  # the hook installs what the build extra does
+    # the hook installs what the build extra does, less the ONNX exporter: a --dry-run gate writes no NAME.onnx
+    assert build["additional_dependencies"] == [d for d in extra if not d.startswith("onnx")]
 
 
 def test_check_hook_passes_a_good_spec_and_skips_yaml_that_is_no_spec() -> None:

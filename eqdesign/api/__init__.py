@@ -52,8 +52,8 @@ __all__ = [
     "freeze",
     "load",
     "load_spec",
-    "train",
     "spec_from_escnn",
+    "train",
     "verify",
 ]
 
