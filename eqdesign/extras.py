@@ -18,6 +18,15 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "verify": ("torch",),
     "export": ("torch",),
 }
+#: what writing and reading NAME.onnx imports (optional: without them build writes no NAME.onnx)
+ONNX_MODULES = ("onnx", "onnxscript", "onnxruntime")
+
+
+def onnx_missing() -> list[str]:
+    """The ONNX exporter's modules that are not installed here."""
+    return [name for name in ONNX_MODULES if importlib.util.find_spec(name) is None]
+
+
 #: torch goes in first, from the CPU index, so that the build extra does not pull a multi-GB CUDA build
 TORCH_INDEX_URL = "https://download.pytorch.org/whl/cpu"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis.checking import SpecResult
+from .analysis.checked import SpecResult
 from .exitcodes import ExitCode
 from .findings import Finding, Location, make
 

@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 
 from conftest import HAVE_ESCNN, ROOT
+from eqdesign.extras import onnx_missing
 
 HOSTILE = ROOT / "tests" / "hostile"
 EXPECTED = json.loads((HOSTILE / "expected.json").read_text(encoding="utf-8"))
@@ -640,7 +641,7 @@ def test_sigint_during_check_exits_130_quietly(tmp_path: Path) -> None:
 
 
 TINY = 'name: tiny\ngroup: c2\ninput: "1x1"\noutput: "1x0 + 1x1"\nhidden:\n  - {nonlinearity: elu, channels: 1}\n'
-ARTIFACTS = {"tiny.pt", "tiny.pt2", "tiny.report.json", "tiny.md"}
+ARTIFACTS = {"tiny.pt", "tiny.pt2", "tiny.report.json", "tiny.md"} | ({"tiny.onnx"} if not onnx_missing() else set())
 
 
 def _interrupt_build(tmp_path: Path, sig: int) -> tuple[int | None, str, set[str]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import logging
 import warnings
 from collections.abc import Iterator
@@ -25,10 +24,9 @@ from typing import Any
 
 import torch
 
+from ..extras import onnx_missing
 from .fingerprint import weights_sha256
 
-#: what writing and reading NAME.onnx imports
-MODULES = ("onnx", "onnxscript", "onnxruntime")
 #: ONNX opset of the files build writes (18: the first whose reductions take their axes as inputs)
 OPSET = 18
 #: the prefix of the metadata keys that hold the extra files
@@ -36,8 +34,8 @@ _PREFIX = "eqdesign/"
 
 
 def missing() -> list[str]:
-    """The modules of MODULES that are not installed here."""
-    return [name for name in MODULES if importlib.util.find_spec(name) is None]
+    """The exporter's modules that are not installed here (extras.ONNX_MODULES)."""
+    return onnx_missing()
 
 
 @contextlib.contextmanager
