@@ -76,6 +76,46 @@ def test_cost_model_equals_torchs_operation_count(spec: Path, escnn_models) -> N
     assert counter.get_total_flops() == 2 * batch * cost_of(model.design).total("compiled_macs"), counts
 
 
+def _values_written(model, x) -> int:  # type: ignore[no-untyped-def]
+    """Values the forward's operations write, matrix products and views left out (an independent count)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    skipped = {"mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "einsum", "_unsafe_view"}  # the last: a view matmul makes
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            if func.overloadpacket.__name__.rstrip("_") not in skipped and not func.is_view:
+                Count.total += sum(t.numel() for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor))
+            return out
+
+    with torch.no_grad(), Count():
+        model(x)
+    return Count.total
+
+
+@pytest.mark.escnn
+@pytest.mark.parametrize("spec", GALLERY, ids=lambda p: p.stem)
+def test_elementwise_work_is_what_the_compiled_model_writes(spec: Path, escnn_models) -> None:  # type: ignore[no-untyped-def]
+    """The cost model's elementwise values per sample are within a factor of two of those the inference copy's
+    operations write (every operation but matrix products and views, per sample: the difference between two
+    batches, so that work done once per call does not count)."""
+    import torch
+
+    from eqdesign.escnn_backend.lower import compile_model
+    from eqdesign.export.freeze import freeze
+
+    _, model = escnn_models(spec)
+    compiled = freeze(compile_model(model, torch.float64))
+    counts = [_values_written(compiled, torch.randn(b, compiled.input_dim, dtype=torch.float64)) for b in (64, 128)]
+    measured = (counts[1] - counts[0]) / 64
+    predicted = cost_of(model.design).total("elementwise")
+    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
+
+
 @pytest.mark.escnn
 @pytest.mark.parametrize("spec", GALLERY, ids=lambda p: p.stem)
 def test_forms_bases_and_endomorphisms_agree_with_the_compiler(spec: Path, escnn_models) -> None:  # type: ignore[no-untyped-def]

@@ -10,8 +10,11 @@ Three forms of the same network are counted, in multiply-adds (MACs) of matrix p
 * ``plain_mlp``: an MLP of the same widths, dense linear layers and elementwise activations.
 
 Elementwise work (activations, gathers, the squares of tensor products, norms) is not a matrix product and is
-counted apart: ``activations`` is the number of activation-function evaluations per sample. For ``grid:
-auto`` the points are those of the rule build starts from (``Grid.points``); build may pick a larger rule.
+counted apart: ``activations`` is the number of activation-function evaluations per sample, ``elementwise``
+the values per sample that the compiled forward's other operations write (activations, products, gathers,
+concatenations, layout copies; ``elementwise_work``). Neither is free: ``time_units`` weighs both in
+multiply-adds (``ELEMENTWISE_MACS`` per value), which is what ``design`` ranks by. For ``grid: auto`` the
+points are those of the rule build starts from (``Grid.points``); build may pick a larger rule.
 """
 
 from __future__ import annotations
@@ -39,9 +42,25 @@ FOLDED_NORMS = ("iid_batch", "norm_batch")
 #: nonlinear kinds whose fields are a finite group's regular representation in escnn's element basis
 REGULAR_KINDS = ("pointwise", "fourier", "quotient")
 
+#: one value written by an elementwise operation, in multiply-adds of a GEMM: about the ratio of their rates in
+#: the compiled models on one CPU thread at batch 512 (benchmarks/gemm_speed.py: the blocks' GEMMs run at about
+#: 25 GMAC/s, an O(3) tensor-product and gated model's other operations write about 3 G values/s)
+ELEMENTWISE_MACS = 8
+#: nonlinear layers whose columns the linear layers beside them read and write without gathers (export.orders)
+ARRANGED_KINDS = ("gated", "norm", "tensor", "pointwise")
+
 Form = Literal["per_block", "dense"]
 #: the per-sample totals reported (``Cost.total``)
-TOTALS = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "params", "plain_mlp_params")
+TOTALS = (
+    "compiled_macs",
+    "escnn_dense_macs",
+    "plain_mlp_macs",
+    "activations",
+    "elementwise",
+    "time_units",
+    "params",
+    "plain_mlp_params",
+)
 
 
 class BlockShape(NamedTuple):
@@ -54,8 +73,15 @@ class BlockShape(NamedTuple):
 
     @property
     def macs(self) -> int:
-        """Per sample in per-block form: the block's GEMM over e images, and the e End(psi) images of its input."""
-        return self.d * self.e * self.m_in * self.m_out + (self.e > 1) * self.e * self.d * self.d * self.m_in
+        """Per sample in per-block form: the block's GEMM over e images, and, where 1 < e < d, the e End(psi)
+        images of its input (e = d runs as one (d m_in, d m_out) GEMM, export.blocks.IrrepBlock.block_matrix)."""
+        return self.d * self.e * self.m_in * self.m_out + (1 < self.e < self.d) * self.e * self.d * self.d * self.m_in
+
+    @property
+    def launches(self) -> int:
+        """The GEMMs the block runs per call: one per component of a real irrep, one for e = d, two (images,
+        then the GEMM) otherwise."""
+        return self.d if self.e == 1 else 1 + (self.e != self.d)
 
 
 def linear_form(blocks: Sequence[BlockShape], in_dim: int, out_dim: int, q_in: bool, q_out: bool, batch: int = REFERENCE_BATCH) -> Form:
@@ -71,7 +97,7 @@ def linear_form(blocks: Sequence[BlockShape], in_dim: int, out_dim: int, q_in: b
     nnz = sum(b.e * b.d * b.m_in * b.m_out for b in blocks)
     dense = batch * in_dim * out_dim + 2 * nnz + q_in * out_dim * in_dim * in_dim + q_out * out_dim * out_dim * in_dim
     per_block = batch * sum(b.macs for b in blocks)
-    launches = sum(1 + (b.e > 1) for b in blocks) + PER_BLOCK_EXTRA_OPS  # a GEMM per block, its End(psi) images
+    launches = sum(b.launches for b in blocks) + PER_BLOCK_EXTRA_OPS
     per_block += batch * (in_dim + out_dim) * GATHER_COST + launches * LAUNCH_COST
     per_block += batch * (q_in * in_dim * in_dim + q_out * out_dim * out_dim)
     return "per_block" if per_block < dense + LAUNCH_COST else "dense"
@@ -109,6 +135,8 @@ class LayerCost:
     escnn_dense_macs: int
     plain_mlp_macs: int
     activations: int
+    elementwise: int  # values written by the compiled forward's operations other than matrix products
+    time_units: int  # compiled_macs + ELEMENTWISE_MACS * elementwise: what the layer costs in time, in MACs
     params: int
     plain_mlp_params: int
 
@@ -144,10 +172,10 @@ def _edge_costs(design: Design, layers: list[LayerCost]) -> list[LayerCost]:
     out = list(layers)
     if design.input.converted:
         macs = design.input.width * design.input.dim
-        out.insert(0, LayerCost("input edge", "edge", "dense", macs, macs, 0, 0, 0, 0))
+        out.insert(0, LayerCost("input edge", "edge", "dense", macs, macs, 0, 0, 0, macs, 0, 0))
     if design.output.converted:
         macs = design.output.dim * design.output.width
-        out.append(LayerCost("output edge", "edge", "dense", macs, macs, 0, 0, 0, 0))
+        out.append(LayerCost("output edge", "edge", "dense", macs, macs, 0, 0, 0, macs, 0, 0))
     return out
 
 
@@ -174,13 +202,64 @@ def _linear_cost(group: Group, layer: Linear, before: Nonlinear | None, after: N
     form, macs = compiled_form(group, layer, before, after)
     dense = layer.in_type.dim * layer.out_type.dim
     mlp_params = dense + layer.out_type.dim
-    return LayerCost(f"linear {layer.index}", "linear", form, macs, dense, dense, 0, layer.params, mlp_params)
+    work = _linear_elementwise(group, layer, form, before, after)
+    return LayerCost(f"linear {layer.index}", "linear", form, macs, dense, dense, 0, work, _time(macs, work), layer.params, mlp_params)
 
 
 def _nonlinear_cost(group: Group, layer: Nonlinear) -> LayerCost:
     macs = transform_macs(group, layer) + _layer_norm_macs(layer)
     name = f"hidden[{layer.index}] {layer.activation}"
-    return LayerCost(name, layer.kind, "", macs, macs, 0, activations(group, layer), layer.params, 0)
+    work = elementwise_work(group, layer)
+    return LayerCost(name, layer.kind, "", macs, macs, 0, activations(group, layer), work, _time(macs, work), layer.params, 0)
+
+
+def _time(macs: int, elementwise: int) -> int:
+    return macs + ELEMENTWISE_MACS * elementwise
+
+
+def _linear_elementwise(group: Group, layer: Linear, form: str, before: Nonlinear | None, after: Nonlinear | None) -> int:
+    """A per-block layer concatenates its blocks' outputs, and gathers its columns where the layer beside it
+    cannot take the blocks' order (the model's ends, Fourier layers, changes of basis: export.orders); a dense
+    one adds its bias in its GEMM."""
+    if form != "per_block":
+        return 0
+    n_in, n_out = layer.in_type.dim, layer.out_type.dim
+    gathered_in = not _arranged(group, before, layer.in_type)
+    gathered_out = not _arranged(group, after, layer.out_type)
+    return n_out + gathered_in * n_in + gathered_out * 2 * n_out  # the gather of the outputs, and the bias added
+
+
+def _arranged(group: Group, beside: Nonlinear | None, t: FieldType) -> bool:
+    return beside is not None and beside.kind in ARRANGED_KINDS and not basis_change(group, t, beside)
+
+
+def elementwise_work(group: Group, layer: Nonlinear) -> int:
+    """Values per sample written by a nonlinear layer's operations other than matrix products, as compiled:
+
+    * Fourier and quotient layers: the activation of every grid sample (a polynomial of degree k: 2k + 2
+      passes, by Horner's rule), the concatenation of the channel groups and the copy back to batch-first;
+    * tensor products: each channel's two gathered factors and their products (3 per distinct pair), and the
+      layout copies into and out of batch-last form;
+    * gated layers: the gates' sigmoid (after subtracting their bias), the scalars' ELU and the fields'
+      products, then the concatenation;
+    * norm layers: the gathered fields, about eight values per field (norm, bias, activation, scale), the
+      products and the scatter back;
+    * pointwise layers: one activation per coordinate (a polynomial: 2k + 2 passes);
+    a layer norm adds its centring and scaling (batch norms fold into the linear layer before them).
+    tests/test_cost.py holds the total within a factor of two of what the compiled model's operations write."""
+    n_in, n_out = layer.in_type.dim, layer.out_type.dim
+    norm = 3 * n_in if layer.norm == "layer" else 0
+    passes = 2 * layer.poly_degree + 2 if layer.poly_degree else 1
+    if layer.grid is not None and layer.kind in REGULAR_KINDS and not element_basis(group, layer):
+        return norm + layer.channels * layer.grid.points * passes + 2 * n_out
+    if layer.kind == "tensor" and layer.channels and layer.own_params:
+        d_in, d_out = n_in // layer.channels, n_out // layer.channels
+        return norm + layer.channels * (d_in + 3 * (d_in * (d_in + 1) // 2) + 2 * d_out)
+    if layer.kind == "gated":
+        return norm + n_in + (n_in - n_out) + n_out  # the gates are what the layer drops
+    if layer.kind == "norm":
+        return norm + 4 * n_in + 8 * layer.in_type.n_fields
+    return norm + n_in * passes
 
 
 def transform_macs(group: Group, layer: Nonlinear) -> int:

@@ -4,8 +4,8 @@ Every candidate is a spec text judged by the real ``check_file`` (a few ms each)
 (Fourier, quotient, gated, norm, tensor product and mixes), band-limits from what the features need upward,
 and the widest channels that fit the budget. Candidates with an error, a decoupled network or an unused input
 are rejected, each family with the check's own reason; the rest are ranked by predicted equivariance error
-(0 for exact layers; auto grids are sized by build to the tolerance), then MACs per sample, then parameters
-(more capacity first). Polynomial Fourier layers are exact but a weaker activation: they rank after every
+(0 for exact layers; auto grids are sized by build to the tolerance), then parameters (more capacity first),
+then the predicted time per sample (multiply-adds and elementwise work, ``cost.time_units``). Polynomial Fourier layers are exact but a weaker activation: they rank after every
 design with ELU that reaches the tolerance, and win where none can (a tolerance too tight for an affordable
 grid). A sampled design whose ``grid: auto`` would need a rule beyond build's limits to reach the tolerance
 is rejected. ``measure`` builds the top K and ranks them by measured error and speed instead.
@@ -294,8 +294,9 @@ def search(ask: Ask, s: _Setting, irreps: set[Irrep], check: _Checker) -> tuple[
 def rank(candidates: list[Candidate], tolerance: float, budget: int) -> list[Candidate]:
     """Designs with ELU before polynomial ones (a weaker activation, chosen only where no design with ELU
     reaches the tolerance); then predicted error; then the budget used, in tenths (a design that uses it has
-    more capacity, and designs within a tenth of each other tie); then MACs per sample (faster first)."""
-    return sorted(candidates, key=lambda c: (c.poly, c.predicted_error(tolerance), -(10 * c.params // budget), c.cost["compiled_macs"]))
+    more capacity, and designs within a tenth of each other tie); then the time per sample the cost model
+    predicts (``time_units``: multiply-adds and elementwise work, faster first)."""
+    return sorted(candidates, key=lambda c: (c.poly, c.predicted_error(tolerance), -(10 * c.params // budget), c.cost["time_units"]))
 
 
 # -- the result -----------------------------------------------------------------------------------------
@@ -442,7 +443,8 @@ def comparison_lines(result: DesignResult, top: int = 8) -> list[str]:
     tol = result.ask.tolerance
     trained = bool(result.trained)
     lines = [
-        "rank  family                 L  ch    params  MACs/sample  escnn dense  pred. err  measured" + ("   val loss" if trained else "")
+        "rank  family                 L  ch    params  MACs/sample  escnn dense  time/sample  pred. err  measured"
+        + ("   val loss" if trained else "")
     ]
     for k, c in enumerate(result.ranked[:top], 1):
         band = str(c.band_limit) if c.band_limit is not None else "-"
@@ -451,14 +453,16 @@ def comparison_lines(result: DesignResult, top: int = 8) -> list[str]:
         cost = c.cost
         lines.append(
             f"{k:>4}  {c.family + f' x{len(c.hidden)}':<21} {band:>2} {c.channels:>3} {c.params:>9,} "
-            f"{cost['compiled_macs']:>12,} {cost['escnn_dense_macs']:>12,} {c.predicted_error(tol):>10.0e}  {measured}{loss}"
+            f"{cost['compiled_macs']:>12,} {cost['escnn_dense_macs']:>12,} {cost['time_units']:>12,} {c.predicted_error(tol):>10.0e}  {measured}{loss}"
         )
     return lines
 
 
 def _about(s: _Setting, result: DesignResult) -> list[str]:
     win = result.ranked[0]
-    how = "measured equivariance error, then speed" if result.measured else "predicted error, then MACs per sample, then parameters"
+    how = (
+        "measured equivariance error, then speed" if result.measured else "predicted error, then parameters, then predicted time per sample"
+    )
     if result.trained:
         how = f"validation loss after {result.trained}, then parameters"
     lines = [
@@ -467,7 +471,8 @@ def _about(s: _Setting, result: DesignResult) -> list[str]:
         f"Chosen: {describe(win)}, ranked first by {how}.",
         f"Exactly equivariant: {'yes' if win.exact else 'no (sampled Fourier layers; grid: auto meets the tolerance at build)'}.",
         "",
-        "Candidates that pass `eqdesign check` (MACs per sample of the compiled model; auto grids at their starting rule):",
+        "Candidates that pass `eqdesign check` (MACs per sample of the compiled model; time: MACs and elementwise work,",
+        "`eqdesign check`'s cost model; auto grids at their starting rule):",
         *comparison_lines(result),
     ]
     if result.rejected:

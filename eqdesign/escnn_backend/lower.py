@@ -1,7 +1,7 @@
 """Lower an escnn model to the plain-torch modules of ``eqdesign.export``.
 
 The compiled model computes the same function with the same parameters; linear layers run per Schur
-block. The compiled modules never import escnn, so they script, export and load where escnn is absent.
+block, and the columns between layers come in the order the layers read them (``export.orders``). The compiled modules never import escnn, so they script, export and load where escnn is absent.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 from ..analysis.design import DesignLayer, Nonlinear
 from ..export.blocks import BlockLinear
 from ..export.modules import CompiledModel, FieldGroup, FourierAct, GatedAct, NormAct, Pointwise, TensorProductAct, Zero
+from ..export.orders import arrange
 from . import modules as em
 from .builder import activation_function, poly_coefficients
 from .compat import contiguous, enn, field_sizes, fields_of_size
@@ -120,8 +121,11 @@ def compile_model(model: EscnnModel, dtype: torch.dtype = torch.float32) -> Comp
     """The compiled twin, in the escnn model's mode (eval after a build: batch norms use their running
     statistics; ``.train()`` switches to batch statistics, as in escnn)."""
     layers = [lower(b.module, b.layer, dtype) for b in model.built]
+    orders = arrange(layers)  # the columns between layers in the order the layers read and write them
     edges = (_edge(model.embed_in, dtype), _edge(model.embed_out, dtype, transposed=True))
-    return CompiledModel(layers, model.in_width, model.out_width, dtype, edges).train(model.training)
+    compiled = CompiledModel(layers, model.in_width, model.out_width, dtype, edges)
+    compiled.column_orders = orders
+    return compiled.train(model.training)
 
 
 def _edge(matrix: torch.Tensor, dtype: torch.dtype, transposed: bool = False) -> torch.Tensor | None:

@@ -12,6 +12,7 @@ import torch
 from ..analysis.design import Design, FieldType
 from ..export.freeze import freeze
 from ..export.modules import CompiledModel
+from ..export.orders import in_fields_order
 from ..numerics.elements import Element, pick_elements, rep_stack
 from ..numerics.equivariance import Fn
 from ..numerics.influence import Measurement, approximate, measure_influence
@@ -32,11 +33,12 @@ def _escnn_fn(module: Any) -> Fn:
 def layer_cases(design: Design, model: EscnnModel, compiled64: CompiledModel, elements: list[Element]) -> list[LayerCase]:
     """Every layer, as escnn built it and as compiled, on the same representations (float64)."""
     cases = []
-    for built, lowered in zip(model.built, compiled64.layers, strict=True):
+    orders = compiled64.column_orders
+    for k, (built, lowered) in enumerate(zip(model.built, compiled64.layers, strict=True)):
         m = built.module
         rin = rep_stack(m.in_type.representation, elements, torch.float64)
         rout = rep_stack(m.out_type.representation, elements, torch.float64)
-        fns: list[tuple[str, Fn]] = [("escnn", _escnn_fn(m)), ("compiled", lowered)]
+        fns: list[tuple[str, Fn]] = [("escnn", _escnn_fn(m)), ("compiled", in_fields_order(lowered, orders[k], orders[k + 1]))]
         cases.append(LayerCase(layer_name(built.layer), is_exact(design, built.layer), fns, rin, rout))
     return cases
 

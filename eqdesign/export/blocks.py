@@ -48,16 +48,49 @@ class IrrepBlock(nn.Module):
 
     def forward(self, xi: torch.Tensor) -> torch.Tensor:
         """(batch, d * m_in) inputs of this block, component-major -> (batch, d * m_out) outputs."""
-        b = xi.shape[0]
+        out: list[torch.Tensor] = []
+        self.add_parts(xi, out)
+        return torch.cat(out, dim=1)
+
+    def add_parts(self, xi: torch.Tensor, out: list[torch.Tensor]) -> None:
+        """Append the outputs of ``forward`` in pieces, for the layer to concatenate once: a real irrep (e = 1)
+        runs one GEMM per component, each on its columns as they lie (a split is a view, whatever the strides
+        of xi, and its backward one concatenation), where folding (batch, d) into rows would copy xi first.
+        (Appending to the caller's list, and a loop over a constant range: torch's TorchScript converter
+        takes neither list.extend nor a loop over a list.)"""
+        if self.e == self.d and self.e > 1:
+            out.append(torch.mm(xi, self.block_matrix()))
+            return
         if self.e > 1:
-            # E_k acts on the irrep component axis; stack the e images along the copy axis
-            xi = xi.view(b, self.d, self.m_in)
-            xi = torch.matmul(self.endo.unsqueeze(0), xi.unsqueeze(1)).permute(0, 2, 1, 3)
-        # one GEMM over (batch * d) rows. xi is a slice of the gathered inputs, so a 3-d matmul could not fold
-        # its first two axes: it ran as a batch of b tiny GEMMs against the weight expanded b times (2-3x
-        # slower, and in training its backward formed a (b, m_in, m_out) gradient before summing it)
+            out.append(self._images(xi))
+            return
+        components = torch.split(xi, self.m_in, dim=1)
+        for k in range(self.d):
+            out.append(torch.mm(components[k], self.weight))
+
+    def block_matrix(self) -> torch.Tensor:
+        """The whole block as one (d m_in, d m_out) matrix, V[(a, i), (k, j)] = sum_e E_e[k, a] c_eij, for a
+        complex or quaternionic irrep (e = d): as many multiply-adds per sample as the e images and their GEMM,
+        in one GEMM on the columns as they lie (the images ran as b tiny batched products). Formed with
+        elementwise products, once per call."""
+        endo = self.endo.permute(2, 1, 0).reshape(self.d, 1, self.d, 1, self.e)  # (a, 1, k, 1, e)
+        coeffs = self.weight.view(self.e, self.m_in, self.m_out).permute(1, 2, 0).reshape(1, self.m_in, 1, self.m_out, self.e)
+        return (endo * coeffs).sum(4).reshape(self.d * self.m_in, self.d * self.m_out)
+
+    def _images(self, xi: torch.Tensor) -> torch.Tensor:
+        """1 < e < d: E_k acts on the irrep component axis; the e images stacked along the copy axis, then one
+        GEMM over (batch * d) rows (a 3-d matmul on a slice of the features could not fold its first two axes
+        and ran as b tiny GEMMs against the weight expanded b times)."""
+        b = xi.shape[0]
+        xi = xi.view(b, self.d, self.m_in)
+        xi = torch.matmul(self.endo.unsqueeze(0), xi.unsqueeze(1)).permute(0, 2, 1, 3)
         rows = xi.reshape(b * self.d, self.e * self.m_in)
         return torch.mm(rows, self.weight).view(b, self.d * self.m_out)
+
+    def with_bias(self, xi: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """A one-dimensional real block (d = e = 1) whose outputs are the layer's biased columns, in order:
+        the bias added by the GEMM itself."""
+        return torch.addmm(bias, xi, self.weight)
 
 
 #: the largest (out * in) x coefficients map a dense-form layer keeps (float entries): 4M, 16 MB in float32
@@ -123,6 +156,12 @@ class BlockLinear(nn.Module):
         self.in_gather: torch.Tensor
         self.out_gather: torch.Tensor
         self.widths = [int(b.in_index.numel()) for b in blocks]
+        # where the features already come in the blocks' order (export.orders arranges it), the gathers are
+        # skipped: the input is split as it is, and the outputs are concatenated in place
+        self.gather_in, self.gather_out = True, True
+        self.unread, self.unwritten = 0, 0  # trailing columns no block reads / writes (without the gathers)
+        self.bias_block = -1  # the block whose GEMM adds the bias (addmm), or -1: added by index
+        self._settle()
 
     def _theta(self) -> torch.Tensor:
         """Every block's coefficients, concatenated in the order of exp_param."""
@@ -170,18 +209,78 @@ class BlockLinear(nn.Module):
             return w, torch.mv(self.b_map, self.bias) if self.bias.numel() > 0 else self.bias.new_zeros(self.out_dim)
         return self._fold(self._scatter(theta), self._bias_irrep(self.bias))
 
+    def _per_block(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks' GEMMs: the inputs gathered into the blocks' order unless they come in it, the outputs
+        put in place unless the blocks write them in order."""
+        b = x.shape[0]
+        gathered = x.index_select(1, self.in_gather) if self.gather_in else x
+        inputs = torch.split(gathered, self.widths + [self.unread] if self.unread else self.widths, dim=1)
+        parts: list[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):  # TorchScript takes no zip(strict=)
+            assert isinstance(block, IrrepBlock)  # nn.ModuleList yields plain Modules (TorchScript drops the check)
+            if i == self.bias_block:
+                parts.append(block.with_bias(inputs[i], self.bias))
+            else:
+                block.add_parts(inputs[i], parts)
+        if not self.gather_out:
+            if self.unwritten:
+                parts.append(x.new_zeros(b, self.unwritten))
+            return torch.cat(parts, dim=1)
+        parts.append(x.new_zeros(b, 1))
+        return torch.cat(parts, dim=1).index_select(1, self.out_gather)
+
+    def reorderable(self, side: str) -> bool:
+        """Whether the input ("in") or output ("out") columns can come in another order than the fields'
+        (``export.orders``): not where a change of basis, or the maps that fold it in, are written for that order."""
+        q = self.has_q_in if side == "in" else self.has_q_out
+        return not q and self.w_map.numel() == 0
+
+    def native_order(self, side: str) -> torch.Tensor | None:
+        """The column order in which the blocks read their inputs ("in") or write their outputs ("out")
+        without a gather, the columns no block touches last; None in dense form (any order costs the same)."""
+        if not self.per_block or not self.reorderable(side):
+            return None
+        used = self.in_gather if side == "in" else self.out_index
+        size = self.in_dim if side == "in" else self.out_dim
+        rest = torch.ones(size, dtype=torch.bool)
+        rest[used] = False
+        return torch.cat([used, torch.nonzero(rest).flatten()])
+
+    def read(self, order: torch.Tensor) -> None:
+        """Take the input with its column t holding the field column ``order[t]``."""
+        inv = torch.argsort(order)
+        self.in_gather = inv[self.in_gather]
+        row, col = self.exp_position // self.in_dim, self.exp_position % self.in_dim
+        self.exp_position = row * self.in_dim + inv[col]
+        self._settle()
+
+    def write(self, order: torch.Tensor) -> None:
+        """Give the output with its column t holding the field column ``order[t]``."""
+        inv = torch.argsort(order)
+        self.out_gather = self.out_gather[order]
+        self.bias_index = inv[self.bias_index]
+        row, col = self.exp_position // self.in_dim, self.exp_position % self.in_dim
+        self.exp_position = inv[row] * self.in_dim + col
+        self._settle()
+
+    def _settle(self) -> None:
+        """Which gathers the present orders still need, and whether a block's GEMM can add the bias."""
+        n_in, n_out = int(self.in_gather.numel()), sum(_outputs(b) for b in self.blocks)
+        self.gather_in = not torch.equal(self.in_gather, torch.arange(n_in))
+        self.unread = 0 if self.gather_in else self.in_dim - n_in
+        placed = torch.cat([torch.arange(n_out), torch.full((self.out_dim - n_out,), n_out, dtype=torch.long)])
+        self.gather_out = not torch.equal(self.out_gather, placed)
+        self.unwritten = 0 if self.gather_out else self.out_dim - n_out
+        self.bias_block = -1 if self.gather_out else _bias_block(self.blocks, self.bias_index)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.per_block:
             w, b = self.dense()
             return torch.nn.functional.linear(x, w, b)
         if self.has_q_in:
             x = torch.matmul(x, self.q_in)
-        gathered = x.index_select(1, self.in_gather)
-        inputs = torch.split(gathered, self.widths, dim=1)
-        parts = [block(inputs[i]) for i, block in enumerate(self.blocks)]  # TorchScript takes no zip(strict=)
-        parts.append(x.new_zeros(x.shape[0], 1))
-        y = torch.cat(parts, dim=1).index_select(1, self.out_gather)
-        if self.bias_index.numel() > 0:
+        y = self._per_block(x)
+        if self.bias_index.numel() > 0 and self.bias_block < 0:
             y = y.index_add(1, self.bias_index, self.bias.unsqueeze(0).expand(x.shape[0], -1))
         if self.has_q_out:
             y = torch.matmul(y, self.q_out)
@@ -201,6 +300,24 @@ class DenseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.linear(x, self.weight, self.bias)
+
+
+def _outputs(block: nn.Module) -> int:
+    assert isinstance(block, IrrepBlock)
+    return int(block.out_index.numel())
+
+
+def _bias_block(blocks: nn.ModuleList, bias_index: torch.Tensor) -> int:
+    """The block whose outputs, concatenated in place, are exactly the biased columns in the bias's order
+    (a one-dimensional real irrep: the trivial one), or -1."""
+    start = 0
+    for i, block in enumerate(blocks):
+        assert isinstance(block, IrrepBlock)
+        n = _outputs(block)
+        if block.d == 1 and block.e == 1 and n == bias_index.numel() > 0 and torch.equal(bias_index, torch.arange(start, start + n)):
+            return i
+        start += n
+    return -1
 
 
 def _inverse(out_index: torch.Tensor, out_dim: int) -> torch.Tensor:

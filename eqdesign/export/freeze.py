@@ -73,6 +73,7 @@ def _frozen_model(model: CompiledModel) -> CompiledModel:
         _append_frozen(layers, layer)
     frozen = CompiledModel(layers, model.input_dim, model.output_dim, model.dtype_reference.dtype, model.edges)
     frozen.frozen = True
+    frozen.column_orders = list(model.column_orders)
     for p in frozen.parameters():
         p.requires_grad_(False)
     return frozen.eval()

@@ -58,11 +58,12 @@ def apply_activation(x: torch.Tensor, name: str, poly: torch.Tensor) -> torch.Te
 CACHE_BYTES = 4 * 2**20
 #: the batch a group is sized for where the size must not depend on the batch (torch.export, torch.compile)
 REFERENCE_BATCH = 1024
-#: bytes of distinct products x_i x_j one channel group of a tensor product may hold: about an L2 cache. The
-#: products of a whole layer (channels x pairs x batch, 5 times the layer's input at d = 9) do not stay in
-#: cache between forming and projecting them: an O(3) layer of 43 channels took 0.63x the time for its forward
-#: and 0.62x for its training step in groups at batch 4096, 0.87x and 0.84x at batch 512 (benchmarks/README.md)
-SQUARE_BYTES = 3 * 2**19
+#: bytes of distinct products x_i x_j one channel group of a tensor product may hold: a fifth of an L2 cache,
+#: since the forward forms two gathered factors besides the products and a training step's backward about four
+#: more tensors of that size. An O(3) layer of 43 channels with d = 9, one thread, forward / training step
+#: against one group of all channels (square_grad's backward in all): 0.21x / 0.24x at batch 512 (a budget of
+#: 1.5 MB: 0.35x / 0.28x), 0.28x / 0.28x at 4096 (the same with 1.5 MB)
+SQUARE_BYTES = 3 * 2**17
 
 
 def channel_group(channels: int, per_channel_bytes: int, budget: int) -> int:
@@ -161,10 +162,22 @@ class NormAct(nn.Module):
             out = out.index_copy(1, group.dst, (fields * scale).reshape(b, group.n * group.size))
         return out
 
+    def reorder(self, order: torch.Tensor, out: torch.Tensor) -> None:
+        """Read the columns in ``order`` and write them in ``out`` (the same order: a norm layer keeps
+        every field where it is); see export.orders."""
+        inv_in, inv_out = torch.argsort(order), torch.argsort(out)
+        for group in self.groups:
+            assert isinstance(group, FieldGroup)
+            group.src, group.dst = inv_in[group.src], inv_out[group.dst]
+
 
 class GatedAct(nn.Module):
     """[scalars, gates, gated fields] -> [ELU(scalars), fields * sigmoid(gate - bias)]; ``gate_of`` names
     the gate of every gated coordinate (escnn pairs gates with fields by size, smallest size first)."""
+
+    # declared as objects, not as the strings annotations are in this module: TorchScript cannot tell the type
+    # of an empty list
+    __annotations__ = {"run_d": list[int], "run_m": list[int], "run_width": list[int]}
 
     def __init__(self, n_scalars: int, n_gates: int, gate_of: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
@@ -172,12 +185,72 @@ class GatedAct(nn.Module):
         self.register_buffer("gate_of", gate_of)
         self.gate_of: torch.Tensor
         self.bias = nn.Parameter(bias.clone())
+        # runs of fields laid out component-major, (d, m): m fields of size d whose gates are the next m, as
+        # (batch, d, m) blocks that multiply by their gates broadcast; empty: each coordinate's gate gathered
+        self.run_d: list[int] = []
+        self.run_m: list[int] = []
+        self.run_width: list[int] = []  # d * m
+        self.runs = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # one split, not three slices: the backward of a slice writes a zero-filled gradient of all of x
         scalars, gates, fields = torch.split(x, [self.n_scalars, self.n_gates, x.shape[1] - self.n_scalars - self.n_gates], dim=1)
         gates = torch.sigmoid(gates - self.bias)
-        return torch.cat([F.elu(scalars), fields * gates.index_select(1, self.gate_of)], dim=1)
+        if self.runs == 0:
+            return torch.cat([F.elu(scalars), fields * gates.index_select(1, self.gate_of)], dim=1)
+        b = x.shape[0]
+        parts = [F.elu(scalars)]
+        blocks, gate_blocks = torch.split(fields, self.run_width, dim=1), torch.split(gates, self.run_m, dim=1)
+        for r in range(self.runs):  # a constant range, as IrrepBlock.parts
+            d, m = self.run_d[r], self.run_m[r]
+            parts.append((blocks[r].view(b, d, m) * gate_blocks[r].unsqueeze(1)).view(b, d * m))
+        return torch.cat(parts, dim=1)
+
+    def output_order(self, order: torch.Tensor) -> torch.Tensor | None:
+        """The output order when the input comes in ``order``: scalars and fields where they came; None unless
+        the scalars come first and the gates next, in their own order (export.orders)."""
+        s, g = self.n_scalars, self.n_gates
+        if not (torch.equal(order[:s].sort().values, torch.arange(s)) and torch.equal(order[s : s + g], torch.arange(s, s + g))):
+            return None
+        return torch.cat([order[:s], order[s + g :] - g])
+
+    def input_order(self, wanted: torch.Tensor) -> torch.Tensor | None:
+        """The input order that makes the layer write ``wanted``, or None where the scalars do not come first."""
+        s, g = self.n_scalars, self.n_gates
+        if not torch.equal(wanted[:s].sort().values, torch.arange(s)):
+            return None
+        return torch.cat([wanted[:s], torch.arange(s, s + g), wanted[s:] + g])
+
+    def reorder(self, order: torch.Tensor, out: torch.Tensor) -> None:
+        """Read ``order`` (``output_order`` accepted it), write ``out``: each coordinate keeps its gate."""
+        sizes = torch.bincount(self.gate_of, minlength=self.n_gates)  # each gate's field size
+        self.gate_of = self.gate_of[order[self.n_scalars + self.n_gates :] - self.n_scalars - self.n_gates]
+        runs = _gate_runs(self.gate_of.tolist(), sizes.tolist())
+        self.run_d, self.run_m = ([d for d, _ in runs], [m for _, m in runs]) if runs else ([], [])
+        self.run_width = [d * m for d, m in zip(self.run_d, self.run_m, strict=True)]
+        self.runs = len(self.run_m)
+
+
+#: more runs than this and the broadcast form's launches cost more than the gather they save
+MAX_GATE_RUNS = 8
+
+
+def _gate_runs(gate_of: list[int], sizes: list[int]) -> list[tuple[int, int]] | None:
+    """The (d, m) runs of ``gate_of`` (each coordinate's gate, in the layer's order): m fields of size d,
+    component-major, whose gates are the next m in order; None where the order is not of that form."""
+    runs: list[tuple[int, int]] = []
+    pos, gate = 0, 0
+    while pos < len(gate_of):
+        if gate_of[pos] != gate or len(runs) == MAX_GATE_RUNS:
+            return None
+        d, m = sizes[gate], 1
+        while pos + m < len(gate_of) and gate_of[pos + m] == gate + m and gate + m < len(sizes) and sizes[gate + m] == d:
+            m += 1
+        if gate_of[pos : pos + d * m] != [gate + k % m for k in range(d * m)]:
+            return None
+        runs.append((d, m))
+        pos, gate = pos + d * m, gate + m
+    return runs if gate == len(sizes) else None
 
 
 class Zero(nn.Module):
@@ -207,22 +280,57 @@ def fold_symmetric(matrices: torch.Tensor, d: int) -> torch.Tensor:
 
 
 def project_square(
-    x: torch.Tensor, matrix: torch.Tensor, channels: int, d_in: int, d_out: int, i: torch.Tensor, j: torch.Tensor, group: int
+    x: torch.Tensor,
+    matrix: torch.Tensor,
+    channels: int,
+    d_in: int,
+    d_out: int,
+    i: torch.Tensor,
+    j: torch.Tensor,
+    group: int,
+    in_components: bool = False,
+    out_components: bool = False,
 ) -> torch.Tensor:
     """Each channel's field times itself, x (x) x, mapped by that channel's (d_out, d_in(d_in + 1)/2) matrix
     of the distinct products x_i x_j (rows i, columns j), ``group`` channels at a time (``SQUARE_BYTES``). The
     batch runs last: every product and the batched GEMM then run along long contiguous rows, where
-    batch-first they ran along rows of d_in."""
+    batch-first they ran along rows of d_in. ``in_components``/``out_components``: the columns come (go)
+    component-major, (component, channel), as per-block linear layers read and write them (export.orders),
+    instead of channel by channel."""
+    v = batch_last(x, channels, d_in, in_components)
+    return batch_first(square_bmm(v, matrix, i, j, group, channels), out_components)
+
+
+def batch_last(x: torch.Tensor, channels: int, d: int, components: bool) -> torch.Tensor:
+    """(batch, C d) columns -> (C, d, batch), contiguous."""
     b = x.shape[0]
-    v = x.view(b, channels, d_in).permute(1, 2, 0).contiguous()  # (C, d_in, b)
+    if components:
+        return x.view(b, d, channels).permute(2, 1, 0).contiguous()
+    return x.view(b, channels, d).permute(1, 2, 0).contiguous()
+
+
+def batch_first(y: torch.Tensor, components: bool) -> torch.Tensor:
+    """(C, d, batch) -> (batch, C d) columns. Batch-last results leave as transposed views where they can,
+    since a GEMM reads them as they are: channel by channel, (C, d, b) is one already; component-major takes
+    one copy to (d, C, b), with long rows, where permuting to (b, d, C) directly copied along strides of
+    d b (3-4 times slower)."""
+    channels, d, b = y.shape[0], y.shape[1], y.shape[2]
+    if components:
+        return y.transpose(0, 1).contiguous().view(d * channels, b).t()
+    return y.permute(2, 0, 1).reshape(b, channels * d)
+
+
+def square_bmm(v: torch.Tensor, matrix: torch.Tensor, i: torch.Tensor, j: torch.Tensor, group: int, channels: int) -> torch.Tensor:
+    """(C, d_in, b) -> (C, d_out, b): each channel's distinct products v_i v_j, projected, ``group`` channels
+    at a time. ``channels`` (C) comes as a number, not from v's shape: in a saved module the test on the group
+    is then one of constants, which torch's TorchScript converter folds away."""
     if group >= channels:  # one group: no concatenation, which would copy the output once more
-        return torch.bmm(matrix, v.index_select(1, i) * v.index_select(1, j)).permute(2, 0, 1).reshape(b, channels * d_out)
+        return torch.bmm(matrix, v.index_select(1, i) * v.index_select(1, j))
     parts: list[torch.Tensor] = []
     for c in range(0, channels, group):
         vc = v[c : c + group]  # a contiguous slice
-        square = vc.index_select(1, i) * vc.index_select(1, j)  # (g, pairs, b)
-        parts.append(torch.bmm(matrix[c : c + group], square))
-    return torch.cat(parts, 0).permute(2, 0, 1).reshape(b, channels * d_out)
+        parts.append(torch.bmm(matrix[c : c + group], vc.index_select(1, i) * vc.index_select(1, j)))
+    return torch.cat(parts, 0)
 
 
 #: torch.jit re-exports it without listing it (TorchScript reads a type comment inside a scripted function as
@@ -265,9 +373,11 @@ class TensorProductAct(nn.Module):
         self.pair_j: torch.Tensor
         self.weight = nn.Parameter(weights.clone())
         self.channels, self.d_in, self.d_out = channels, d_in, d_out
+        self.out_size = channels * d_out
         self.pairs = int(i.numel())
         self.square_bytes = SQUARE_BYTES  # an attribute: TorchScript reads no global numbers
         self.static_group = channel_group(channels, REFERENCE_BATCH * self.pairs * weights.element_size(), SQUARE_BYTES)
+        self.in_components, self.out_components = False, False  # see project_square
 
     def matrix(self) -> torch.Tensor:
         """(C, d_out, pairs): each channel's projection of its distinct products."""
@@ -277,7 +387,39 @@ class TensorProductAct(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = square_group(x, self.channels, self.pairs, self.square_bytes, self.static_group)
-        return project_square(x, self.matrix(), self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g)
+        if _is_scripting() or torch.compiler.is_compiling():  # as in square_group: the saved module holds no branch
+            return self._plain(x, g)
+        if not torch.is_grad_enabled():
+            return self._plain(x, g)
+        # training in eager PyTorch: a backward written for the square (see square_grad)
+        v = batch_last(x, self.channels, self.d_in, self.in_components)
+        return batch_first(_trained_square(v, self.matrix(), self.pair_i, self.pair_j, g), self.out_components)
+
+    def _plain(self, x: torch.Tensor, g: int) -> torch.Tensor:
+        m = self.matrix()
+        return project_square(
+            x, m, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g, self.in_components, self.out_components
+        )
+
+    def component_order(self, order: torch.Tensor, side: str) -> torch.Tensor | None:
+        """sigma where ``order`` is component-major with the components of every channel in the order sigma
+        (column k C + c holds component sigma[k] of channel c), else None (export.orders)."""
+        d = self.d_in if side == "in" else self.d_out
+        c = torch.arange(self.channels)
+        sigma = order[:: self.channels] % d if order.numel() == d * self.channels else None
+        if sigma is None or not torch.equal(sigma.sort().values, torch.arange(d)):
+            return None
+        return sigma if torch.equal(order, (c.view(1, -1) * d + sigma.view(-1, 1)).flatten()) else None
+
+    def reorder(self, order: torch.Tensor, out: torch.Tensor) -> None:
+        """Read ``order`` and write ``out``, each the fields' order or component-major (``component_order``)."""
+        sigma_in, sigma_out = self.component_order(order, "in"), self.component_order(out, "out")
+        if sigma_in is not None:
+            inv = torch.argsort(sigma_in)
+            self.pair_i, self.pair_j, self.in_components = inv[self.pair_i], inv[self.pair_j], True
+        if sigma_out is not None:
+            rows = sigma_out if self.compact else (torch.arange(self.channels).view(-1, 1) * self.d_out + sigma_out.view(1, -1)).flatten()
+            self.basis, self.out_components = self.basis[:, rows].contiguous(), True
 
 
 def _shared_basis(basis: torch.Tensor, channels: int, d_out: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -300,6 +442,13 @@ def _shared_basis(basis: torch.Tensor, channels: int, d_out: int) -> tuple[torch
     return lists[0].contiguous(), order
 
 
+@torch.jit.unused  # TorchScript takes the other branch
+def _trained_square(v: torch.Tensor, matrix: torch.Tensor, i: torch.Tensor, j: torch.Tensor, group: int) -> torch.Tensor:
+    from .square_grad import square_projection
+
+    return square_projection(v, matrix, i, j, group)
+
+
 class FrozenTensorProduct(nn.Module):
     """A tensor-product layer with its matrix assembled once (inference artifacts)."""
 
@@ -313,10 +462,13 @@ class FrozenTensorProduct(nn.Module):
         self.pair_j: torch.Tensor
         self.channels, self.d_in, self.d_out = layer.channels, layer.d_in, layer.d_out
         self.pairs, self.square_bytes, self.static_group = layer.pairs, layer.square_bytes, layer.static_group
+        self.in_components, self.out_components = layer.in_components, layer.out_components
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = square_group(x, self.channels, self.pairs, self.square_bytes, self.static_group)
-        return project_square(x, self.matrix, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g)
+        return project_square(
+            x, self.matrix, self.channels, self.d_in, self.d_out, self.pair_i, self.pair_j, g, self.in_components, self.out_components
+        )
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -366,6 +518,10 @@ class CompiledModel(nn.Module):
     ``.data``, a shared numpy array): nothing derived from them is kept between calls. The fast inference
     copy, with every matrix assembled once, is an explicit choice: ``eqdesign.freeze(model)`` (export.freeze)."""
 
+    # the order of the columns between layers (export.orders), for tests of single layers; not part of the
+    # saved module, whose layers hold what they need
+    __jit_ignored_attributes__ = ["column_orders"]
+
     def __init__(
         self,
         layers: list[nn.Module],
@@ -386,6 +542,8 @@ class CompiledModel(nn.Module):
         self.embed_in: torch.Tensor
         self.embed_out: torch.Tensor
         self.frozen = False  # True on an inference copy (export.freeze), whose matrices are assembled already
+        orders: list[torch.Tensor | None] = [None] * (len(layers) + 1)  # annotated here: TorchScript reads self.x: T
+        self.column_orders = orders
         # the dtype inputs must have, as a buffer: it follows the model through .to(), .double() and loading
         self.register_buffer("dtype_reference", torch.zeros(0, dtype=dtype or _layers_dtype(self.layers)))
         self.dtype_reference: torch.Tensor

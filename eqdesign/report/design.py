@@ -25,6 +25,8 @@ def candidate_json(rank: int, c: Candidate, tolerance: float) -> dict[str, Any]:
             "plain_mlp": c.cost["plain_mlp_macs"],
         },
         "activations_per_sample": c.cost["activations"],
+        "elementwise_per_sample": c.cost["elementwise"],
+        "time_units_per_sample": c.cost["time_units"],
         "exact": c.exact,
         "predicted_error": c.predicted_error(tolerance),
         "measured_error": c.measured_error,

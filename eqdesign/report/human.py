@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis.cost import Cost, cost_line, cost_of
+from ..analysis.cost import ELEMENTWISE_MACS, Cost, cost_line, cost_of
 from ..analysis.dataflow import Flow
 from ..analysis.design import Design, FieldType, Grid, Linear
 from ..exitcodes import ExitCode
@@ -168,7 +168,7 @@ def _tables(s: SpecResult, design: Design) -> list[tuple[str, Table]]:
     if design.hidden and s.flow is not None:  # no flow: the analysis failed (an internal error, reported below)
         out.append(("Mixing: output irrep <- the irreps each nonlinear layer makes it from", _mixing_table(design, s.flow)))
     cost = cost_of(design)
-    out.append(("Cost per sample (MACs: multiply-adds of matrix products)" + _auto_note(cost), _cost_table(cost)))
+    out.append((COST_TITLE + _auto_note(cost), _cost_table(cost)))
     out.append(("Influence, output <- input: ● this architecture, ○ some architecture only, · none", _influence_table(s, design)))
     hidden = s.hidden_symmetry
     if hidden is not None:
@@ -208,15 +208,20 @@ def _auto_note(cost: Cost) -> str:
     return f"; auto grids ({', '.join(auto)}) counted at their starting rule" if auto else ""
 
 
+COST_TITLE = (
+    f"Cost per sample (MACs: multiply-adds of matrix products; elementwise: values other operations write; "
+    f"time: MACs + {ELEMENTWISE_MACS} per elementwise value)"
+)
+
+
 def _cost_table(cost: Cost) -> Table:
     t = Table()
-    columns = ("layer", "compiled form", "compiled", "escnn dense", "plain MLP", "activations", "params")
+    columns = ("layer", "compiled form", "compiled", "escnn dense", "plain MLP", "activations", "elementwise", "time", "params")
     for col in columns:
         t.add_column(col, justify="left" if col in ("layer", "compiled form") else "right")
+    names = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "elementwise", "time_units", "params")
     for x in cost.layers:
-        numbers = (x.compiled_macs, x.escnn_dense_macs, x.plain_mlp_macs, x.activations, x.params)
-        t.add_row(x.layer, x.form, *(f"{n:,}" for n in numbers))
-    names = ("compiled_macs", "escnn_dense_macs", "plain_mlp_macs", "activations", "params")
+        t.add_row(x.layer, x.form, *(f"{getattr(x, n):,}" for n in names))
     t.add_row(Text("total", style="bold"), "", *(Text(f"{cost.total(n):,}", style="bold") for n in names))
     return t
 
