@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from eqdesign.export.modules import _gate_runs, square_bmm, symmetric_pairs
+from eqdesign.export.modules import square_bmm, symmetric_pairs
 from eqdesign.export.square_grad import SquareProjection
 
 #: wide enough that the linear layers between the nonlinear ones run per block (physics-sized, as design picks)
@@ -60,15 +60,6 @@ def test_the_square_backward_skips_what_needs_no_gradient() -> None:
     torch.testing.assert_close(gm, expected)
 
 
-def test_gate_runs_read_component_major_fields() -> None:
-    """Fields of one size laid out component-major whose gates come in order form a run; anything else has none."""
-    sizes = [1, 1, 3, 3]  # two pseudoscalars, two vectors
-    assert _gate_runs([0, 1, 2, 3, 2, 3, 2, 3], sizes) == [(1, 2), (3, 2)]
-    assert _gate_runs([0, 1, 2, 2, 2, 3, 3, 3], sizes) == [(1, 2), (3, 1), (3, 1)]  # field by field
-    assert _gate_runs([1, 0, 2, 3, 2, 3, 2, 3], sizes) is None  # gates out of order
-    assert _gate_runs([0, 1, 2, 3, 3, 2, 2, 3], sizes) is None  # not component-major
-
-
 def _compiled(spec: str, arranged: bool, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     import eqdesign.escnn_backend.lower as lower
     from eqdesign.analysis.checking import check_file, check_text
@@ -87,8 +78,13 @@ def _compiled(spec: str, arranged: bool, monkeypatch: pytest.MonkeyPatch):  # ty
 def test_arranged_models_compute_and_train_as_in_escnns_order(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outputs equal escnn's; gradients, for the input and every parameter, equal those of the model compiled
     in escnn's order (the same parameters, in train mode, through the tensor product's own backward)."""
+    from eqdesign.export.modules import TensorProductAct
+
     model, ours = _compiled(spec, True, monkeypatch)
     _, plain = _compiled(spec, False, monkeypatch)
+    for layer in ours.layers:
+        if isinstance(layer, TensorProductAct):
+            layer.square_bytes = 1  # groups of one channel: the training step runs square_grad's backward
     x = torch.randn(9, model.in_type.size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ref = model.eval()(x)
@@ -108,14 +104,13 @@ def test_arranged_models_compute_and_train_as_in_escnns_order(spec: str, monkeyp
 @pytest.mark.escnn
 def test_per_block_layers_read_tensor_products_and_gates_without_gathers(monkeypatch: pytest.MonkeyPatch) -> None:
     """In a model of a tensor product and two gated layers every per-block layer between nonlinear ones reads
-    its input as it comes and writes in place, the tensor product writes in their order, and the gated layers
-    broadcast their gates."""
+    its input as it comes and writes in place (its bias added in the trivial block's GEMM), and the tensor
+    product writes in their order."""
     from eqdesign.export.blocks import BlockLinear
-    from eqdesign.export.modules import GatedAct, TensorProductAct
+    from eqdesign.export.modules import TensorProductAct
 
     _, ours = _compiled("wide", True, monkeypatch)
     layers = list(ours.layers)
     inner = [m for k, m in enumerate(layers) if isinstance(m, BlockLinear) and m.per_block and 0 < k < len(layers) - 1]
     assert len(inner) == 2 and all(not m.gather_in and not m.gather_out and m.bias_block == 0 for m in inner)
     assert all(m.out_components for m in layers if isinstance(m, TensorProductAct))
-    assert all(m.run_m for m in layers if isinstance(m, GatedAct))

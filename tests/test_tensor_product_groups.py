@@ -21,6 +21,7 @@ from eqdesign.export.modules import (
     TensorProductAct,
     channel_group,
     project_square,
+    square_group,
     symmetric_pairs,
 )
 
@@ -69,8 +70,8 @@ def _layer(channels: int, d: int) -> tuple[TensorProductAct, torch.Tensor]:
 
 
 def test_traced_and_scripted_forms_agree_with_eager_whatever_the_group() -> None:
-    """40 channels of 9 dimensions: torch.export runs groups sized for REFERENCE_BATCH (8 channels), eager mode
-    groups sized for each batch (all 40 at batch 3, fewer at batch 700); the outputs agree."""
+    """40 channels of 9 dimensions: torch.export runs groups sized for REFERENCE_BATCH (4 channels), eager mode
+    groups sized for each batch (all 40 at batch 3, fewer at batch 3000); the outputs agree."""
     layer, square_maps = _layer(40, 9)
     assert layer.static_group == channel_group(40, REFERENCE_BATCH * 45 * 4, SQUARE_BYTES) < 40
     frozen = FrozenTensorProduct(layer)
@@ -78,7 +79,8 @@ def test_traced_and_scripted_forms_agree_with_eager_whatever_the_group() -> None
         copy.deepcopy(frozen), (torch.randn(4, 360),), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}
     )
     scripted = torch.jit.script(copy.deepcopy(layer))
-    for batch in (3, 700):
+    for batch in (3, 3000):
+        assert (square_group(torch.zeros(batch, 1), 40, 45, SQUARE_BYTES, 4) < 40) is (batch == 3000)
         x = torch.randn(batch, 360)
         with torch.no_grad():
             eager = layer(x)

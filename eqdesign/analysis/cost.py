@@ -240,8 +240,8 @@ def elementwise_work(group: Group, layer: Nonlinear) -> int:
       passes, by Horner's rule), the concatenation of the channel groups and the copy back to batch-first;
     * tensor products: each channel's two gathered factors and their products (3 per distinct pair), and the
       layout copies into and out of batch-last form;
-    * gated layers: the gates' sigmoid (after subtracting their bias), the scalars' ELU and the fields'
-      products, then the concatenation;
+    * gated layers: the gates' sigmoid (after subtracting their bias), the scalars' ELU, each field
+      coordinate's gate gathered and the products, then the concatenation;
     * norm layers: the gathered fields, about eight values per field (norm, bias, activation, scale), the
       products and the scatter back;
     * pointwise layers: one activation per coordinate (a polynomial: 2k + 2 passes);
@@ -255,8 +255,8 @@ def elementwise_work(group: Group, layer: Nonlinear) -> int:
     if layer.kind == "tensor" and layer.channels and layer.own_params:
         d_in, d_out = n_in // layer.channels, n_out // layer.channels
         return norm + layer.channels * (d_in + 3 * (d_in * (d_in + 1) // 2) + 2 * d_out)
-    if layer.kind == "gated":
-        return norm + n_in + (n_in - n_out) + n_out  # the gates are what the layer drops
+    if layer.kind == "gated":  # the gates are what the layer drops; each field coordinate's gate is gathered
+        return norm + n_in + (n_in - n_out) + 2 * n_out - layer.scalars
     if layer.kind == "norm":
         return norm + 4 * n_in + 8 * layer.in_type.n_fields
     return norm + n_in * passes

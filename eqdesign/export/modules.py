@@ -58,12 +58,15 @@ def apply_activation(x: torch.Tensor, name: str, poly: torch.Tensor) -> torch.Te
 CACHE_BYTES = 4 * 2**20
 #: the batch a group is sized for where the size must not depend on the batch (torch.export, torch.compile)
 REFERENCE_BATCH = 1024
-#: bytes of distinct products x_i x_j one channel group of a tensor product may hold: a fifth of an L2 cache,
-#: since the forward forms two gathered factors besides the products and a training step's backward about four
-#: more tensors of that size. An O(3) layer of 43 channels with d = 9, one thread, forward / training step
-#: against one group of all channels (square_grad's backward in all): 0.21x / 0.24x at batch 512 (a budget of
-#: 1.5 MB: 0.35x / 0.28x), 0.28x / 0.28x at 4096 (the same with 1.5 MB)
-SQUARE_BYTES = 3 * 2**17
+#: bytes of distinct products x_i x_j one channel group of a tensor product may hold, per thread: about a third
+#: of an L2 cache, since the forward forms two gathered factors besides the products and a training step's
+#: backward more tensors of that size. An O(3) layer of 43 channels with d = 9, training step (square_grad's
+#: backward), against one group of all channels: one thread, 0.25x at batch 512 (groups of 8; of 4: 0.24x) and
+#: 0.28x at 4096 (one channel); two threads, 0.58x at 512 (16) and 0.26x at 4096 (2; groups of one: 0.30x)
+SQUARE_BYTES = 3 * 2**18
+#: a layer whose products are at most this many budgets runs as one group, where the count of operations
+#: outweighs the cache (43 channels at batch 64: one group took 0.78x the time of two in a training step)
+ONE_GROUP = 4
 
 
 def channel_group(channels: int, per_channel_bytes: int, budget: int) -> int:
@@ -175,36 +178,18 @@ class GatedAct(nn.Module):
     """[scalars, gates, gated fields] -> [ELU(scalars), fields * sigmoid(gate - bias)]; ``gate_of`` names
     the gate of every gated coordinate (escnn pairs gates with fields by size, smallest size first)."""
 
-    # declared as objects, not as the strings annotations are in this module: TorchScript cannot tell the type
-    # of an empty list
-    __annotations__ = {"run_d": list[int], "run_m": list[int], "run_width": list[int]}
-
     def __init__(self, n_scalars: int, n_gates: int, gate_of: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
         self.n_scalars, self.n_gates = n_scalars, n_gates
         self.register_buffer("gate_of", gate_of)
         self.gate_of: torch.Tensor
         self.bias = nn.Parameter(bias.clone())
-        # runs of fields laid out component-major, (d, m): m fields of size d whose gates are the next m, as
-        # (batch, d, m) blocks that multiply by their gates broadcast; empty: each coordinate's gate gathered
-        self.run_d: list[int] = []
-        self.run_m: list[int] = []
-        self.run_width: list[int] = []  # d * m
-        self.runs = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # one split, not three slices: the backward of a slice writes a zero-filled gradient of all of x
         scalars, gates, fields = torch.split(x, [self.n_scalars, self.n_gates, x.shape[1] - self.n_scalars - self.n_gates], dim=1)
         gates = torch.sigmoid(gates - self.bias)
-        if self.runs == 0:
-            return torch.cat([F.elu(scalars), fields * gates.index_select(1, self.gate_of)], dim=1)
-        b = x.shape[0]
-        parts = [F.elu(scalars)]
-        blocks, gate_blocks = torch.split(fields, self.run_width, dim=1), torch.split(gates, self.run_m, dim=1)
-        for r in range(self.runs):  # a constant range, as IrrepBlock.parts
-            d, m = self.run_d[r], self.run_m[r]
-            parts.append((blocks[r].view(b, d, m) * gate_blocks[r].unsqueeze(1)).view(b, d * m))
-        return torch.cat(parts, dim=1)
+        return torch.cat([F.elu(scalars), fields * gates.index_select(1, self.gate_of)], dim=1)
 
     def output_order(self, order: torch.Tensor) -> torch.Tensor | None:
         """The output order when the input comes in ``order``: scalars and fields where they came; None unless
@@ -223,34 +208,7 @@ class GatedAct(nn.Module):
 
     def reorder(self, order: torch.Tensor, out: torch.Tensor) -> None:
         """Read ``order`` (``output_order`` accepted it), write ``out``: each coordinate keeps its gate."""
-        sizes = torch.bincount(self.gate_of, minlength=self.n_gates)  # each gate's field size
         self.gate_of = self.gate_of[order[self.n_scalars + self.n_gates :] - self.n_scalars - self.n_gates]
-        runs = _gate_runs(self.gate_of.tolist(), sizes.tolist())
-        self.run_d, self.run_m = ([d for d, _ in runs], [m for _, m in runs]) if runs else ([], [])
-        self.run_width = [d * m for d, m in zip(self.run_d, self.run_m, strict=True)]
-        self.runs = len(self.run_m)
-
-
-#: more runs than this and the broadcast form's launches cost more than the gather they save
-MAX_GATE_RUNS = 8
-
-
-def _gate_runs(gate_of: list[int], sizes: list[int]) -> list[tuple[int, int]] | None:
-    """The (d, m) runs of ``gate_of`` (each coordinate's gate, in the layer's order): m fields of size d,
-    component-major, whose gates are the next m in order; None where the order is not of that form."""
-    runs: list[tuple[int, int]] = []
-    pos, gate = 0, 0
-    while pos < len(gate_of):
-        if gate_of[pos] != gate or len(runs) == MAX_GATE_RUNS:
-            return None
-        d, m = sizes[gate], 1
-        while pos + m < len(gate_of) and gate_of[pos + m] == gate + m and gate + m < len(sizes) and sizes[gate + m] == d:
-            m += 1
-        if gate_of[pos : pos + d * m] != [gate + k % m for k in range(d * m)]:
-            return None
-        runs.append((d, m))
-        pos, gate = pos + d * m, gate + m
-    return runs if gate == len(sizes) else None
 
 
 class Zero(nn.Module):
@@ -343,10 +301,14 @@ def square_group(x: torch.Tensor, channels: int, pairs: int, budget: int, static
     where the group must not depend on the batch, else sized for x's batch. TorchScript takes the first
     branch alone (it compiles a condition on ``is_scripting`` as a constant), so that the saved module holds
     no branch on the batch and converts to torch.export and ONNX; so do traced graphs (torch.export,
-    torch.compile). Eager Python sizes the groups for each batch."""
+    torch.compile). Eager Python sizes the groups for each batch and the threads that share the work (each
+    thread's share of a group is what has to stay in its cache; fewer groups are fewer thread wake-ups)."""
     if _is_scripting() or torch.compiler.is_compiling():
         return static_group
-    return channel_group(channels, x.shape[0] * pairs * x.element_size(), budget)
+    per_channel, budget = x.shape[0] * pairs * x.element_size(), budget * torch.get_num_threads()
+    if channels * per_channel <= ONE_GROUP * budget:  # small enough that fewer operations win over cache
+        return channels
+    return channel_group(channels, per_channel, budget)
 
 
 class TensorProductAct(nn.Module):
@@ -389,9 +351,11 @@ class TensorProductAct(nn.Module):
         g = square_group(x, self.channels, self.pairs, self.square_bytes, self.static_group)
         if _is_scripting() or torch.compiler.is_compiling():  # as in square_group: the saved module holds no branch
             return self._plain(x, g)
-        if not torch.is_grad_enabled():
+        if not torch.is_grad_enabled() or g >= self.channels:
             return self._plain(x, g)
-        # training in eager PyTorch: a backward written for the square (see square_grad)
+        # training in eager PyTorch on products that outgrow a cache: a backward written for the square, which
+        # forms them again group by group (see square_grad); for one group autograd's runs fewer operations
+        # (small gallery models trained 1.1-1.2x as fast with it)
         v = batch_last(x, self.channels, self.d_in, self.in_components)
         return batch_first(_trained_square(v, self.matrix(), self.pair_i, self.pair_j, g), self.out_components)
 
