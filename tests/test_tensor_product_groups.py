@@ -15,6 +15,7 @@ from eqdesign.export.artifacts import program_of_script
 from eqdesign.export.modules import (
     REFERENCE_BATCH,
     SQUARE_BYTES,
+    STATIC_SQUARE_BYTES,
     CompiledModel,
     FourierAct,
     FrozenTensorProduct,
@@ -70,10 +71,10 @@ def _layer(channels: int, d: int) -> tuple[TensorProductAct, torch.Tensor]:
 
 
 def test_traced_and_scripted_forms_agree_with_eager_whatever_the_group() -> None:
-    """40 channels of 9 dimensions: torch.export runs groups sized for REFERENCE_BATCH (4 channels), eager mode
+    """40 channels of 9 dimensions: torch.export runs groups sized for REFERENCE_BATCH (8 channels), eager mode
     groups sized for each batch (all 40 at batch 3, fewer at batch 3000); the outputs agree."""
     layer, square_maps = _layer(40, 9)
-    assert layer.static_group == channel_group(40, REFERENCE_BATCH * 45 * 4, SQUARE_BYTES) < 40
+    assert layer.static_group == channel_group(40, REFERENCE_BATCH * 45 * 4, STATIC_SQUARE_BYTES) < 40
     frozen = FrozenTensorProduct(layer)
     exported = torch.export.export(
         copy.deepcopy(frozen), (torch.randn(4, 360),), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}

@@ -64,6 +64,10 @@ REFERENCE_BATCH = 1024
 #: backward), against one group of all channels: one thread, 0.25x at batch 512 (groups of 8; of 4: 0.24x) and
 #: 0.28x at 4096 (one channel); two threads, 0.58x at 512 (16) and 0.26x at 4096 (2; groups of one: 0.30x)
 SQUARE_BYTES = 3 * 2**18
+#: the budget of the groups fixed in a saved module (TorchScript, torch.export), which cannot know its threads:
+#: two threads' worth. Halving it made a 32-channel layer's .pt 1.3x slower (forward) and 1.4x (training step)
+#: at batch 1024 on two threads (benchmarks/peer_speed.py)
+STATIC_SQUARE_BYTES = 2 * SQUARE_BYTES
 #: a layer whose products are at most this many budgets runs as one group, where the count of operations
 #: outweighs the cache (43 channels at batch 64: one group took 0.78x the time of two in a training step)
 ONE_GROUP = 4
@@ -338,7 +342,7 @@ class TensorProductAct(nn.Module):
         self.out_size = channels * d_out
         self.pairs = int(i.numel())
         self.square_bytes = SQUARE_BYTES  # an attribute: TorchScript reads no global numbers
-        self.static_group = channel_group(channels, REFERENCE_BATCH * self.pairs * weights.element_size(), SQUARE_BYTES)
+        self.static_group = channel_group(channels, REFERENCE_BATCH * self.pairs * weights.element_size(), STATIC_SQUARE_BYTES)
         self.in_components, self.out_components = False, False  # see project_square
 
     def matrix(self) -> torch.Tensor:
