@@ -79,9 +79,8 @@ class BlockShape(NamedTuple):
 
     @property
     def launches(self) -> int:
-        """The GEMMs the block runs per call: one per component of a real irrep, one for e = d, two (images,
-        then the GEMM) otherwise."""
-        return self.d if self.e == 1 else 1 + (self.e != self.d)
+        """The GEMMs the block runs per call: one, and the images before it where 1 < e < d."""
+        return 1 + (1 < self.e < self.d)
 
 
 def linear_form(blocks: Sequence[BlockShape], in_dim: int, out_dim: int, q_in: bool, q_out: bool, batch: int = REFERENCE_BATCH) -> Form:

@@ -24,7 +24,6 @@ class IrrepBlock(nn.Module):
         super().__init__()
         e, m_out, m_in = coeffs.shape
         self.e, self.m_in, self.m_out, self.d = e, m_in, m_out, endo.shape[-1]
-        self.by_component = False  # see add_parts
         self.register_buffer("in_index", in_index)  # (d * m_in,) positions, component-major
         self.register_buffer("out_index", out_index)  # (d * m_out,) positions, component-major
         self.register_buffer("endo", endo)  # (e, d, d)
@@ -54,22 +53,16 @@ class IrrepBlock(nn.Module):
         return torch.cat(out, dim=1)
 
     def add_parts(self, xi: torch.Tensor, out: list[torch.Tensor]) -> None:
-        """Append the outputs of ``forward`` in pieces, for the layer to concatenate once. A real irrep (e = 1)
-        folds (batch, d) into the rows of one GEMM, which copies xi first (it is a slice of the features);
-        where xi is a transposed view (``by_component``: a tensor product writes one), that copy would read
-        along strides of the batch, so each component runs a GEMM of its own on the columns as they lie.
-        (Appending to the caller's list, and a loop over a constant range: torch's TorchScript converter
-        takes neither list.extend nor a loop over a list.)"""
+        """Append the outputs of ``forward`` for the layer to concatenate once (appending to the caller's list:
+        torch's TorchScript converter takes no list.extend). A real irrep (e = 1) folds (batch, d) into the rows
+        of one GEMM, which copies xi first, a slice of the features (one GEMM per component on the columns as
+        they lie measured the same on one thread and lost on two, where each GEMM wakes the second thread)."""
         if self.e == self.d and self.e > 1:
             out.append(torch.mm(xi, self.block_matrix()))
         elif self.e > 1:
             out.append(self._images(xi))
-        elif self.d == 1 or not self.by_component:
-            out.append(torch.mm(xi.reshape(xi.shape[0] * self.d, self.m_in), self.weight).view(xi.shape[0], self.d * self.m_out))
         else:
-            components = torch.split(xi, self.m_in, dim=1)
-            for k in range(self.d):
-                out.append(torch.mm(components[k], self.weight))
+            out.append(torch.mm(xi.reshape(xi.shape[0] * self.d, self.m_in), self.weight).view(xi.shape[0], self.d * self.m_out))
 
     def block_matrix(self) -> torch.Tensor:
         """The whole block as one (d m_in, d m_out) matrix, V[(a, i), (k, j)] = sum_e E_e[k, a] c_eij, for a
@@ -265,12 +258,6 @@ class BlockLinear(nn.Module):
         row, col = self.exp_position // self.in_dim, self.exp_position % self.in_dim
         self.exp_position = inv[row] * self.in_dim + col
         self._settle()
-
-    def read_by_component(self) -> None:
-        """The input comes as a transposed view: each real block runs a GEMM per component (IrrepBlock.add_parts)."""
-        for block in self.blocks:
-            assert isinstance(block, IrrepBlock)
-            block.by_component = True
 
     def _settle(self) -> None:
         """Which gathers the present orders still need, and whether a block's GEMM can add the bias."""

@@ -66,8 +66,6 @@ def _arrange_around(before: BlockLinear, layer: nn.Module, after: BlockLinear) -
             before.write(order)
             adopt(layer, order, out)
             after.read(out)
-            if isinstance(layer, TensorProductAct) and layer.out_components:
-                after.read_by_component()  # the product leaves a transposed view
             return order, out
     return None
 
