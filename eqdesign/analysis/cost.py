@@ -306,7 +306,8 @@ def cost_line(totals: dict[str, int]) -> str:
     """One sentence of the totals, as build reports them for the grids it chose."""
     return (
         f"Cost per sample as built: {totals['compiled_macs']:,} multiply-adds compiled, {totals['escnn_dense_macs']:,} in escnn's "
-        f"dense form, {totals['plain_mlp_macs']:,} in a plain MLP of the same widths; {totals['activations']:,} activations"
+        f"dense form, {totals['plain_mlp_macs']:,} in a plain MLP of the same widths; {totals['activations']:,} activations, "
+        f"{totals['elementwise']:,} elementwise values, time {totals['time_units']:,} (MACs + {ELEMENTWISE_MACS} per value)"
     )
 
 
