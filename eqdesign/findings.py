@@ -43,6 +43,20 @@ def count(findings: Sequence[Finding], severity: Severity) -> int:
     return sum(f.severity == severity for f in findings)
 
 
+class FindingTotals:
+    """``errors`` and ``warnings`` of anything that holds ``findings`` (a spec's check, a report entry)."""
+
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> int:
+        return count(self.findings, Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return count(self.findings, Severity.WARNING)
+
+
 #: messages quote the user's input; a quoted value is cut here, so that a huge one cannot flood a report
 MAX_MESSAGE = 500
 

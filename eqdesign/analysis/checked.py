@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exitcodes import ExitCode
-from ..findings import SPEC_RULES, Finding, Location, Severity, count, make
+from ..findings import SPEC_RULES, Finding, FindingTotals, Location, make
 from ..spec.load import LoadedSpec
 from .dataflow import Flow, ideal_influence, influence, sector_influence
 from .design import Design
 
 
 @dataclass
-class SpecResult:
+class SpecResult(FindingTotals):
     """`check` of one spec file."""
 
     file: str
@@ -25,14 +25,6 @@ class SpecResult:
     internal_error: str | None = None
     disabled: frozenset[str] = frozenset()  # rules the configuration or the spec's lint: turned off (by name)
     strict: bool = False  # the configuration says warnings fail
-
-    @property
-    def errors(self) -> int:
-        return count(self.findings, Severity.ERROR)
-
-    @property
-    def warnings(self) -> int:
-        return count(self.findings, Severity.WARNING)
 
     @property
     def spec_error(self) -> bool:

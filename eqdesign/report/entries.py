@@ -11,24 +11,16 @@ from dataclasses import dataclass
 
 from ..codes import BUILD_RULES, RULE_TABLE, Rule
 from ..exitcodes import ExitCode
-from ..findings import Finding, Severity, count
+from ..findings import Finding, FindingTotals
 from ..results import BuildBatch, CheckResult
 
 
 @dataclass(frozen=True)
-class Entry:
+class Entry(FindingTotals):
     file: str
     findings: list[Finding]
     exit_code: ExitCode
     rules: list[Rule]  # the rules that ran on this file, by id (a JUnit test case each)
-
-    @property
-    def errors(self) -> int:
-        return count(self.findings, Severity.ERROR)
-
-    @property
-    def warnings(self) -> int:
-        return count(self.findings, Severity.WARNING)
 
 
 def rules_run(build: bool, disabled: frozenset[str] = frozenset()) -> list[Rule]:
