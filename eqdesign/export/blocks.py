@@ -47,22 +47,15 @@ class IrrepBlock(nn.Module):
         return param, rows * in_dim + cols, coef
 
     def forward(self, xi: torch.Tensor) -> torch.Tensor:
-        """(batch, d * m_in) inputs of this block, component-major -> (batch, d * m_out) outputs."""
-        out: list[torch.Tensor] = []
-        self.add_parts(xi, out)
-        return torch.cat(out, dim=1)
-
-    def add_parts(self, xi: torch.Tensor, out: list[torch.Tensor]) -> None:
-        """Append the outputs of ``forward`` for the layer to concatenate once (appending to the caller's list:
-        torch's TorchScript converter takes no list.extend). A real irrep (e = 1) folds (batch, d) into the rows
-        of one GEMM, which copies xi first, a slice of the features (one GEMM per component on the columns as
-        they lie measured the same on one thread and lost on two, where each GEMM wakes the second thread)."""
+        """(batch, d * m_in) inputs of this block, component-major -> (batch, d * m_out) outputs. A real irrep
+        (e = 1) folds (batch, d) into the rows of one GEMM, which copies xi first, a slice of the features (one
+        GEMM per component on the columns as they lie measured the same on one thread and lost on two, where
+        each GEMM wakes the second thread)."""
         if self.e == self.d and self.e > 1:
-            out.append(torch.mm(xi, self.block_matrix()))
-        elif self.e > 1:
-            out.append(self._images(xi))
-        else:
-            out.append(torch.mm(xi.reshape(xi.shape[0] * self.d, self.m_in), self.weight).view(xi.shape[0], self.d * self.m_out))
+            return torch.mm(xi, self.block_matrix())
+        if self.e > 1:
+            return self._images(xi)
+        return torch.mm(xi.reshape(xi.shape[0] * self.d, self.m_in), self.weight).view(xi.shape[0], self.d * self.m_out)
 
     def block_matrix(self) -> torch.Tensor:
         """The whole block as one (d m_in, d m_out) matrix, V[(a, i), (k, j)] = sum_e E_e[k, a] c_eij, for a
@@ -214,10 +207,7 @@ class BlockLinear(nn.Module):
         parts: list[torch.Tensor] = []
         for i, block in enumerate(self.blocks):  # TorchScript takes no zip(strict=)
             assert isinstance(block, IrrepBlock)  # nn.ModuleList yields plain Modules (TorchScript drops the check)
-            if i == self.bias_block:
-                parts.append(block.with_bias(inputs[i], self.bias))
-            else:
-                block.add_parts(inputs[i], parts)
+            parts.append(block.with_bias(inputs[i], self.bias) if i == self.bias_block else block(inputs[i]))
         if not self.gather_out:
             if self.unwritten:
                 parts.append(x.new_zeros(b, self.unwritten))
@@ -246,17 +236,19 @@ class BlockLinear(nn.Module):
         """Take the input with its column t holding the field column ``order[t]``."""
         inv = torch.argsort(order)
         self.in_gather = inv[self.in_gather]
-        row, col = self.exp_position // self.in_dim, self.exp_position % self.in_dim
-        self.exp_position = row * self.in_dim + inv[col]
-        self._settle()
+        self._move_entries(None, inv)
 
     def write(self, order: torch.Tensor) -> None:
         """Give the output with its column t holding the field column ``order[t]``."""
         inv = torch.argsort(order)
         self.out_gather = self.out_gather[order]
         self.bias_index = inv[self.bias_index]
+        self._move_entries(inv, None)
+
+    def _move_entries(self, rows: torch.Tensor | None, cols: torch.Tensor | None) -> None:
+        """Move the dense form's entries to the new row (output) or column (input) positions, then settle."""
         row, col = self.exp_position // self.in_dim, self.exp_position % self.in_dim
-        self.exp_position = inv[row] * self.in_dim + col
+        self.exp_position = (row if rows is None else rows[row]) * self.in_dim + (col if cols is None else cols[col])
         self._settle()
 
     def _settle(self) -> None:

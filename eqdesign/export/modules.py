@@ -199,16 +199,20 @@ class GatedAct(nn.Module):
         """The output order when the input comes in ``order``: scalars and fields where they came; None unless
         the scalars come first and the gates next, in their own order (export.orders)."""
         s, g = self.n_scalars, self.n_gates
-        if not (torch.equal(order[:s].sort().values, torch.arange(s)) and torch.equal(order[s : s + g], torch.arange(s, s + g))):
+        if not (self._scalars_first(order) and torch.equal(order[s : s + g], torch.arange(s, s + g))):
             return None
         return torch.cat([order[:s], order[s + g :] - g])
 
     def input_order(self, wanted: torch.Tensor) -> torch.Tensor | None:
         """The input order that makes the layer write ``wanted``, or None where the scalars do not come first."""
         s, g = self.n_scalars, self.n_gates
-        if not torch.equal(wanted[:s].sort().values, torch.arange(s)):
+        if not self._scalars_first(wanted):
             return None
         return torch.cat([wanted[:s], torch.arange(s, s + g), wanted[s:] + g])
+
+    def _scalars_first(self, order: torch.Tensor) -> bool:
+        """Whether ``order`` puts the scalars, in any order, before everything else."""
+        return torch.equal(order[: self.n_scalars].sort().values, torch.arange(self.n_scalars))
 
     def reorder(self, order: torch.Tensor, out: torch.Tensor) -> None:
         """Read ``order`` (``output_order`` accepted it), write ``out``: each coordinate keeps its gate."""
